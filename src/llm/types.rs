@@ -1,0 +1,148 @@
+//! Requests, replies and usage accounting shared by every LLM backend.
+
+use serde::{Deserialize, Serialize};
+
+/// Who said a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Instructions that frame the conversation.
+    System,
+    /// The caller's turn.
+    User,
+    /// The model's earlier turn.
+    Assistant,
+}
+
+/// One chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Speaker.
+    pub role: Role,
+    /// Text content.
+    pub content: String,
+}
+
+impl Message {
+    /// A system message.
+    pub fn system(content: impl Into<String>) -> Message {
+        Message {
+            role: Role::System,
+            content: content.into(),
+        }
+    }
+
+    /// A user message.
+    pub fn user(content: impl Into<String>) -> Message {
+        Message {
+            role: Role::User,
+            content: content.into(),
+        }
+    }
+
+    /// An assistant message.
+    pub fn assistant(content: impl Into<String>) -> Message {
+        Message {
+            role: Role::Assistant,
+            content: content.into(),
+        }
+    }
+}
+
+/// One request to a language model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct LlmRequest {
+    /// The conversation so far.
+    pub messages: Vec<Message>,
+    /// A JSON schema the reply must satisfy; `None` for free text.
+    pub schema: Option<serde_json::Value>,
+    /// Upper bound on reply tokens.
+    pub max_tokens: Option<u32>,
+    /// Sampling temperature; `None` leaves the server's default.
+    pub temperature: Option<f32>,
+    /// Ask for the top-N log-probabilities of each generated token.
+    pub top_logprobs: Option<u8>,
+}
+
+/// Token counts and cost of one call (or, summed, of a session).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    /// Prompt tokens billed at the full rate.
+    pub prompt_tokens: u64,
+    /// Prompt tokens served from the provider's cache.
+    pub cached_tokens: u64,
+    /// Generated tokens.
+    pub completion_tokens: u64,
+    /// Cost in US dollars; `None` when the model's price is unknown.
+    pub cost_usd: Option<f64>,
+}
+
+/// One generated token with its most likely alternatives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenLogprob {
+    /// The generated token.
+    pub token: String,
+    /// Its log-probability.
+    pub logprob: f64,
+    /// The most likely tokens at this position with their log-probabilities.
+    pub top: Vec<(String, f64)>,
+}
+
+/// A model's answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlmReply {
+    /// The reply text, exactly as received.
+    pub text: String,
+    /// The parsed, schema-checked value when the request carried a schema.
+    pub json: Option<serde_json::Value>,
+    /// What the call cost.
+    pub usage: Usage,
+    /// Per-token log-probabilities when requested and supported.
+    pub logprobs: Option<Vec<TokenLogprob>>,
+}
+
+/// Why a call produced no usable answer.
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    /// The spec string could not be understood.
+    #[error("invalid LLM spec `{spec}`: {reason}")]
+    InvalidSpec {
+        /// The spec as given.
+        spec: String,
+        /// What was wrong and the accepted forms.
+        reason: String,
+    },
+    /// A required API key is not set.
+    #[error("missing API key: set {var} in the environment or the config file")]
+    MissingKey {
+        /// The environment variable to set.
+        var: &'static str,
+    },
+    /// The endpoint cannot provide log-probabilities.
+    #[error("token log-probabilities are not supported by this endpoint ({0})")]
+    LogprobsUnsupported(String),
+    /// The server kept failing until retries ran out.
+    #[error("request failed after {attempts} attempts: {last}")]
+    RetriesExhausted {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        last: String,
+    },
+    /// The reply could not be parsed or validated even after re-asking.
+    #[error("reply did not match the requested schema after {attempts} attempts: {reason}")]
+    InvalidReply {
+        /// Attempts made.
+        attempts: u32,
+        /// The last parse or validation error.
+        reason: String,
+    },
+    /// A non-retryable HTTP error (for example 401 or 400).
+    #[error("HTTP {status}: {body}")]
+    Http {
+        /// Status code.
+        status: u16,
+        /// Response body, for diagnosis.
+        body: String,
+    },
+}
