@@ -1,0 +1,6 @@
+//! The terminal UI: a ratatui view of the agent's state, and the keys that
+//! steer it. Nothing outside this module imports ratatui or crossterm.
+
+pub mod heatmap;
+pub mod keymap;
+pub mod theme;
