@@ -1,6 +1,10 @@
 //! The terminal UI: a ratatui view of the agent's state, and the keys that
 //! steer it. Nothing outside this module imports ratatui or crossterm.
 
+pub mod app;
+pub mod form;
 pub mod heatmap;
 pub mod keymap;
+pub mod panes;
+pub mod screen;
 pub mod theme;

@@ -1,0 +1,133 @@
+//! Lays the exploration screen out and draws overlays on top.
+//!
+//! Small terminals (80x24) get the four panes stacked two over two with
+//! compact heights; large ones give the heatmap panes more room.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use super::app::Overlay;
+use super::form::Form;
+use super::panes::{self, View};
+
+/// Where each pane goes for a given terminal size.
+pub fn pane_areas(area: Rect) -> (Rect, [Rect; 4], Rect) {
+    let [status, body, hints] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let tall = body.height >= 40;
+    let [top, experiments, log] = Layout::vertical(if tall {
+        [Constraint::Percentage(38), Constraint::Percentage(40), Constraint::Percentage(22)]
+    } else {
+        [Constraint::Percentage(40), Constraint::Percentage(35), Constraint::Percentage(25)]
+    })
+    .areas(body);
+    let [examples, hypotheses] = Layout::default()
+        .direction(Direction::Horizontal)
+        .constraints([Constraint::Percentage(50), Constraint::Percentage(50)])
+        .areas(top);
+    (status, [examples, hypotheses, experiments, log], hints)
+}
+
+/// Draws one frame; records pane areas in the app for mouse hits.
+pub fn draw(frame: &mut Frame, view: &View, areas_out: &mut [Rect; 4]) {
+    let (status, areas, hints) = pane_areas(frame.area());
+    *areas_out = areas;
+    panes::status_bar(frame, status, view);
+    panes::examples(frame, areas[0], view);
+    panes::hypotheses(frame, areas[1], view);
+    panes::experiments(frame, areas[2], view);
+    panes::log(frame, areas[3], view);
+    panes::hint_bar(frame, hints, view);
+    match &view.app.overlay {
+        Overlay::None => {}
+        Overlay::Help => help(frame, view),
+        Overlay::Form(form) => form_popup(frame, view, form),
+        Overlay::ConfirmQuit => confirm_quit(frame, view),
+    }
+}
+
+/// A rectangle centred in `area`, at most `w` x `h`.
+fn centred(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
+}
+
+fn popup(frame: &mut Frame, view: &View, area: Rect, title: &str, lines: Vec<Line<'static>>) {
+    frame.render_widget(Clear, area);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(view.theme.border(true))
+        .title(Span::styled(format!(" {title} "), view.theme.title()));
+    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
+}
+
+fn help(frame: &mut Frame, view: &View) {
+    let replay = matches!(view.app.mode, super::app::Mode::Replay { .. });
+    let rows = view.app.keymap.help_rows(replay);
+    let key_width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+    let mut lines: Vec<Line> = rows
+        .into_iter()
+        .map(|(keys, doc)| {
+            Line::from(vec![
+                Span::styled(format!(" {keys:>key_width$}  "), view.theme.title()),
+                Span::styled(doc, view.theme.text()),
+            ])
+        })
+        .collect();
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        " Keys can be remapped in the config file's [keys] table. Any key closes this.",
+        view.theme.dim(),
+    )));
+    let h = lines.len() as u16 + 2;
+    popup(frame, view, centred(frame.area(), 72, h), "Keys", lines);
+}
+
+fn form_popup(frame: &mut Frame, view: &View, form: &Form) {
+    let mut lines = Vec::new();
+    for (i, field) in form.fields.iter().enumerate() {
+        let active = i == form.active;
+        lines.push(Line::from(Span::styled(
+            format!("{}{}", if active { "▸ " } else { "  " }, field.label),
+            if active { view.theme.title() } else { view.theme.dim() },
+        )));
+        let (before, after): (String, String) = {
+            let chars: Vec<char> = field.value.chars().collect();
+            let cut = field.cursor().min(chars.len());
+            (chars[..cut].iter().collect(), chars[cut..].iter().collect())
+        };
+        let mut spans = vec![Span::styled(format!("  {before}"), view.theme.text())];
+        if active {
+            spans.push(Span::styled("▏", view.theme.title()));
+        }
+        spans.push(Span::styled(after, view.theme.text()));
+        lines.push(Line::from(spans));
+        lines.push(Line::from(Span::styled(format!("  {}", field.hint), view.theme.dim())));
+    }
+    lines.push(Line::from(Span::styled(
+        "Enter submit · Tab next field · Esc cancel",
+        view.theme.dim(),
+    )));
+    let h = lines.len() as u16 + 4;
+    let area = centred(frame.area(), 76, h);
+    popup(frame, view, area, &form.title, lines);
+}
+
+fn confirm_quit(frame: &mut Frame, view: &View) {
+    let lines = vec![
+        Line::from(Span::styled("The agent is still running.", view.theme.text())),
+        Line::from(Span::styled(
+            "Quit now? The session log is saved; `sage resume` continues it.",
+            view.theme.text(),
+        )),
+        Line::from(Span::styled("y quit · any other key stay", view.theme.dim())),
+    ];
+    popup(frame, view, centred(frame.area(), 70, 5), "Quit?", lines);
+}
