@@ -29,7 +29,12 @@ pub enum Pane {
 
 impl Pane {
     /// Focus order.
-    pub const ALL: [Pane; 4] = [Pane::Examples, Pane::Hypotheses, Pane::Experiments, Pane::Log];
+    pub const ALL: [Pane; 4] = [
+        Pane::Examples,
+        Pane::Hypotheses,
+        Pane::Experiments,
+        Pane::Log,
+    ];
 
     fn index(self) -> usize {
         Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
@@ -209,7 +214,12 @@ impl App {
         Vec::new()
     }
 
-    fn replay_command(&mut self, command: Command, at: usize, total: usize) -> Option<Vec<AppAction>> {
+    fn replay_command(
+        &mut self,
+        command: Command,
+        at: usize,
+        total: usize,
+    ) -> Option<Vec<AppAction>> {
         let target = match command {
             Command::StepBack => at.saturating_sub(1),
             Command::StepForward => (at + 1).min(total),
@@ -247,7 +257,10 @@ impl App {
                 }
             },
             Command::Reject => {
-                match self.selected_target(state).or_else(|| self.approvable(state)) {
+                match self
+                    .selected_target(state)
+                    .or_else(|| self.approvable(state))
+                {
                     Some(target) => {
                         self.overlay = Overlay::Form(Form::new(
                             format!("Reject {}", target_name(target)),
@@ -360,7 +373,9 @@ impl App {
     fn edit_form(&self, state: &AgentState) -> Option<Form> {
         match self.focus {
             Pane::Experiments => {
-                let e = state.experiments.get(self.cursor(Pane::Experiments).selected)?;
+                let e = state
+                    .experiments
+                    .get(self.cursor(Pane::Experiments).selected)?;
                 let editable = matches!(
                     e.status,
                     ExperimentStatus::Proposed
@@ -388,8 +403,16 @@ impl App {
                     format!("Edit {}", h.id),
                     FormPurpose::EditHypothesis(h.id),
                     vec![
-                        Field::new("description", "what the feature responds to", h.description.clone()),
-                        Field::new("prediction", "where it should and should not fire", h.prediction.clone()),
+                        Field::new(
+                            "description",
+                            "what the feature responds to",
+                            h.description.clone(),
+                        ),
+                        Field::new(
+                            "prediction",
+                            "where it should and should not fire",
+                            h.prediction.clone(),
+                        ),
                     ],
                 ))
             }
@@ -523,5 +546,235 @@ fn empty_field(action: &UserAction) -> Option<&'static str> {
             Some("an experiment needs a text")
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crossterm::event::{KeyCode, KeyModifiers};
+
+    use super::*;
+    use crate::agent::{ExperimentId, HypothesisId};
+    use crate::tui::testing::scripted_session;
+
+    fn key(c: char) -> KeyEvent {
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+    }
+
+    fn code(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    fn typed(app: &mut App, state: &AgentState, text: &str) {
+        for c in text.chars() {
+            assert!(app.handle_key(&key(c), state).is_empty());
+        }
+    }
+
+    fn waiting_state() -> AgentState {
+        scripted_session(GateMode::Review, usize::MAX)
+            .0
+            .state()
+            .clone()
+    }
+
+    #[test]
+    fn approve_picks_the_selected_waiting_item_or_the_oldest() {
+        let state = waiting_state();
+        let mut app = App::new(Keymap::default(), Mode::Live);
+        let h = |n| Target::Hypothesis(HypothesisId(n));
+        assert_eq!(
+            app.handle_key(&key('a'), &state),
+            vec![AppAction::Send(UserAction::Approve { target: h(1) })]
+        );
+        app.handle_key(&code(KeyCode::Tab), &state);
+        app.handle_key(&key('j'), &state);
+        assert_eq!(
+            app.handle_key(&key('a'), &state),
+            vec![AppAction::Send(UserAction::Approve { target: h(2) })]
+        );
+    }
+
+    #[test]
+    fn reject_asks_for_a_reason_and_sends_it() {
+        let state = waiting_state();
+        let mut app = App::new(Keymap::default(), Mode::Live);
+        app.handle_key(&code(KeyCode::Tab), &state);
+        assert!(app.handle_key(&key('x'), &state).is_empty());
+        assert!(matches!(app.overlay, Overlay::Form(_)));
+        // An empty reason is refused, not sent.
+        assert!(app.handle_key(&code(KeyCode::Enter), &state).is_empty());
+        assert!(app.flash.as_deref().unwrap_or("").contains("reason"));
+        app.handle_key(&key('x'), &state);
+        typed(&mut app, &state, "too broad");
+        assert_eq!(
+            app.handle_key(&code(KeyCode::Enter), &state),
+            vec![AppAction::Send(UserAction::Reject {
+                target: Target::Hypothesis(HypothesisId(1)),
+                reason: "too broad".into()
+            })]
+        );
+        assert_eq!(app.overlay, Overlay::None);
+    }
+
+    #[test]
+    fn editing_a_hypothesis_in_place_sends_the_new_wording() {
+        let state = waiting_state();
+        let mut app = App::new(Keymap::default(), Mode::Live);
+        app.handle_key(&code(KeyCode::Tab), &state);
+        app.handle_key(&key('e'), &state);
+        for _ in 0..4 {
+            app.handle_key(&code(KeyCode::Backspace), &state);
+        }
+        typed(&mut app, &state, "\"on\"");
+        let sent = app.handle_key(&code(KeyCode::Enter), &state);
+        let AppAction::Send(UserAction::EditHypothesis {
+            id, description, ..
+        }) = &sent[0]
+        else {
+            panic!("expected an edit, got {sent:?}");
+        };
+        assert_eq!(*id, HypothesisId(1));
+        assert_eq!(
+            description.as_deref(),
+            Some("month names after \"in\" or \"on\"")
+        );
+    }
+
+    #[test]
+    fn pending_experiments_can_be_edited_and_new_ones_injected() {
+        let (agent, _) = scripted_session(GateMode::Step, usize::MAX);
+        let state = agent.state().clone();
+        let mut app = App::new(Keymap::default(), Mode::Live);
+        // Step gate: hypotheses wait first; approve them all.
+        let approvals: Vec<_> = state.pending_approvals();
+        assert!(!approvals.is_empty());
+        app.focus = Pane::Hypotheses;
+        let sent = app.handle_key(&key('n'), &state);
+        assert!(sent.is_empty());
+        typed(&mut app, &state, "Due in May.");
+        app.handle_key(&code(KeyCode::Tab), &state);
+        typed(&mut app, &state, "May");
+        assert_eq!(
+            app.handle_key(&code(KeyCode::Enter), &state),
+            vec![AppAction::Send(UserAction::AddExperiment {
+                hypothesis: HypothesisId(1),
+                text: "Due in May.".into(),
+                prediction: Prediction {
+                    firing: vec!["May".into()],
+                    strength: None
+                },
+                kind: ExperimentKind::Positive,
+            })]
+        );
+        let (finished, _) = scripted_session(GateMode::Auto, 6);
+        let mut state = finished.state().clone();
+        state.experiments[0].status = ExperimentStatus::AwaitingApproval;
+        app.focus = Pane::Experiments;
+        app.handle_key(&key('e'), &state);
+        app.handle_key(&code(KeyCode::Tab), &state);
+        app.handle_key(
+            &KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL),
+            &state,
+        );
+        let sent = app.handle_key(&code(KeyCode::Enter), &state);
+        assert_eq!(
+            sent,
+            vec![AppAction::Send(UserAction::EditExperiment {
+                id: ExperimentId(1),
+                text: state.experiments[0].text.clone(),
+                prediction: Prediction::default(),
+            })]
+        );
+    }
+
+    #[test]
+    fn pause_gate_conclude_and_new_hypothesis_become_events() {
+        let state = waiting_state();
+        let mut app = App::new(Keymap::default(), Mode::Live);
+        assert_eq!(
+            app.handle_key(&key(' '), &state),
+            vec![AppAction::Send(UserAction::Pause)]
+        );
+        let mut paused = state.clone();
+        paused.paused = true;
+        assert_eq!(
+            app.handle_key(&key(' '), &paused),
+            vec![AppAction::Send(UserAction::Resume)]
+        );
+        assert_eq!(
+            app.handle_key(&key('g'), &state),
+            vec![AppAction::Send(UserAction::SetGate {
+                mode: GateMode::Step
+            })]
+        );
+        assert_eq!(
+            app.handle_key(&key('c'), &state),
+            vec![AppAction::Send(UserAction::ConcludeNow)]
+        );
+        app.handle_key(&key('h'), &state);
+        typed(&mut app, &state, "digits");
+        assert_eq!(
+            app.handle_key(&code(KeyCode::Enter), &state),
+            vec![AppAction::Send(UserAction::AddHypothesis {
+                description: "digits".into(),
+                prediction: String::new()
+            })]
+        );
+    }
+
+    #[test]
+    fn quitting_a_running_session_asks_first() {
+        let state = waiting_state();
+        let mut app = App::new(Keymap::default(), Mode::Live);
+        assert!(app.handle_key(&key('q'), &state).is_empty());
+        assert_eq!(app.overlay, Overlay::ConfirmQuit);
+        assert!(app.handle_key(&key('n'), &state).is_empty());
+        app.handle_key(&key('q'), &state);
+        assert_eq!(app.handle_key(&key('y'), &state), vec![AppAction::Quit]);
+        let done = scripted_session(GateMode::Auto, usize::MAX)
+            .0
+            .state()
+            .clone();
+        assert_eq!(app.handle_key(&key('q'), &done), vec![AppAction::Quit]);
+    }
+
+    #[test]
+    fn replay_is_read_only_and_scrubs() {
+        let state = waiting_state();
+        let mut app = App::new(Keymap::default(), Mode::Replay { at: 5, total: 9 });
+        assert_eq!(app.handle_key(&key(']'), &state), vec![AppAction::Seek(6)]);
+        assert_eq!(app.handle_key(&key('['), &state), vec![AppAction::Seek(4)]);
+        assert_eq!(
+            app.handle_key(&code(KeyCode::Home), &state),
+            vec![AppAction::Seek(0)]
+        );
+        assert_eq!(
+            app.handle_key(&code(KeyCode::End), &state),
+            vec![AppAction::Seek(9)]
+        );
+        assert_eq!(
+            app.handle_key(&key('}'), &state),
+            vec![AppAction::SeekRound(true)]
+        );
+        assert!(app.handle_key(&key('a'), &state).is_empty());
+        assert_eq!(app.flash.as_deref(), Some("replay is read-only"));
+        assert_eq!(app.handle_key(&key('q'), &state), vec![AppAction::Quit]);
+    }
+
+    #[test]
+    fn mouse_clicks_focus_the_pane_under_the_pointer() {
+        let state = waiting_state();
+        let mut app = App::new(Keymap::default(), Mode::Live);
+        app.areas = [
+            Rect::new(0, 1, 40, 10),
+            Rect::new(40, 1, 40, 10),
+            Rect::new(0, 11, 80, 6),
+            Rect::new(0, 17, 80, 6),
+        ];
+        app.handle_mouse(50, 3, None, &state);
+        assert_eq!(app.focus, Pane::Hypotheses);
+        app.handle_mouse(50, 3, Some(1), &state);
+        assert_eq!(app.cursor(Pane::Hypotheses).selected, 1);
     }
 }

@@ -125,7 +125,9 @@ impl Form {
         match key.code {
             KeyCode::Esc => return FormOutcome::Cancelled,
             KeyCode::Enter => {
-                return FormOutcome::Submitted(self.fields.iter().map(|f| f.value.clone()).collect());
+                return FormOutcome::Submitted(
+                    self.fields.iter().map(|f| f.value.clone()).collect(),
+                );
             }
             KeyCode::Tab | KeyCode::Down => self.active = (self.active + 1) % n,
             KeyCode::BackTab | KeyCode::Up => self.active = (self.active + n - 1) % n,
@@ -167,7 +169,10 @@ mod tests {
 
     fn type_text(form: &mut Form, text: &str) {
         for c in text.chars() {
-            assert_eq!(form.handle_key(&key(KeyCode::Char(c))), FormOutcome::Editing);
+            assert_eq!(
+                form.handle_key(&key(KeyCode::Char(c))),
+                FormOutcome::Editing
+            );
         }
     }
 

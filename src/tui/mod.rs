@@ -6,5 +6,9 @@ pub mod form;
 pub mod heatmap;
 pub mod keymap;
 pub mod panes;
+pub mod replay;
+pub mod run;
 pub mod screen;
+#[cfg(test)]
+pub mod testing;
 pub mod theme;

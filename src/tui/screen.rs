@@ -22,9 +22,17 @@ pub fn pane_areas(area: Rect) -> (Rect, [Rect; 4], Rect) {
     .areas(area);
     let tall = body.height >= 40;
     let [top, experiments, log] = Layout::vertical(if tall {
-        [Constraint::Percentage(38), Constraint::Percentage(40), Constraint::Percentage(22)]
+        [
+            Constraint::Percentage(38),
+            Constraint::Percentage(40),
+            Constraint::Percentage(22),
+        ]
     } else {
-        [Constraint::Percentage(40), Constraint::Percentage(35), Constraint::Percentage(25)]
+        [
+            Constraint::Percentage(40),
+            Constraint::Percentage(35),
+            Constraint::Percentage(25),
+        ]
     })
     .areas(body);
     let [examples, hypotheses] = Layout::default()
@@ -56,7 +64,12 @@ pub fn draw(frame: &mut Frame, view: &View, areas_out: &mut [Rect; 4]) {
 fn centred(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
-    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
 }
 
 fn popup(frame: &mut Frame, view: &View, area: Rect, title: &str, lines: Vec<Line<'static>>) {
@@ -65,13 +78,22 @@ fn popup(frame: &mut Frame, view: &View, area: Rect, title: &str, lines: Vec<Lin
         .borders(Borders::ALL)
         .border_style(view.theme.border(true))
         .title(Span::styled(format!(" {title} "), view.theme.title()));
-    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
 }
 
 fn help(frame: &mut Frame, view: &View) {
     let replay = matches!(view.app.mode, super::app::Mode::Replay { .. });
     let rows = view.app.keymap.help_rows(replay);
-    let key_width = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+    let key_width = rows
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(0);
     let mut lines: Vec<Line> = rows
         .into_iter()
         .map(|(keys, doc)| {
@@ -96,7 +118,11 @@ fn form_popup(frame: &mut Frame, view: &View, form: &Form) {
         let active = i == form.active;
         lines.push(Line::from(Span::styled(
             format!("{}{}", if active { "▸ " } else { "  " }, field.label),
-            if active { view.theme.title() } else { view.theme.dim() },
+            if active {
+                view.theme.title()
+            } else {
+                view.theme.dim()
+            },
         )));
         let (before, after): (String, String) = {
             let chars: Vec<char> = field.value.chars().collect();
@@ -109,7 +135,10 @@ fn form_popup(frame: &mut Frame, view: &View, form: &Form) {
         }
         spans.push(Span::styled(after, view.theme.text()));
         lines.push(Line::from(spans));
-        lines.push(Line::from(Span::styled(format!("  {}", field.hint), view.theme.dim())));
+        lines.push(Line::from(Span::styled(
+            format!("  {}", field.hint),
+            view.theme.dim(),
+        )));
     }
     lines.push(Line::from(Span::styled(
         "Enter submit · Tab next field · Esc cancel",
@@ -122,12 +151,143 @@ fn form_popup(frame: &mut Frame, view: &View, form: &Form) {
 
 fn confirm_quit(frame: &mut Frame, view: &View) {
     let lines = vec![
-        Line::from(Span::styled("The agent is still running.", view.theme.text())),
+        Line::from(Span::styled(
+            "The agent is still running.",
+            view.theme.text(),
+        )),
         Line::from(Span::styled(
             "Quit now? The session log is saved; `sage resume` continues it.",
             view.theme.text(),
         )),
-        Line::from(Span::styled("y quit · any other key stay", view.theme.dim())),
+        Line::from(Span::styled(
+            "y quit · any other key stay",
+            view.theme.dim(),
+        )),
     ];
     popup(frame, view, centred(frame.area(), 70, 5), "Quit?", lines);
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use super::*;
+    use crate::agent::{AgentState, Event, GateMode, UserAction};
+    use crate::tui::app::{App, Mode};
+    use crate::tui::keymap::Keymap;
+    use crate::tui::panes::SessionInfo;
+    use crate::tui::testing::scripted_session;
+    use crate::tui::theme::Theme;
+
+    fn info() -> SessionInfo {
+        SessionInfo {
+            model: "gpt2".into(),
+            sae: "gpt2-small-res-jb".into(),
+            hook: "blocks.8.hook_resid_pre".into(),
+            reasoner: "heuristic".into(),
+        }
+    }
+
+    fn render(state: &AgentState, app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
+        let theme = Theme::load("dark", false).unwrap();
+        let info = info();
+        let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+        let mut areas = app.areas;
+        let view = View {
+            state,
+            app,
+            theme: &theme,
+            info: &info,
+            tick: 0,
+        };
+        terminal.draw(|f| draw(f, &view, &mut areas)).unwrap();
+        app.areas = areas;
+        terminal
+    }
+
+    fn screen(state: &AgentState, app: &mut App, w: u16, h: u16) -> String {
+        render(state, app, w, h).backend().to_string()
+    }
+
+    fn live() -> App {
+        App::new(Keymap::default(), Mode::Live)
+    }
+
+    #[test]
+    fn exploration_screen_mid_session() {
+        let (agent, _) = scripted_session(GateMode::Auto, 6);
+        let state = agent.state();
+        assert!(!state.hypotheses.is_empty() && !state.experiments.is_empty());
+        insta::assert_snapshot!("mid_session_80x24", screen(state, &mut live(), 80, 24));
+        insta::assert_snapshot!("mid_session_200x60", screen(state, &mut live(), 200, 60));
+    }
+
+    #[test]
+    fn finished_session_shows_the_conclusion() {
+        let (agent, _) = scripted_session(GateMode::Auto, usize::MAX);
+        insta::assert_snapshot!(
+            "concluded_200x60",
+            screen(agent.state(), &mut live(), 200, 60)
+        );
+    }
+
+    #[test]
+    fn approvals_and_pause_are_impossible_to_miss() {
+        let (mut agent, _) = scripted_session(GateMode::Review, usize::MAX);
+        assert!(!agent.state().pending_approvals().is_empty());
+        let _ = agent.handle(Event::User {
+            action: UserAction::Pause,
+            at_ms: 1_764_000_100_000,
+        });
+        let text = screen(agent.state(), &mut live(), 80, 24);
+        assert!(text.contains("PAUSED"), "{text}");
+        assert!(text.contains("AWAITING APPROVAL"), "{text}");
+        insta::assert_snapshot!("awaiting_paused_80x24", text);
+    }
+
+    #[test]
+    fn help_overlay_lists_the_keymap() {
+        let (agent, _) = scripted_session(GateMode::Auto, 3);
+        let mut app = live();
+        app.overlay = Overlay::Help;
+        let text = screen(agent.state(), &mut app, 100, 40);
+        for doc in [
+            "pause or resume the agent",
+            "approve the selected waiting item",
+            "quit",
+        ] {
+            assert!(text.contains(doc), "missing {doc}: {text}");
+        }
+        insta::assert_snapshot!("help_100x40", text);
+    }
+
+    #[test]
+    fn replay_mode_is_marked_in_the_status_bar() {
+        let (agent, events) = scripted_session(GateMode::Auto, usize::MAX);
+        let mut app = App::new(
+            Keymap::default(),
+            Mode::Replay {
+                at: events.len(),
+                total: events.len(),
+            },
+        );
+        let text = screen(agent.state(), &mut app, 120, 30);
+        assert!(
+            text.contains(&format!("REPLAY {}/{}", events.len(), events.len())),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn pane_areas_tile_the_screen_at_both_sizes() {
+        for (w, h) in [(80, 24), (200, 60)] {
+            let area = Rect::new(0, 0, w, h);
+            let (status, panes, hints) = pane_areas(area);
+            assert_eq!((status.height, hints.height), (1, 1));
+            let covered: u32 = panes.iter().map(|r| r.area()).sum();
+            assert_eq!(covered, (w as u32) * (h as u32 - 2));
+            assert!(panes.iter().all(|r| r.height >= 5), "{panes:?}");
+        }
+    }
 }

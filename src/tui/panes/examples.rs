@@ -20,7 +20,10 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
         title.push_str(&format!(" · density {:.3}%", d * 100.0));
     }
     if let Some(record) = top.get(cursor.selected).map(|x| &x.record) {
-        if let (Some(tok), Some(v)) = (record.tokens.get(cursor.token), record.values.get(cursor.token)) {
+        if let (Some(tok), Some(v)) = (
+            record.tokens.get(cursor.token),
+            record.values.get(cursor.token),
+        ) {
             title.push_str(&format!(" · [{}] = {v:.2}", display_token(tok)));
         }
     }
@@ -45,7 +48,11 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
             .selected(selected.then_some(cursor.token));
         let mut spans = vec![Span::styled(
             format!("{:>5.1} ", record.max_value),
-            if selected { view.theme.selection() } else { view.theme.dim() },
+            if selected {
+                view.theme.selection()
+            } else {
+                view.theme.dim()
+            },
         )];
         let tokens = heat.spans();
         if cursor.expanded.contains(&i) {
@@ -57,8 +64,15 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
             spans.extend(tokens.into_iter().skip(start));
         }
         lines.push(Line::from(spans));
-        if let Some(origin) = exemplar.origin.as_deref().filter(|_| cursor.expanded.contains(&i)) {
-            lines.push(Line::from(Span::styled(format!("      from {origin}"), view.theme.dim())));
+        if let Some(origin) = exemplar
+            .origin
+            .as_deref()
+            .filter(|_| cursor.expanded.contains(&i))
+        {
+            lines.push(Line::from(Span::styled(
+                format!("      from {origin}"),
+                view.theme.dim(),
+            )));
         }
     }
     let mut paragraph = Paragraph::new(lines);

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{View, clip};
-use crate::agent::{Experiment, ExperimentKind, ExperimentStatus};
+use crate::agent::{Experiment, ExperimentKind, ExperimentStatus, HypothesisStatus};
 use crate::tui::app::Pane;
 use crate::tui::heatmap::{TokenHeatmap, display_token};
 
@@ -37,9 +37,17 @@ fn kind_name(kind: ExperimentKind) -> &'static str {
 pub fn render(frame: &mut Frame, area: Rect, view: &View) {
     let state = view.state;
     let cursor = view.app.cursor(Pane::Experiments);
-    let done = state.experiments.iter().filter(|e| e.score.is_some()).count();
+    let done = state
+        .experiments
+        .iter()
+        .filter(|e| e.score.is_some())
+        .count();
     let mut title = format!("Experiments ({done}/{} run)", state.experiments.len());
-    if let Some(r) = state.experiments.get(cursor.selected).and_then(|e| e.result.as_ref()) {
+    if let Some(r) = state
+        .experiments
+        .get(cursor.selected)
+        .and_then(|e| e.result.as_ref())
+    {
         if let (Some(t), Some(v)) = (r.tokens.get(cursor.token), r.values.get(cursor.token)) {
             title.push_str(&format!(" · [{}] = {v:.2}", display_token(t)));
         }
@@ -61,11 +69,19 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
         if selected {
             selected_line = lines.len();
         }
-        lines.extend(experiment_lines(view, e, selected, cursor.token, inner.width as usize));
+        lines.extend(experiment_lines(
+            view,
+            e,
+            selected,
+            cursor.token,
+            inner.width as usize,
+        ));
     }
     let skip = selected_line.saturating_sub(inner.height.saturating_sub(1) as usize / 2);
     frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).scroll((skip as u16, 0)),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((skip as u16, 0)),
         inner,
     );
 }
@@ -85,25 +101,21 @@ fn experiment_lines(
     } else {
         e.prediction.firing.join(", ")
     };
-    let mut head = vec![
-        Span::styled(format!("{} {} {glyph} ", e.id, e.hypothesis), theme.text()),
-        Span::styled(format!("{} · ", kind_name(e.kind)), theme.dim()),
-        Span::styled(format!("predicted: {}", clip(&predicted, 40)), theme.dim()),
-    ];
+    let mut head = vec![Span::styled(
+        format!("{} {} {glyph} ", e.id, e.hypothesis),
+        theme.text(),
+    )];
     match &e.score {
         Some(score) => {
-            let observed: Vec<String> = match &e.result {
-                Some(r) => score
-                    .observed
-                    .iter()
-                    .filter_map(|&i| Some(format!("{} {:.1}", display_token(r.tokens.get(i)?).trim(), r.values.get(i)?)))
-                    .collect(),
-                None => Vec::new(),
+            let verdict = if score.passed {
+                HypothesisStatus::Confirmed
+            } else {
+                HypothesisStatus::Refuted
             };
-            let observed = if observed.is_empty() { "none".into() } else { observed.join(", ") };
-            head.push(Span::styled(format!("  observed: {}", clip(&observed, 40)), theme.dim()));
-            let verdict = if score.passed { theme.status(&crate::agent::HypothesisStatus::Confirmed) } else { theme.status(&crate::agent::HypothesisStatus::Refuted) };
-            head.push(Span::styled(format!("  F1 {:.2}", score.f1), verdict));
+            head.push(Span::styled(
+                format!("F1 {:.2} ", score.f1),
+                theme.status(&verdict),
+            ));
         }
         None => {
             let badge = if e.status == ExperimentStatus::AwaitingApproval {
@@ -111,11 +123,41 @@ fn experiment_lines(
             } else {
                 theme.dim()
             };
-            head.push(Span::styled(format!("  {status}"), badge));
-            if e.status == ExperimentStatus::AwaitingApproval {
-                head.push(Span::styled("  [a]pprove [e]dit [x]reject", theme.dim()));
-            }
+            head.push(Span::styled(format!("{status} "), badge));
         }
+    }
+    head.push(Span::styled(
+        format!(
+            "{} · predicted: {}",
+            kind_name(e.kind),
+            clip(&predicted, 40)
+        ),
+        theme.dim(),
+    ));
+    if let (Some(score), Some(r)) = (&e.score, &e.result) {
+        let observed: Vec<String> = score
+            .observed
+            .iter()
+            .filter_map(|&i| {
+                Some(format!(
+                    "{} {:.1}",
+                    display_token(r.tokens.get(i)?).trim(),
+                    r.values.get(i)?
+                ))
+            })
+            .collect();
+        let observed = if observed.is_empty() {
+            "none".into()
+        } else {
+            observed.join(", ")
+        };
+        head.push(Span::styled(
+            format!(" · observed: {}", clip(&observed, 40)),
+            theme.dim(),
+        ));
+    }
+    if e.status == ExperimentStatus::AwaitingApproval {
+        head.push(Span::styled("  [a]pprove [e]dit [x]reject", theme.dim()));
     }
     let mut head = Line::from(head);
     if focused {
@@ -133,20 +175,32 @@ fn experiment_lines(
             );
             Line::from(spans)
         }
-        None => Line::from(Span::styled(format!("    \"{}\"", clip(&e.text, width.saturating_sub(6).max(10))), theme.text())),
+        None => Line::from(Span::styled(
+            format!("    \"{}\"", clip(&e.text, width.saturating_sub(6).max(10))),
+            theme.text(),
+        )),
     };
     let mut out = vec![head, body];
     match &e.status {
         ExperimentStatus::Rejected { reason } => {
-            out.push(Line::from(Span::styled(format!("    rejected: {reason}"), theme.dim())));
+            out.push(Line::from(Span::styled(
+                format!("    rejected: {reason}"),
+                theme.dim(),
+            )));
         }
         ExperimentStatus::Failed { error } => {
-            out.push(Line::from(Span::styled(format!("    failed: {error}"), theme.paused_badge())));
+            out.push(Line::from(Span::styled(
+                format!("    failed: {error}"),
+                theme.paused_badge(),
+            )));
         }
         _ => {}
     }
     if focused && !e.rationale.is_empty() {
-        out.push(Line::from(Span::styled(format!("    why: {}", e.rationale), theme.dim())));
+        out.push(Line::from(Span::styled(
+            format!("    why: {}", e.rationale),
+            theme.dim(),
+        )));
     }
     out
 }

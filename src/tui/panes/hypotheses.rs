@@ -29,23 +29,36 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
     let state = view.state;
     let cursor = view.app.cursor(Pane::Hypotheses);
     let waiting = state.pending_approvals();
-    let block = view.block(Pane::Hypotheses, format!("Hypotheses ({})", state.hypotheses.len()));
+    let block = view.block(
+        Pane::Hypotheses,
+        format!("Hypotheses ({})", state.hypotheses.len()),
+    );
     let inner = block.inner(area);
     frame.render_widget(block, area);
 
     let mut lines: Vec<Line> = Vec::new();
-    let conclusion = state.conclusion.as_ref().or(state.pending_conclusion.as_ref());
+    let conclusion = state
+        .conclusion
+        .as_ref()
+        .or(state.pending_conclusion.as_ref());
     if let Some(c) = conclusion {
         let pending = state.conclusion.is_none();
         lines.push(Line::from(vec![
             Span::styled(
-                if pending { "PROPOSED CONCLUSION " } else { "CONCLUSION " },
+                if pending {
+                    "PROPOSED CONCLUSION "
+                } else {
+                    "CONCLUSION "
+                },
                 view.theme.status(&HypothesisStatus::Confirmed),
             ),
             Span::styled(c.label.clone(), view.theme.title()),
             Span::styled(format!("  conf {:.2}", c.confidence), view.theme.dim()),
         ]));
-        lines.push(Line::from(Span::styled(c.description.clone(), view.theme.text())));
+        lines.push(Line::from(Span::styled(
+            c.description.clone(),
+            view.theme.text(),
+        )));
         if !c.does_not_fire_on.is_empty() {
             lines.push(Line::from(Span::styled(
                 format!("not: {}", c.does_not_fire_on.join("; ")),
@@ -55,7 +68,11 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
         lines.push(Line::from(""));
     }
     if state.hypotheses.is_empty() {
-        let msg = if state.inflight.is_empty() { "no hypotheses yet" } else { "thinking…" };
+        let msg = if state.inflight.is_empty() {
+            "no hypotheses yet"
+        } else {
+            "thinking…"
+        };
         lines.push(Line::from(Span::styled(msg, view.theme.dim())));
     }
     let width = inner.width as usize;
@@ -74,15 +91,27 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
     // Keep the selected row in the upper half of the pane.
     let skip = selected_line.saturating_sub(inner.height.saturating_sub(1) as usize / 2);
     frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).scroll((skip as u16, 0)),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((skip as u16, 0)),
         inner,
     );
 }
 
 fn row(view: &View, h: &Hypothesis, selected: bool, awaiting: bool, width: usize) -> Line<'static> {
     let theme = view.theme;
-    let evidence = view.state.experiments_of(h.id).filter(|e| e.score.is_some()).count();
-    let head = format!("{} v{} {} {:<9} ", h.id, h.version, status_icon(&h.status), h.status.name());
+    let evidence = view
+        .state
+        .experiments_of(h.id)
+        .filter(|e| e.score.is_some())
+        .count();
+    let head = format!(
+        "{} v{} {} {:<9} ",
+        h.id,
+        h.version,
+        status_icon(&h.status),
+        h.status.name()
+    );
     let tail = format!(" {:.2} {evidence} ev", h.confidence);
     let room = width.saturating_sub(head.chars().count() + tail.chars().count() + 1);
     let mut spans = vec![
@@ -108,10 +137,16 @@ fn details(view: &View, h: &Hypothesis) -> Vec<Line<'static>> {
     let theme = view.theme;
     let mut out = vec![
         Line::from(Span::styled(format!("    {}", h.description), theme.text())),
-        Line::from(Span::styled(format!("    predicts: {}", h.prediction), theme.dim())),
+        Line::from(Span::styled(
+            format!("    predicts: {}", h.prediction),
+            theme.dim(),
+        )),
     ];
     if !h.evidence.is_empty() {
-        out.push(Line::from(Span::styled(format!("    evidence: {}", h.evidence), theme.dim())));
+        out.push(Line::from(Span::styled(
+            format!("    evidence: {}", h.evidence),
+            theme.dim(),
+        )));
     }
     let mut lineage = Vec::new();
     let mut parent = h.parent;

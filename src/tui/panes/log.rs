@@ -13,7 +13,12 @@ use crate::tui::app::Pane;
 /// Formats driver time (ms since the epoch) as a UTC wall-clock time.
 pub fn clock(at_ms: u64) -> String {
     let secs = at_ms / 1000;
-    format!("{:02}:{:02}:{:02}", (secs / 3600) % 24, (secs / 60) % 60, secs % 60)
+    format!(
+        "{:02}:{:02}:{:02}",
+        (secs / 3600) % 24,
+        (secs / 60) % 60,
+        secs % 60
+    )
 }
 
 /// Draws the log pane.
@@ -36,7 +41,10 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
             Actor::Researcher => Span::styled("you: ", view.theme.awaiting_badge()),
         };
         let mut line = Line::from(vec![
-            Span::styled(format!("{} r{} ", clock(entry.at_ms), entry.round), view.theme.dim()),
+            Span::styled(
+                format!("{} r{} ", clock(entry.at_ms), entry.round),
+                view.theme.dim(),
+            ),
             who,
             Span::styled(entry.text.clone(), view.theme.text()),
         ]);
@@ -44,8 +52,15 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
             line = line.style(view.theme.selection());
         }
         lines.push(line);
-        if let Some(why) = entry.rationale.as_ref().filter(|_| cursor.expanded.contains(&i)) {
-            lines.push(Line::from(Span::styled(format!("         {why}"), view.theme.dim())));
+        if let Some(why) = entry
+            .rationale
+            .as_ref()
+            .filter(|_| cursor.expanded.contains(&i))
+        {
+            lines.push(Line::from(Span::styled(
+                format!("         {why}"),
+                view.theme.dim(),
+            )));
         }
     }
     // Follow the newest entry unless the researcher is browsing the log.
@@ -56,7 +71,9 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
         lines.len().saturating_sub(height)
     };
     frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).scroll((skip as u16, 0)),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((skip as u16, 0)),
         inner,
     );
 }

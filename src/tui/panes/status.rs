@@ -46,54 +46,59 @@ pub fn tokens(n: u64) -> String {
     }
 }
 
-/// Draws the one-line status bar.
+/// Draws the one-line status bar. What needs attention comes first, so
+/// that a narrow terminal cuts the identity at the end, never the badges.
 pub fn render(frame: &mut Frame, area: Rect, view: &View) {
     let s = view.state;
     let theme = view.theme;
-    let sep = || Span::styled(" │ ", theme.status_bar());
-    let mut spans = vec![Span::styled(
-        format!(
-            " sage · {} · {} · {} · feature {}",
-            view.info.model, view.info.sae, view.info.hook, s.feature
-        ),
-        theme.status_bar(),
-    )];
-    if let Mode::Replay { at, total } = view.app.mode {
-        spans.push(sep());
-        spans.push(Span::styled(format!(" REPLAY {at}/{total} "), theme.awaiting_badge()));
-    }
-    spans.push(sep());
-    let busy = !s.inflight.is_empty() && !s.is_done();
-    let spinner = if busy { SPINNER[(view.tick % 8) as usize] } else { " " };
-    spans.push(Span::styled(format!("{spinner} {}", phase_name(s.phase)), theme.status_bar()));
-    spans.push(sep());
-    spans.push(Span::styled(
-        format!(
-            "round {}/{} · {} · {}",
-            s.round,
-            s.config.max_rounds,
-            gate_name(s.config.gate),
-            view.info.reasoner
-        ),
-        theme.status_bar(),
-    ));
-    spans.push(sep());
-    let cost = s.usage.cost_usd.map_or(String::new(), |c| format!(" · ${c:.3}"));
-    let secs = s.elapsed_ms() / 1000;
-    spans.push(Span::styled(
-        format!("tokens {}{cost} · {:02}:{:02}", tokens(s.total_tokens()), secs / 60, secs % 60),
-        theme.status_bar(),
-    ));
+    let plain = |text: String| Span::styled(text, theme.status_bar());
+    let mut spans = Vec::new();
     if s.paused {
-        spans.push(Span::styled(" ", theme.status_bar()));
         spans.push(Span::styled(" ⏸ PAUSED ", theme.paused_badge()));
     }
     let waiting = s.pending_approvals().len();
     if waiting > 0 {
-        spans.push(Span::styled(" ", theme.status_bar()));
-        spans.push(Span::styled(format!(" AWAITING APPROVAL ({waiting}) "), theme.awaiting_badge()));
+        spans.push(Span::styled(
+            format!(" AWAITING APPROVAL ({waiting}) "),
+            theme.awaiting_badge(),
+        ));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)).style(theme.status_bar()), area);
+    if let Mode::Replay { at, total } = view.app.mode {
+        spans.push(Span::styled(
+            format!(" REPLAY {at}/{total} "),
+            theme.awaiting_badge(),
+        ));
+    }
+    let busy = !s.inflight.is_empty() && !s.is_done();
+    let spinner = if busy {
+        SPINNER[(view.tick % 8) as usize]
+    } else {
+        "·"
+    };
+    let cost = s
+        .usage
+        .cost_usd
+        .map_or(String::new(), |c| format!(" · ${c:.3}"));
+    let secs = s.elapsed_ms() / 1000;
+    spans.push(plain(format!(
+        " {spinner} {} │ round {}/{} · {} │ tokens {}{cost} · {:02}:{:02} │ feature {} · {} · {} · {} · {}",
+        phase_name(s.phase),
+        s.round,
+        s.config.max_rounds,
+        gate_name(s.config.gate),
+        tokens(s.total_tokens()),
+        secs / 60,
+        secs % 60,
+        s.feature,
+        view.info.model,
+        view.info.sae,
+        view.info.hook,
+        view.info.reasoner,
+    )));
+    frame.render_widget(
+        Paragraph::new(Line::from(spans)).style(theme.status_bar()),
+        area,
+    );
 }
 
 /// Draws the bottom hint bar, or the flash message when there is one.
