@@ -9,6 +9,7 @@ pub mod panes;
 pub mod replay;
 pub mod run;
 pub mod screen;
+pub mod start;
 #[cfg(test)]
 pub mod testing;
 pub mod theme;

@@ -20,6 +20,7 @@ use super::keymap::Keymap;
 use super::panes::{SessionInfo, View};
 use super::replay::ReplayCursor;
 use super::screen;
+use super::start::{StartChoice, StartScreen};
 use super::theme::Theme;
 use crate::agent::{AgentState, Event, UserAction};
 
@@ -191,6 +192,27 @@ pub async fn run_replay(options: TuiOptions, events: Vec<Event>) -> Result<Frame
         }
     }
     Ok(ui.stats)
+}
+
+/// Shows the start screen until the researcher picks something. The
+/// terminal is restored before returning, so the caller can load a model
+/// (with a progress bar) before the exploration screen opens.
+pub async fn run_start(theme: &Theme, mut screen: StartScreen) -> Result<StartChoice, TuiError> {
+    let (mut terminal, _guard) = TerminalGuard::enter()?;
+    let mut input = EventStream::new();
+    loop {
+        terminal.draw(|frame| screen.render(frame, theme))?;
+        let Some(event) = input.next().await else {
+            return Ok(StartChoice::Quit);
+        };
+        if let TermEvent::Key(key) = event? {
+            if key.kind == KeyEventKind::Press {
+                if let Some(choice) = screen.handle_key(&key) {
+                    return Ok(choice);
+                }
+            }
+        }
+    }
 }
 
 /// The parts of a running TUI that both loops share.
