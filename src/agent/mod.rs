@@ -1,0 +1,47 @@
+//! The SAGE research agent as a pure state machine.
+//!
+//! The method, after SAGE (arXiv 2511.20820):
+//! 1. **Observe** the feature's exemplars; hold out a seeded subset the
+//!    reasoner never sees, for evaluation.
+//! 2. **Hypothesise** several deliberately different explanations.
+//! 3. **Design** texts per open hypothesis, each with an explicit prediction
+//!    of which substrings fire (or that nothing fires: a negative control).
+//! 4. **Run** them through the activation source.
+//! 5. **Analyse**: score every prediction objectively (precision / recall /
+//!    F1 of predicted against observed firing tokens) before the reasoner
+//!    reads the results.
+//! 6. **Update** each hypothesis: confirmed, refined (a new version with its
+//!    lineage), refuted or uncertain, citing the experiments; the machine
+//!    refuses confirmations and refutations the evidence does not carry.
+//! 7. **Loop** 3-6 within budgets, **review** all hypotheses together (the
+//!    reviewer may ask for a bounded number of extra tests), and
+//!    **conclude** with a short label, a description, what it does not fire
+//!    on, the evidence and a confidence.
+//!
+//! [`Agent`] consumes [`Event`]s and returns [`Effect`]s. It does no I/O,
+//! reads no clock and draws no OS randomness: times and seeds arrive in
+//! events, so folding a session log into a fresh agent replays it exactly.
+
+mod conclusion;
+mod config;
+mod event;
+mod experiment;
+mod holdout;
+mod hypothesis;
+mod log;
+mod reasoner;
+pub mod score;
+
+pub use conclusion::{Conclusion, MAX_LABEL_WORDS, StopReason, clamp_label, label_words};
+pub use config::{AgentConfig, Budgets, GateMode, HoldoutConfig};
+pub use event::{Effect, Event, RequestId, Target, UserAction};
+pub use experiment::{
+    Experiment, ExperimentId, ExperimentKind, ExperimentStatus, Prediction, Score, Strength,
+};
+pub use holdout::{Holdout, Slot, SplitMix64};
+pub use hypothesis::{Actor, Hypothesis, HypothesisId, HypothesisStatus};
+pub use log::LogEntry;
+pub use reasoner::{
+    ConclusionDraft, Context, Decision, ExperimentDraft, Feedback, HypothesisDraft, ReasonRequest,
+    Reasoner, ReasonerError, ReasonerReply, ReviewOutcome, Verdict,
+};
