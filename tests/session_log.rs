@@ -1,6 +1,8 @@
 //! The session log on real files: torn tails, corruption, sequence checks,
 //! version checks, unicode, resume, and a never-panics property over
-//! arbitrary bytes (with the inputs the fuzzer found kept as regressions).
+//! arbitrary bytes (with the inputs the fuzzer found kept as regressions);
+//! then the live driver against the real agent: replaying a log rebuilds the
+//! live state exactly, and a log cut short resumes to a consistent end.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -385,6 +387,273 @@ proptest! {
         prop_assert_eq!(log.torn_tail.is_some(), full[..cut].last() != Some(&b'\n'));
         for (i, entry) in log.entries.iter().enumerate() {
             prop_assert_eq!(&entry.event, &note(&format!("event {i}")));
+        }
+    }
+}
+
+mod live {
+    //! The driver with the real agent, the synthetic source, a seeded
+    //! random reasoner and random researcher actions.
+
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+    use sage::activation::synthetic::SyntheticSource;
+    use sage::agent::{
+        Agent, AgentConfig, ConclusionDraft, Decision, ExperimentDraft, ExperimentKind, GateMode,
+        HypothesisDraft, Prediction, ReasonRequest, Reasoner, ReasonerError, ReasonerReply,
+        ReviewOutcome, SplitMix64, Target, UserAction, Verdict,
+    };
+    use sage::llm::Usage;
+    use sage::session::{
+        Controls, Durability, Instruments, NewSession, SessionStore, read_log, replay, run,
+    };
+    use tokio::sync::mpsc;
+
+    const TEXTS: [&str; 5] = [
+        "The cat sat on the mat.",
+        "In May we met in Paris and again in June.",
+        "Call 555 1234 before 9 pm!",
+        "def add(x, y): return x + y",
+        "She said \"hello\" twice.",
+    ];
+
+    /// Answers every step with a valid-looking but random reply (and now
+    /// and then an error), seeded by the session seed and the request.
+    struct RandomReasoner {
+        seed: u64,
+    }
+
+    #[async_trait::async_trait]
+    impl Reasoner for RandomReasoner {
+        fn spec(&self) -> String {
+            "test-random".into()
+        }
+
+        async fn reason(
+            &self,
+            req: &ReasonRequest,
+        ) -> Result<(ReasonerReply, Usage), ReasonerError> {
+            let ctx = req.context();
+            let mut rng = SplitMix64::new(
+                self.seed
+                    ^ (ctx.hypotheses.len() as u64) << 20
+                    ^ (ctx.experiments.len() as u64) << 40
+                    ^ u64::from(ctx.round) << 8
+                    ^ req.name().len() as u64,
+            );
+            for _ in 0..rng.below(4) {
+                tokio::task::yield_now().await;
+            }
+            if rng.below(8) == 0 {
+                return Err(ReasonerError::Malformed {
+                    step: req.name(),
+                    reason: "random failure".into(),
+                });
+            }
+            let design = |rng: &mut SplitMix64, hypothesis| {
+                let text = TEXTS[rng.below(TEXTS.len())];
+                let words: Vec<&str> = text.split_whitespace().collect();
+                let firing = if rng.below(3) == 0 {
+                    Vec::new()
+                } else {
+                    vec![words[rng.below(words.len())].to_string()]
+                };
+                ExperimentDraft {
+                    hypothesis,
+                    text: text.to_string(),
+                    prediction: Prediction {
+                        firing,
+                        strength: None,
+                    },
+                    kind: [
+                        ExperimentKind::Positive,
+                        ExperimentKind::Control,
+                        ExperimentKind::MinimalPair,
+                    ][rng.below(3)],
+                    rationale: "random".into(),
+                }
+            };
+            let reply = match req {
+                ReasonRequest::Hypothesise { count, .. } => ReasonerReply::HypothesisDrafts(
+                    (0..1 + rng.below(*count))
+                        .map(|i| HypothesisDraft {
+                            description: format!("random rule {i}"),
+                            evidence: "random".into(),
+                            prediction: format!("fires on word {i}"),
+                            rule: None,
+                        })
+                        .collect(),
+                ),
+                ReasonRequest::Design {
+                    targets,
+                    per_hypothesis,
+                    ..
+                } => ReasonerReply::ExperimentDrafts(
+                    targets
+                        .iter()
+                        .flat_map(|&t| {
+                            (0..1 + rng.below(*per_hypothesis))
+                                .map(|_| design(&mut rng, t))
+                                .collect::<Vec<_>>()
+                        })
+                        .collect(),
+                ),
+                ReasonRequest::Update { context, targets } => ReasonerReply::Verdicts(
+                    targets
+                        .iter()
+                        .map(|&t| Verdict {
+                            hypothesis: t,
+                            decision: match rng.below(4) {
+                                0 => Decision::Confirm,
+                                1 => Decision::Refute,
+                                2 => Decision::Uncertain,
+                                _ => Decision::Refine {
+                                    description: "sharper".into(),
+                                    prediction: "fires less".into(),
+                                    rule: None,
+                                },
+                            },
+                            cites: context.experiments_of(t).map(|e| e.id).collect(),
+                            confidence: rng.below(100) as f32 / 100.0,
+                            rationale: "random".into(),
+                        })
+                        .collect(),
+                ),
+                ReasonRequest::Review { context, .. } => {
+                    let open: Vec<_> = context
+                        .hypotheses
+                        .iter()
+                        .filter(|h| h.status.is_open())
+                        .map(|h| h.id)
+                        .collect();
+                    let more_tests = if open.is_empty() || rng.below(2) == 0 {
+                        Vec::new()
+                    } else {
+                        let target = open[rng.below(open.len())];
+                        vec![design(&mut rng, target)]
+                    };
+                    ReasonerReply::ReviewOutcome(ReviewOutcome {
+                        more_tests,
+                        rationale: "random".into(),
+                    })
+                }
+                ReasonRequest::Conclude { context, .. } => {
+                    ReasonerReply::ConclusionDraft(ConclusionDraft {
+                        label: "random label".into(),
+                        description: "a random conclusion".into(),
+                        does_not_fire_on: vec!["nothing in particular".into()],
+                        evidence: context.experiments.iter().map(|e| e.id).take(2).collect(),
+                        hypothesis: context.hypotheses.first().map(|h| h.id),
+                        confidence: 0.5,
+                        rule: None,
+                    })
+                }
+            };
+            let usage = Usage {
+                prompt_tokens: rng.below(500) as u64,
+                cached_tokens: 0,
+                completion_tokens: rng.below(100) as u64,
+                cost_usd: Some(rng.below(100) as f64 / 10_000.0),
+            };
+            Ok((reply, usage))
+        }
+    }
+
+    fn instruments(seed: u64) -> Instruments {
+        Instruments {
+            source: Arc::new(SyntheticSource::new()),
+            reasoner: Arc::new(RandomReasoner { seed }),
+        }
+    }
+
+    fn random_action(rng: &mut SplitMix64) -> UserAction {
+        match rng.below(7) {
+            0 => UserAction::Pause,
+            1 => UserAction::Resume,
+            2 => UserAction::ConcludeNow,
+            3 => UserAction::SetGate {
+                mode: [GateMode::Auto, GateMode::Review, GateMode::Step][rng.below(3)],
+            },
+            4 => UserAction::Approve {
+                target: Target::Conclusion,
+            },
+            5 => UserAction::AddHypothesis {
+                description: "researcher's idea".into(),
+                prediction: "fires on cats".into(),
+            },
+            _ => UserAction::Resume,
+        }
+    }
+
+    fn config() -> AgentConfig {
+        AgentConfig {
+            max_rounds: 2,
+            ..AgentConfig::default()
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// Folding a live session's log into a fresh agent yields the live
+        /// final state; cutting the log at any event and resuming it
+        /// continues from exactly that prefix.
+        #[test]
+        fn replaying_a_live_log_rebuilds_the_live_state(
+            seed in any::<u64>(),
+            feature in 0u32..25,
+            actions in 0usize..6,
+            cut in any::<proptest::sample::Index>(),
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let store = SessionStore::new(dir.path().join("sessions"));
+            let (tx, rx) = mpsc::channel(16);
+            let live = runtime.block_on(async {
+                let sender = tokio::spawn(async move {
+                    let mut rng = SplitMix64::new(seed);
+                    for _ in 0..actions {
+                        for _ in 0..rng.below(6) {
+                            tokio::task::yield_now().await;
+                        }
+                        if tx.send(random_action(&mut rng)).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                let session = NewSession { feature, config: config(), seed, durability: Durability::OnClose };
+                let controls = Controls { actions: Some(rx), on_snapshots: None };
+                let result = run::start(&store, instruments(seed), session, controls).await;
+                sender.await.unwrap();
+                result
+            }).unwrap();
+
+            let path = store.existing(&live.id).unwrap();
+            let log = read_log::<AgentConfig, sage::agent::Event>(&path).unwrap();
+            prop_assert_eq!(log.entries.len() as u64, live.events);
+            prop_assert_eq!(log.header.feature, feature);
+            prop_assert_eq!(log.header.reasoner.as_str(), "test-random");
+            let replayed = replay(Agent::new(), &log.entries, None);
+            prop_assert_eq!(&replayed.state(), &live.state);
+
+            // Cut after a random number of events (the header always stays)
+            // and resume: the prefix is kept verbatim and the resumed run's
+            // log replays to its own final state.
+            let keep = cut.index(log.entries.len() + 1);
+            let text = std::fs::read_to_string(&path).unwrap();
+            let prefix: String = text.split_inclusive('\n').take(1 + keep).collect();
+            let cut_store = SessionStore::new(dir.path().join("cut"));
+            std::fs::create_dir_all(cut_store.dir()).unwrap();
+            std::fs::write(cut_store.dir().join(format!("{}.jsonl", live.id)), &prefix).unwrap();
+            let resumed = runtime.block_on(run::resume(
+                &cut_store, &live.id, instruments(seed), Durability::OnClose, Controls::default(),
+            )).unwrap();
+            let resumed_log = read_log::<AgentConfig, sage::agent::Event>(
+                &cut_store.existing(&live.id).unwrap()).unwrap();
+            prop_assert_eq!(&resumed_log.entries[..keep], &log.entries[..keep]);
+            prop_assert_eq!(resumed_log.entries.len() as u64, resumed.events);
+            prop_assert_eq!(&replay(Agent::new(), &resumed_log.entries, None).state(), &resumed.state);
         }
     }
 }
