@@ -26,9 +26,11 @@ mod conclusion;
 mod config;
 mod event;
 mod experiment;
+mod holdout;
 mod hypothesis;
 mod log;
 mod reasoner;
+pub mod score;
 
 pub use conclusion::{Conclusion, MAX_LABEL_WORDS, StopReason, clamp_label, label_words};
 pub use config::{AgentConfig, Budgets, GateMode, HoldoutConfig};
@@ -36,6 +38,7 @@ pub use event::{Effect, Event, RequestId, Target, UserAction};
 pub use experiment::{
     Experiment, ExperimentId, ExperimentKind, ExperimentStatus, Prediction, Score, Strength,
 };
+pub use holdout::{Holdout, Slot, SplitMix64};
 pub use hypothesis::{Actor, Hypothesis, HypothesisId, HypothesisStatus};
 pub use log::LogEntry;
 pub use reasoner::{
