@@ -254,7 +254,11 @@ impl Designer<'_> {
             same_shape
         };
         let word = pick(&pool, variant)?;
-        Some(if spaced { format!(" {word}") } else { word.to_string() })
+        Some(if spaced {
+            format!(" {word}")
+        } else {
+            word.to_string()
+        })
     }
 
     /// A word close to the target that the rule leaves out: a lower-case
@@ -396,7 +400,11 @@ mod tests {
         assert!(!designer.seen_words().contains(month), "{month}");
         assert!(drafts[0].text.contains(month.as_str()));
         // The minimal pair swaps one month out of an exemplar for a non-month.
-        assert!(drafts[1].rationale.contains("swapped for \"Table\""), "{:?}", drafts[1]);
+        assert!(
+            drafts[1].rationale.contains("swapped for \"Oslo\""),
+            "{:?}",
+            drafts[1]
+        );
         assert!(drafts[2].prediction.firing.is_empty(), "{:?}", drafts[2]);
         assert!(
             designer

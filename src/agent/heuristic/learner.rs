@@ -73,6 +73,17 @@ impl Dataset {
             .collect()
     }
 
+    /// Calls `f(tokens, i)` for every observed token that did not fire.
+    pub fn for_each_silent(&self, mut f: impl FnMut(&[String], usize)) {
+        for (tokens, values) in &self.windows {
+            for (i, v) in values.iter().enumerate() {
+                if !self.fires(*v) {
+                    f(tokens, i);
+                }
+            }
+        }
+    }
+
     fn token(&self, (w, i): (usize, usize)) -> &str {
         &self.windows[w].0[i]
     }

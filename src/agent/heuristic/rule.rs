@@ -143,6 +143,13 @@ impl Rule {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
 
+    /// Whether two rules fire on the same tokens (strengths aside).
+    pub fn same_claim(&self, other: &Rule) -> bool {
+        self.target == other.target
+            && self.preceded_by == other.preceded_by
+            && self.within_first == other.within_first
+    }
+
     /// Whether the rule fires at token `i`.
     pub fn fires_at(&self, tokens: &[String], i: usize) -> bool {
         if self.within_first.is_some_and(|n| i >= n) || !self.target.matches(&tokens[i]) {
