@@ -30,8 +30,12 @@ pub mod heuristic;
 mod holdout;
 mod hypothesis;
 mod log;
+mod machine;
 mod reasoner;
+mod replies;
 pub mod score;
+mod state;
+mod user;
 
 pub use conclusion::{Conclusion, MAX_LABEL_WORDS, StopReason, clamp_label, label_words};
 pub use config::{AgentConfig, Budgets, GateMode, HoldoutConfig};
@@ -42,7 +46,10 @@ pub use experiment::{
 pub use holdout::{Holdout, Slot, SplitMix64};
 pub use hypothesis::{Actor, Hypothesis, HypothesisId, HypothesisStatus};
 pub use log::LogEntry;
+pub use machine::{Agent, REASONER_ATTEMPTS, add_usage};
 pub use reasoner::{
     ConclusionDraft, Context, Decision, ExperimentDraft, Feedback, HypothesisDraft, ReasonRequest,
     Reasoner, ReasonerError, ReasonerReply, ReviewOutcome, Verdict,
 };
+pub use replies::draft_problem;
+pub use state::{AgentState, InFlight, Pending, Phase, StepKind};
