@@ -28,8 +28,8 @@ const CARRIERS: &[(&str, &str)] = &[
 
 /// Words used when a slot must hold something a test does *not* accept.
 const FILLERS: &[&str] = &[
-    "garden", "window", "quietly", "Oslo", "the", "letter", "blue", "42", "river", ",", "Table",
-    "walked",
+    "garden", "window", "Oslo", "the", "letter", "blue", "42", "river", ",", "Table", "kettle",
+    "Lima",
 ];
 
 /// A prefix that pushes every token of a text further from its start.

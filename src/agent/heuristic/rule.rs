@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::classes::{TokenClass, normalize};
+use super::classes::{ALL_CLASSES, TokenClass, normalize};
 
 /// A test on one token.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -219,7 +219,7 @@ impl Rule {
     /// A short label (at most 8 words).
     pub fn label(&self) -> String {
         let target = match &self.target {
-            TokenTest::OneOf { tokens } if tokens.len() > 3 => "specific tokens".to_string(),
+            TokenTest::OneOf { tokens } if tokens.len() > 3 => self.set_label(tokens),
             t => t.describe(),
         };
         let label = match self.kind() {
@@ -238,6 +238,22 @@ impl Rule {
             RuleKind::TokenSet | RuleKind::TokenClass => target,
         };
         crate::agent::clamp_label(&label)
+    }
+
+    /// A label for a big token set: the class most members share (if most
+    /// do) and its strongest members, e.g. `colour words like "red", "blue"`.
+    fn set_label(&self, tokens: &BTreeSet<String>) -> String {
+        let mut members: Vec<&String> = tokens.iter().collect();
+        members.sort_by(|a, b| {
+            let s = |t: &String| self.strengths.get(t.as_str()).copied().unwrap_or(0.0);
+            s(b).total_cmp(&s(a)).then(a.cmp(b))
+        });
+        let shown: Vec<String> = members.iter().take(2).map(|t| quote(t)).collect();
+        let class = ALL_CLASSES
+            .iter()
+            .find(|c| tokens.iter().filter(|t| c.matches(t)).count() * 10 >= tokens.len() * 6);
+        let family = class.map_or("tokens", |c| c.describe());
+        format!("{family} like {}", shown.join(", "))
     }
 
     /// The tokens of a phrase rule joined with spaces (`New York`).

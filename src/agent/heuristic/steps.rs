@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::classes::{ALL_CLASSES, normalize};
+use super::classes::normalize;
 use super::design::Designer;
 use super::learner::{Candidate, Dataset, assess, candidates};
 use super::rule::{Rule, RuleKind};
@@ -182,9 +182,16 @@ fn verdict(ctx: &Context, h: &Hypothesis, data: &Dataset, pool: &[Candidate]) ->
         };
     };
     let current = assess(rule.clone(), data);
-    let better = pool
-        .iter()
-        .find(|c| one_edit(&rule, &c.rule) && c.score > current.score + REFINE_GAIN);
+    let stated = |r: &Rule| {
+        ctx.hypotheses
+            .iter()
+            .filter(|o| o.id != h.id)
+            .filter_map(rule_of)
+            .any(|o| o.same_claim(r))
+    };
+    let better = pool.iter().find(|c| {
+        one_edit(&rule, &c.rule) && c.score > current.score + REFINE_GAIN && !stated(&c.rule)
+    });
     let tally = format!(
         "{} of {} tests behaved as predicted ({}); the rule explains all observations with F1 {:.2}",
         passed.len(),
@@ -370,7 +377,7 @@ pub fn conclude(ctx: &Context, stop_reason: StopReason) -> ConclusionDraft {
                 .map_or("none".to_string(), |h| h.id.to_string()),
             stop_reason
         ),
-        does_not_fire_on: near_misses(&best.rule, &data),
+        does_not_fire_on: near_misses(ctx, &best.rule, &data),
         evidence,
         hypothesis: hypothesis.as_ref().map(|h| h.id),
         confidence: (best.fit.f1() * if confirmed { 1.0 } else { 0.8 }).clamp(0.0, 1.0),
@@ -378,37 +385,51 @@ pub fn conclude(ctx: &Context, stop_reason: StopReason) -> ConclusionDraft {
     }
 }
 
-/// Silent tokens that look like members: the target without its context or
-/// position, or tokens of the same shape as the firing ones.
-fn near_misses(rule: &Rule, data: &Dataset) -> Vec<String> {
-    let shape = data.firing_counts().first().and_then(|(t, _)| {
-        ALL_CLASSES
-            .iter()
-            .copied()
-            .find(|c| c.is_shape() && c.matches(t))
-    });
-    let mut counts: BTreeMap<String, (usize, bool)> = BTreeMap::new();
-    data.for_each_silent(|tokens, i| {
-        let token = &tokens[i];
-        let target = rule.target.matches(token);
-        if rule.fires_at(tokens, i) || !(target || shape.is_some_and(|c| c.matches(token))) {
-            return;
+/// Tokens that stayed silent although they look like members: tokens some
+/// experiment predicted to fire, and (for context, phrase and position
+/// rules) the target outside its context or position.
+fn near_misses(ctx: &Context, rule: &Rule, data: &Dataset) -> Vec<String> {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut note = |token: &str, why: &str| {
+        let word = normalize(token);
+        if !word.trim().is_empty() {
+            *counts
+                .entry(format!("\"{}\"{why}", word.replace('\n', "\\n")))
+                .or_default() += 1;
         }
-        let entry = counts.entry(normalize(token).to_string()).or_default();
-        entry.0 += 1;
-        entry.1 |= target;
-    });
-    let mut counts: Vec<_> = counts.into_iter().collect();
-    counts.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(&b.0)));
+    };
+    for e in &ctx.experiments {
+        if let (Some(score), Some(record)) = (&e.score, &e.result) {
+            for i in score
+                .predicted
+                .iter()
+                .filter(|i| !score.observed.contains(i))
+            {
+                if let Some(token) = record.tokens.get(*i)
+                    && !rule.fires_at(&record.tokens, *i)
+                {
+                    note(token, "");
+                }
+            }
+        }
+    }
     let why = match rule.kind() {
         RuleKind::Position => " later in a text",
         RuleKind::Context | RuleKind::Phrase => " without the preceding context",
         RuleKind::TokenSet | RuleKind::TokenClass => "",
     };
+    if !why.is_empty() {
+        data.for_each_silent(|tokens, i| {
+            if rule.target.matches(&tokens[i]) && !rule.fires_at(tokens, i) {
+                note(&tokens[i], why);
+            }
+        });
+    }
+    let mut counts: Vec<_> = counts.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     counts
         .into_iter()
-        .filter(|(t, _)| !t.trim().is_empty())
         .take(NEAR_MISSES)
-        .map(|(t, (_, target))| format!("\"{t}\"{}", if target { why } else { "" }))
+        .map(|(t, _)| t)
         .collect()
 }
