@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sage::llm::{
-    BaseUrls, KeySource, LlmClient, LlmConfig, LlmError, LlmRequest, LlmSpec, Message,
-    PriceTable, RetryPolicy, StructuredMode, UsageTotals, build_client,
+    BaseUrls, KeySource, LlmClient, LlmConfig, LlmError, LlmRequest, LlmSpec, Message, PriceTable,
+    RetryPolicy, StructuredMode, UsageTotals, build_client,
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -67,7 +67,9 @@ struct Recorded {
 
 impl FakeServer {
     async fn start(script: Vec<Reply>) -> FakeServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1");
         let port = listener.local_addr().expect("local addr").port();
         let script = Arc::new(Mutex::new(VecDeque::from(script)));
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -76,8 +78,12 @@ impl FakeServer {
         let (reqs, peak) = (requests.clone(), peak_in_flight.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                let (script, reqs, in_flight, peak) =
-                    (script.clone(), reqs.clone(), in_flight.clone(), peak.clone());
+                let (script, reqs, in_flight, peak) = (
+                    script.clone(),
+                    reqs.clone(),
+                    in_flight.clone(),
+                    peak.clone(),
+                );
                 tokio::spawn(async move {
                     serve_one(stream, script, reqs, in_flight, peak).await;
                 });
@@ -113,6 +119,9 @@ async fn serve_one(
     }
     .unwrap_or_else(|| Reply::raw(418, "fake server: script exhausted"));
     tokio::time::sleep(reply.delay).await;
+    // Leave the in-flight count before answering, so a client that waits for
+    // this reply can never be counted as overlapping with it.
+    in_flight.fetch_sub(1, Ordering::SeqCst);
     let mut head = format!(
         "HTTP/1.1 {} Scripted\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
         reply.status,
@@ -125,7 +134,6 @@ async fn serve_one(
     let _ = stream.write_all(head.as_bytes()).await;
     let _ = stream.write_all(reply.body.as_bytes()).await;
     let _ = stream.shutdown().await;
-    in_flight.fetch_sub(1, Ordering::SeqCst);
 }
 
 async fn read_request(stream: &mut TcpStream) -> Option<Recorded> {
@@ -148,7 +156,10 @@ async fn read_request(stream: &mut TcpStream) -> Option<Recorded> {
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut body = buf[head_end + 4..].to_vec();
     while body.len() < length {
         let n = stream.read(&mut chunk).await.ok()?;
@@ -196,21 +207,18 @@ fn fast_config() -> LlmConfig {
     }
 }
 
-fn openai_client(server: &FakeServer, model: &str, config: &LlmConfig) -> Arc<dyn LlmClient> {
+/// A client for `PROVIDER:MODEL` whose base URL is the fake server.
+fn client(
+    server: &FakeServer,
+    provider: &str,
+    model: &str,
+    config: &LlmConfig,
+) -> Arc<dyn LlmClient> {
     let urls = BaseUrls {
         openai: Some(server.base_url.clone()),
-        anthropic: None,
-    };
-    let spec = LlmSpec::parse(&format!("openai:{model}"), &urls).expect("spec parses");
-    build_client(&spec, config).expect("client builds")
-}
-
-fn anthropic_client(server: &FakeServer, model: &str, config: &LlmConfig) -> Arc<dyn LlmClient> {
-    let urls = BaseUrls {
-        openai: None,
         anthropic: Some(server.base_url.clone()),
     };
-    let spec = LlmSpec::parse(&format!("anthropic:{model}"), &urls).expect("spec parses");
+    let spec = LlmSpec::parse(&format!("{provider}:{model}"), &urls).expect("spec parses");
     build_client(&spec, config).expect("client builds")
 }
 
@@ -294,9 +302,14 @@ async fn openai_structured_success_sends_schema_key_and_model() {
         12,
     )])
     .await;
-    let client = openai_client(&server, "gpt-4o-mini", &fast_config());
-    let reply = within(client.complete(&structured_request())).await.expect("success");
-    assert_eq!(reply.json, Some(json!({"label": "month names", "confidence": 0.9})));
+    let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
+    let reply = within(client.complete(&structured_request()))
+        .await
+        .expect("success");
+    assert_eq!(
+        reply.json,
+        Some(json!({"label": "month names", "confidence": 0.9}))
+    );
     assert_eq!(reply.text, r#"{"label": "month names", "confidence": 0.9}"#);
     assert_eq!(client.spec(), "openai:gpt-4o-mini");
 
@@ -307,10 +320,19 @@ async fn openai_structured_success_sends_schema_key_and_model() {
     let body = &sent[0].body;
     assert_eq!(body["model"], "gpt-4o-mini");
     assert_eq!(body["max_tokens"], 200);
-    assert_eq!(body["messages"][0], json!({"role": "system", "content": "You explain SAE features."}));
-    assert_eq!(body["messages"][1], json!({"role": "user", "content": "Label feature 1337."}));
+    assert_eq!(
+        body["messages"][0],
+        json!({"role": "system", "content": "You explain SAE features."})
+    );
+    assert_eq!(
+        body["messages"][1],
+        json!({"role": "user", "content": "Label feature 1337."})
+    );
     assert_eq!(body["response_format"]["type"], "json_schema");
-    assert_eq!(body["response_format"]["json_schema"]["schema"], label_schema());
+    assert_eq!(
+        body["response_format"]["json_schema"]["schema"],
+        label_schema()
+    );
     assert_eq!(body["response_format"]["json_schema"]["strict"], true);
     assert!(body.get("logprobs").is_none());
 }
@@ -322,38 +344,55 @@ async fn reply_text_with_alarming_words_is_kept_verbatim() {
         chat_reply(r#"{"label": "error failed", "confidence": 0.5}"#, 5, 0, 2),
     ])
     .await;
-    let client = openai_client(&server, "gpt-4o-mini", &fast_config());
-    let reply = within(client.complete(&text_request("Say it."))).await.expect("plain text");
+    let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
+    let reply = within(client.complete(&text_request("Say it.")))
+        .await
+        .expect("plain text");
     assert_eq!(reply.text, "failed error");
     assert_eq!(reply.json, None);
-    let reply = within(client.complete(&structured_request())).await.expect("structured");
+    let reply = within(client.complete(&structured_request()))
+        .await
+        .expect("structured");
     assert_eq!(reply.json.expect("json")["label"], "error failed");
     assert_eq!(server.requests().len(), 2, "no re-ask for either reply");
 }
 
-#[tokio::test]
-async fn http_429_with_retry_after_is_retried() {
-    let server = FakeServer::start(vec![
-        Reply::json(429, json!({"error": {"message": "rate limited"}})).header("Retry-After", "1"),
-        chat_reply("hello", 5, 0, 1),
-    ])
-    .await;
+/// Scripts one 429 with `Retry-After: 1` and then `ok`, and checks the
+/// client waits and retries. The backoff is set to an hour, so if the
+/// client ignored Retry-After the call would trip the `within` guard.
+async fn retries_after_rate_limit(provider: &str, model: &str, limited: Reply, ok: Reply) {
+    let server = FakeServer::start(vec![limited.header("Retry-After", "1"), ok]).await;
     let mut config = fast_config();
-    // If Retry-After were ignored, the backoff (an hour) would trip `within`.
     config.retry.base_delay = Duration::from_secs(3600);
     config.retry.max_delay = Duration::from_secs(3600);
-    let client = openai_client(&server, "gpt-4o-mini", &config);
-    let reply = within(client.complete(&text_request("hi"))).await.expect("retried");
+    let client = client(&server, provider, model, &config);
+    let reply = within(client.complete(&text_request("hi")))
+        .await
+        .expect("retried");
     assert_eq!(reply.text, "hello");
     assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn openai_429_with_retry_after_is_retried() {
+    let limited = Reply::json(429, json!({"error": {"message": "rate limited"}}));
+    retries_after_rate_limit(
+        "openai",
+        "gpt-4o-mini",
+        limited,
+        chat_reply("hello", 5, 0, 1),
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn server_errors_until_retries_run_out() {
     let script = vec![Reply::json(500, json!({"error": "boom"})); 3];
     let server = FakeServer::start(script).await;
-    let client = openai_client(&server, "gpt-4o-mini", &fast_config());
-    let err = within(client.complete(&text_request("hi"))).await.unwrap_err();
+    let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
+    let err = within(client.complete(&text_request("hi")))
+        .await
+        .unwrap_err();
     match &err {
         LlmError::RetriesExhausted { attempts, last } => {
             assert_eq!(*attempts, 3);
@@ -367,9 +406,14 @@ async fn server_errors_until_retries_run_out() {
 #[tokio::test]
 async fn client_errors_are_not_retried() {
     let server = FakeServer::start(vec![Reply::json(404, json!({"error": "no such model"}))]).await;
-    let client = openai_client(&server, "gpt-4o-mini", &fast_config());
-    let err = within(client.complete(&text_request("hi"))).await.unwrap_err();
-    assert!(matches!(&err, LlmError::Http { status: 404, body } if body.contains("no such model")), "{err:?}");
+    let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
+    let err = within(client.complete(&text_request("hi")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, LlmError::Http { status: 404, body } if body.contains("no such model")),
+        "{err:?}"
+    );
     assert_eq!(server.requests().len(), 1);
 }
 
@@ -380,8 +424,10 @@ async fn malformed_http_body_is_retried_then_valid_reply_used() {
         chat_reply(r#"{"label": "dates", "confidence": 0.7}"#, 5, 0, 3),
     ])
     .await;
-    let client = openai_client(&server, "gpt-4o-mini", &fast_config());
-    let reply = within(client.complete(&structured_request())).await.expect("second try");
+    let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
+    let reply = within(client.complete(&structured_request()))
+        .await
+        .expect("second try");
     assert_eq!(reply.json.expect("json")["label"], "dates");
     assert_eq!(server.requests().len(), 2);
 }
@@ -390,21 +436,41 @@ async fn malformed_http_body_is_retried_then_valid_reply_used() {
 async fn unparseable_reply_is_reasked_with_the_problem_then_accepted() {
     let server = FakeServer::start(vec![
         chat_reply("I think it is about months.", 100, 0, 10),
-        chat_reply("Sure:\n```json\n{\"label\": \"months\", \"confidence\": 0.8}\n```", 130, 0, 20),
+        chat_reply(
+            "Sure:\n```json\n{\"label\": \"months\", \"confidence\": 0.8}\n```",
+            130,
+            0,
+            20,
+        ),
     ])
     .await;
-    let client = openai_client(&server, "gpt-4o-mini", &fast_config());
-    let reply = within(client.complete(&structured_request())).await.expect("re-asked");
-    assert_eq!(reply.json, Some(json!({"label": "months", "confidence": 0.8})));
+    let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
+    let reply = within(client.complete(&structured_request()))
+        .await
+        .expect("re-asked");
+    assert_eq!(
+        reply.json,
+        Some(json!({"label": "months", "confidence": 0.8}))
+    );
     // Tokens of both attempts are billed to the call.
     assert_eq!(reply.usage.prompt_tokens, 230);
     assert_eq!(reply.usage.completion_tokens, 30);
 
     let sent = server.requests();
     assert_eq!(sent.len(), 2);
-    let second = sent[1].body["messages"].as_array().expect("messages").clone();
-    assert_eq!(second.len(), 4, "original two turns + bad reply + correction");
-    assert_eq!(second[2], json!({"role": "assistant", "content": "I think it is about months."}));
+    let second = sent[1].body["messages"]
+        .as_array()
+        .expect("messages")
+        .clone();
+    assert_eq!(
+        second.len(),
+        4,
+        "original two turns + bad reply + correction"
+    );
+    assert_eq!(
+        second[2],
+        json!({"role": "assistant", "content": "I think it is about months."})
+    );
     assert!(last_user_message(&sent[1]).contains("no parseable JSON"));
 }
 
@@ -412,8 +478,10 @@ async fn unparseable_reply_is_reasked_with_the_problem_then_accepted() {
 async fn schema_invalid_replies_end_in_invalid_reply() {
     let bad = r#"{"label": "months", "confidence": 3}"#;
     let server = FakeServer::start(vec![chat_reply(bad, 5, 0, 5); 3]).await;
-    let client = openai_client(&server, "gpt-4o-mini", &fast_config());
-    let err = within(client.complete(&structured_request())).await.unwrap_err();
+    let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
+    let err = within(client.complete(&structured_request()))
+        .await
+        .unwrap_err();
     match &err {
         LlmError::InvalidReply { attempts, reason } => {
             assert_eq!(*attempts, 3);
@@ -436,8 +504,10 @@ async fn slow_reply_times_out_and_is_retried() {
     .await;
     let mut config = fast_config();
     config.retry.read_timeout = Duration::from_millis(200);
-    let client = openai_client(&server, "gpt-4o-mini", &config);
-    let reply = within(client.complete(&text_request("hi"))).await.expect("second try");
+    let client = client(&server, "openai", "gpt-4o-mini", &config);
+    let reply = within(client.complete(&text_request("hi")))
+        .await
+        .expect("second try");
     assert_eq!(reply.text, "on time");
     assert_eq!(server.requests().len(), 2);
 }
@@ -449,8 +519,10 @@ async fn replies_slower_than_the_timeout_every_time_exhaust_retries() {
     let mut config = fast_config();
     config.retry.read_timeout = Duration::from_millis(200);
     config.retry.max_attempts = 2;
-    let client = openai_client(&server, "gpt-4o-mini", &config);
-    let err = within(client.complete(&text_request("hi"))).await.unwrap_err();
+    let client = client(&server, "openai", "gpt-4o-mini", &config);
+    let err = within(client.complete(&text_request("hi")))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, LlmError::RetriesExhausted { attempts: 2, last } if last.contains("timed out")),
         "{err:?}"
@@ -473,7 +545,7 @@ async fn logprobs_are_requested_and_parsed() {
         }),
     );
     let server = FakeServer::start(vec![reply, chat_reply("7", 20, 0, 1)]).await;
-    let client = openai_client(&server, "gpt-4o-mini", &fast_config());
+    let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
     let request = LlmRequest {
         top_logprobs: Some(2),
         ..text_request("Rate 0-10.")
@@ -483,7 +555,10 @@ async fn logprobs_are_requested_and_parsed() {
     assert_eq!(logprobs.len(), 1);
     assert_eq!(logprobs[0].token, "7");
     assert_eq!(logprobs[0].logprob, -0.25);
-    assert_eq!(logprobs[0].top, vec![("7".to_string(), -0.25), ("8".to_string(), -1.75)]);
+    assert_eq!(
+        logprobs[0].top,
+        vec![("7".to_string(), -0.25), ("8".to_string(), -1.75)]
+    );
     let sent = server.requests();
     assert_eq!(sent[0].body["logprobs"], true);
     assert_eq!(sent[0].body["top_logprobs"], 2);
@@ -502,14 +577,19 @@ async fn usage_and_cost_sum_against_the_price_table() {
     ])
     .await;
     let config = fast_config();
-    let priced = openai_client(&server, "gpt-4o-mini", &config);
-    let unpriced_spec = LlmSpec::parse(&format!("{}#my-local-model", server.base_url), &BaseUrls::default())
-        .expect("url spec");
+    let priced = client(&server, "openai", "gpt-4o-mini", &config);
+    let unpriced_spec = LlmSpec::parse(
+        &format!("{}#my-local-model", server.base_url),
+        &BaseUrls::default(),
+    )
+    .expect("url spec");
     let unpriced = build_client(&unpriced_spec, &config).expect("client");
 
     let mut totals = UsageTotals::default();
     for _ in 0..2 {
-        let reply = within(priced.complete(&text_request("x"))).await.expect("priced");
+        let reply = within(priced.complete(&text_request("x")))
+            .await
+            .expect("priced");
         assert_eq!(reply.usage.prompt_tokens, 1000, "cached tokens split out");
         assert_eq!(reply.usage.cached_tokens, 200);
         assert_eq!(reply.usage.completion_tokens, 300);
@@ -519,8 +599,13 @@ async fn usage_and_cost_sum_against_the_price_table() {
         assert!((cost - 345e-6).abs() < 1e-12, "{cost}");
         totals.add(&reply.usage);
     }
-    let reply = within(unpriced.complete(&text_request("x"))).await.expect("unpriced");
-    assert_eq!(reply.usage.cost_usd, None, "unknown model: tokens without cost");
+    let reply = within(unpriced.complete(&text_request("x")))
+        .await
+        .expect("unpriced");
+    assert_eq!(
+        reply.usage.cost_usd, None,
+        "unknown model: tokens without cost"
+    );
     assert_eq!(reply.usage.prompt_tokens, 1000);
     totals.add(&reply.usage);
 
@@ -528,7 +613,11 @@ async fn usage_and_cost_sum_against_the_price_table() {
     assert_eq!(totals.prompt_tokens, 3000);
     assert_eq!(totals.cached_tokens, 400);
     assert_eq!(totals.completion_tokens, 700);
-    assert!((totals.cost_usd - 690e-6).abs() < 1e-12, "{}", totals.cost_usd);
+    assert!(
+        (totals.cost_usd - 690e-6).abs() < 1e-12,
+        "{}",
+        totals.cost_usd
+    );
     assert_eq!(totals.unpriced_calls, 1);
     assert!(!totals.cost_is_complete());
 }
@@ -536,23 +625,41 @@ async fn usage_and_cost_sum_against_the_price_table() {
 #[tokio::test]
 async fn missing_response_format_support_falls_back_to_instructions() {
     let server = FakeServer::start(vec![
-        Reply::json(400, json!({"error": {"message": "Unknown parameter: response_format"}})),
-        chat_reply("```json\n{\"label\": \"x\", \"confidence\": 0.1}\n```", 5, 0, 5),
+        Reply::json(
+            400,
+            json!({"error": {"message": "Unknown parameter: response_format"}}),
+        ),
+        chat_reply(
+            "```json\n{\"label\": \"x\", \"confidence\": 0.1}\n```",
+            5,
+            0,
+            5,
+        ),
         chat_reply("{\"label\": \"y\", \"confidence\": 0.2}", 5, 0, 5),
     ])
     .await;
-    let client = openai_client(&server, "local-model", &fast_config());
-    let first = within(client.complete(&structured_request())).await.expect("fallback");
+    let client = client(&server, "openai", "local-model", &fast_config());
+    let first = within(client.complete(&structured_request()))
+        .await
+        .expect("fallback");
     assert_eq!(first.json.expect("json")["label"], "x");
-    let second = within(client.complete(&structured_request())).await.expect("remembered");
+    let second = within(client.complete(&structured_request()))
+        .await
+        .expect("remembered");
     assert_eq!(second.json.expect("json")["label"], "y");
 
     let sent = server.requests();
-    assert_eq!(sent.len(), 3, "one rejected native try, then instructions only");
+    assert_eq!(
+        sent.len(),
+        3,
+        "one rejected native try, then instructions only"
+    );
     assert!(sent[0].body.get("response_format").is_some());
     for request in &sent[1..] {
         assert!(request.body.get("response_format").is_none());
-        let system = request.body["messages"][0]["content"].as_str().expect("system text");
+        let system = request.body["messages"][0]["content"]
+            .as_str()
+            .expect("system text");
         assert!(system.starts_with("You explain SAE features."));
         assert!(system.contains("JSON Schema") && system.contains("\"confidence\""));
     }
@@ -566,8 +673,8 @@ async fn endpoint_concurrency_limit_holds_across_clients() {
     let server = FakeServer::start(script).await;
     let mut config = fast_config();
     config.concurrency_per_endpoint = 1;
-    let a = openai_client(&server, "gpt-4o-mini", &config);
-    let b = openai_client(&server, "gpt-4o", &config);
+    let a = client(&server, "openai", "gpt-4o-mini", &config);
+    let b = client(&server, "openai", "gpt-4o", &config);
     let request = text_request("x");
     let calls = futures::future::join_all([
         a.complete(&request),
@@ -592,12 +699,14 @@ async fn dropping_a_call_aborts_it_and_frees_the_endpoint() {
     let mut config = fast_config();
     config.concurrency_per_endpoint = 1;
     config.retry.read_timeout = Duration::from_secs(300);
-    let client = openai_client(&server, "gpt-4o-mini", &config);
+    let client = client(&server, "openai", "gpt-4o-mini", &config);
     let request = text_request("x");
     let dropped = tokio::time::timeout(Duration::from_millis(200), client.complete(&request)).await;
     assert!(dropped.is_err(), "the slow call was cut off");
     // With one permit per endpoint, this only runs if the dropped call let go of it.
-    let reply = within(client.complete(&request)).await.expect("endpoint free again");
+    let reply = within(client.complete(&request))
+        .await
+        .expect("endpoint free again");
     assert_eq!(reply.text, "next");
 }
 
@@ -610,9 +719,14 @@ async fn anthropic_success_sends_system_separately_and_counts_cache_reads() {
         200,
     )])
     .await;
-    let client = anthropic_client(&server, "claude-haiku-4-5", &fast_config());
-    let reply = within(client.complete(&structured_request())).await.expect("success");
-    assert_eq!(reply.json, Some(json!({"label": "months", "confidence": 0.6})));
+    let client = client(&server, "anthropic", "claude-haiku-4-5", &fast_config());
+    let reply = within(client.complete(&structured_request()))
+        .await
+        .expect("success");
+    assert_eq!(
+        reply.json,
+        Some(json!({"label": "months", "confidence": 0.6}))
+    );
     assert_eq!(reply.usage.prompt_tokens, 1000);
     assert_eq!(reply.usage.cached_tokens, 4000);
     assert_eq!(reply.usage.completion_tokens, 200);
@@ -630,31 +744,28 @@ async fn anthropic_success_sends_system_separately_and_counts_cache_reads() {
     let body = &sent[0].body;
     assert_eq!(body["model"], "claude-haiku-4-5");
     assert_eq!(body["max_tokens"], 200);
-    assert_eq!(body["messages"], json!([{"role": "user", "content": "Label feature 1337."}]));
+    assert_eq!(
+        body["messages"],
+        json!([{"role": "user", "content": "Label feature 1337."}])
+    );
     let system = body["system"].as_str().expect("system prompt");
     assert!(system.starts_with("You explain SAE features.") && system.contains("JSON Schema"));
 }
 
 #[tokio::test]
-async fn anthropic_429_then_success() {
-    let server = FakeServer::start(vec![
-        Reply::json(429, json!({"type": "error", "error": {"type": "rate_limit_error"}})).header("retry-after", "1"),
-        anthropic_reply("hello", 10, 0, 2),
-    ])
-    .await;
-    let mut config = fast_config();
-    config.retry.base_delay = Duration::from_secs(3600);
-    config.retry.max_delay = Duration::from_secs(3600);
-    let client = anthropic_client(&server, "claude-sonnet-4-5", &config);
-    let reply = within(client.complete(&text_request("hi"))).await.expect("retried");
-    assert_eq!(reply.text, "hello");
-    assert_eq!(server.requests().len(), 2);
+async fn anthropic_429_with_retry_after_is_retried() {
+    let limited = Reply::json(
+        429,
+        json!({"type": "error", "error": {"type": "rate_limit_error"}}),
+    );
+    let ok = anthropic_reply("hello", 10, 0, 2);
+    retries_after_rate_limit("anthropic", "claude-sonnet-4-5", limited, ok).await;
 }
 
 #[tokio::test]
 async fn anthropic_reports_logprobs_unsupported_without_calling() {
     let server = FakeServer::start(vec![]).await;
-    let client = anthropic_client(&server, "claude-sonnet-4-5", &fast_config());
+    let client = client(&server, "anthropic", "claude-sonnet-4-5", &fast_config());
     let request = LlmRequest {
         top_logprobs: Some(5),
         ..text_request("x")
@@ -673,15 +784,33 @@ fn missing_keys_and_the_heuristic_spec_are_typed_errors() {
     };
     let hosted = LlmSpec::parse("anthropic:claude-opus-4-1", &BaseUrls::default()).expect("parses");
     let err = build_client(&hosted, &config).err().expect("no key");
-    assert!(matches!(err, LlmError::MissingKey { var: "ANTHROPIC_API_KEY" }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            LlmError::MissingKey {
+                var: "ANTHROPIC_API_KEY"
+            }
+        ),
+        "{err:?}"
+    );
     let heuristic = LlmSpec::parse("heuristic", &BaseUrls::default()).expect("parses");
-    let err = build_client(&heuristic, &config).err().expect("not a client");
-    assert!(err.to_string().contains("heuristic reasoner runs inside the agent"));
+    let err = build_client(&heuristic, &config)
+        .err()
+        .expect("not a client");
+    assert!(
+        err.to_string()
+            .contains("heuristic reasoner runs inside the agent")
+    );
 }
 
 #[tokio::test]
 async fn the_key_never_appears_in_errors_replies_or_debug_output() {
-    let echo = |status: u16| Reply::json(status, json!({"error": format!("bad header Authorization: Bearer {KEY}")}));
+    let echo = |status: u16| {
+        Reply::json(
+            status,
+            json!({"error": format!("bad header Authorization: Bearer {KEY}")}),
+        )
+    };
     let server = FakeServer::start(vec![
         echo(401),
         echo(500),
@@ -698,18 +827,42 @@ async fn the_key_never_appears_in_errors_replies_or_debug_output() {
     ])
     .await;
     let config = fast_config();
-    let client = openai_client(&server, "gpt-4o-mini", &config);
+    let client = client(&server, "openai", "gpt-4o-mini", &config);
     let mut seen = vec![format!("{config:?}")];
-    let http = within(client.complete(&text_request("a"))).await.unwrap_err();
-    assert!(matches!(http, LlmError::Http { status: 401, .. }), "{http:?}");
-    let exhausted = within(client.complete(&text_request("b"))).await.unwrap_err();
-    assert!(matches!(exhausted, LlmError::RetriesExhausted { .. }), "{exhausted:?}");
-    let garbled = within(client.complete(&text_request("c"))).await.unwrap_err();
-    assert!(matches!(garbled, LlmError::RetriesExhausted { .. }), "{garbled:?}");
-    let reply = within(client.complete(&text_request("d"))).await.expect("reply");
-    let invalid = within(client.complete(&structured_request())).await.unwrap_err();
-    assert!(matches!(invalid, LlmError::InvalidReply { .. }), "{invalid:?}");
-    let shape = within(client.complete(&text_request("e"))).await.unwrap_err();
+    let http = within(client.complete(&text_request("a")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(http, LlmError::Http { status: 401, .. }),
+        "{http:?}"
+    );
+    let exhausted = within(client.complete(&text_request("b")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(exhausted, LlmError::RetriesExhausted { .. }),
+        "{exhausted:?}"
+    );
+    let garbled = within(client.complete(&text_request("c")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(garbled, LlmError::RetriesExhausted { .. }),
+        "{garbled:?}"
+    );
+    let reply = within(client.complete(&text_request("d")))
+        .await
+        .expect("reply");
+    let invalid = within(client.complete(&structured_request()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(invalid, LlmError::InvalidReply { .. }),
+        "{invalid:?}"
+    );
+    let shape = within(client.complete(&text_request("e")))
+        .await
+        .unwrap_err();
     assert!(matches!(shape, LlmError::UnexpectedReply(_)), "{shape:?}");
     for err in [http, exhausted, garbled, invalid, shape] {
         seen.push(format!("{err} {err:?}"));
@@ -719,7 +872,10 @@ async fn the_key_never_appears_in_errors_replies_or_debug_output() {
     assert!(reply.text.contains("[redacted]"));
 
     // The canary really was sent, so its absence above means something.
-    assert_eq!(server.requests()[0].headers["authorization"], format!("Bearer {KEY}"));
+    assert_eq!(
+        server.requests()[0].headers["authorization"],
+        format!("Bearer {KEY}")
+    );
     for text in seen {
         assert!(!text.contains(KEY), "key leaked into: {text}");
     }

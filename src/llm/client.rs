@@ -2,10 +2,11 @@
 //! pricing each call and re-asking until a structured reply parses and
 //! validates.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::anthropic::AnthropicWire;
-use super::cost::PriceTable;
+use super::cost::{Price, PriceTable};
 use super::http::Endpoint;
 use super::openai::OpenAiWire;
 use super::retry::RetryPolicy;
@@ -53,6 +54,22 @@ impl Default for LlmConfig {
             max_reasks: 2,
             concurrency_per_endpoint: 8,
             structured: StructuredMode::Auto,
+        }
+    }
+}
+
+impl LlmConfig {
+    /// The defaults plus the config file's tables: `keys` (variable name →
+    /// key, consulted after the environment) and `prices` (model → price,
+    /// replacing or extending `assets/prices.toml`).
+    pub fn with_file_tables(
+        keys: BTreeMap<String, String>,
+        prices: BTreeMap<String, Price>,
+    ) -> LlmConfig {
+        LlmConfig {
+            keys: KeySource::env_then(keys),
+            prices: PriceTable::embedded().with_overrides(prices),
+            ..LlmConfig::default()
         }
     }
 }
@@ -215,4 +232,29 @@ pub(crate) fn system_text(messages: &[Message], extra: Option<String>) -> Option
         .chain(extra)
         .collect();
     (!parts.is_empty()).then(|| parts.join("\n\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_tables_add_keys_and_prices_to_the_defaults() {
+        let keys = BTreeMap::from([("SAGE_TEST_FILE_ONLY_KEY".to_string(), "k-1".to_string())]);
+        let price = Price {
+            input: 0.5,
+            cached_input: None,
+            output: 1.5,
+        };
+        let prices = BTreeMap::from([("house-model".to_string(), price)]);
+        let config = LlmConfig::with_file_tables(keys, prices);
+        let key = config.keys.lookup("SAGE_TEST_FILE_ONLY_KEY");
+        assert_eq!(key.as_ref().map(|k| k.expose()), Some("k-1"));
+        assert_eq!(config.prices.price("house-model"), Some(price));
+        assert!(
+            config.prices.price("gpt-4o").is_some(),
+            "embedded prices kept"
+        );
+        assert!(!format!("{config:?}").contains("k-1"));
+    }
 }
