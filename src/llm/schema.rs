@@ -339,4 +339,38 @@ mod tests {
         assert_eq!(validate(&value, &schema), Ok(()));
         assert_eq!(value["verdict"], "failed error");
     }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            any::<bool>().prop_map(Value::from),
+            any::<i32>().prop_map(Value::from),
+            "[a-z{}\\[\\]\"` ]{0,8}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map("[a-z]{1,5}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_object_or_array_is_found_inside_chatter(
+            value in json_value(),
+            before in "[A-Za-z ,.:!]{0,20}",
+            after in "[A-Za-z ,.:!{\\[]{0,20}",
+        ) {
+            let value = if value.is_object() || value.is_array() { value } else { json!([value]) };
+            let text = format!("{before}{value}{after}");
+            proptest::prop_assert_eq!(extract_json(&text), Ok(value));
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,64}") {
+            let _ = extract_json(&text);
+        }
+    }
 }
