@@ -140,6 +140,26 @@ impl UsageTotals {
     }
 }
 
+/// The status-bar form: `3 calls · 18.2k tokens · $0.0310`, plus
+/// `(+N unpriced)` when some calls had no price.
+impl std::fmt::Display for UsageTotals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tokens = self.total_tokens();
+        let calls = if self.calls == 1 { "call" } else { "calls" };
+        write!(f, "{} {calls} · ", self.calls)?;
+        if tokens >= 1_000 {
+            write!(f, "{:.1}k tokens", tokens as f64 / 1_000.0)?;
+        } else {
+            write!(f, "{tokens} tokens")?;
+        }
+        write!(f, " · ${:.4}", self.cost_usd)?;
+        if self.unpriced_calls > 0 {
+            write!(f, " (+{} unpriced)", self.unpriced_calls)?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,5 +258,17 @@ mod tests {
         assert!((totals.cost_usd - 0.5).abs() < 1e-12);
         assert_eq!(totals.unpriced_calls, 1);
         assert!(!totals.cost_is_complete());
+        assert_eq!(
+            totals.to_string(),
+            "3 calls · 54 tokens · $0.5000 (+1 unpriced)"
+        );
+        let big = UsageTotals {
+            calls: 1,
+            prompt_tokens: 18_000,
+            completion_tokens: 234,
+            cost_usd: 0.031,
+            ..UsageTotals::default()
+        };
+        assert_eq!(big.to_string(), "1 call · 18.2k tokens · $0.0310");
     }
 }

@@ -91,7 +91,7 @@ pub struct TokenLogprob {
 /// A model's answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LlmReply {
-    /// The reply text, exactly as received.
+    /// The reply text, exactly as received (only an echoed API key is masked).
     pub text: String,
     /// The parsed, schema-checked value when the request carried a schema.
     pub json: Option<serde_json::Value>,
