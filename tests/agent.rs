@@ -4,16 +4,18 @@
 //! the agent stays free of I/O.
 
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
 use sage::activation::{ActivationRecord, Exemplar, FeatureExemplars, QuantileBand};
 use sage::agent::{
     Agent, AgentConfig, Conclusion, ConclusionDraft, Decision, Effect, Event, ExperimentDraft,
     ExperimentId, ExperimentKind, ExperimentStatus, GateMode, HypothesisDraft, HypothesisId,
-    HypothesisStatus, Phase, Prediction, ReasonRequest, ReasonerReply, ReviewOutcome, StopReason,
-    Target, UserAction, Verdict,
+    HypothesisStatus, LlmReasoner, Phase, Prediction, ReasonRequest, Reasoner, ReasonerError,
+    ReasonerReply, ReviewOutcome, StopReason, Target, UserAction, Verdict,
 };
-use sage::llm::Usage;
+use sage::llm::{LlmClient, LlmError, LlmReply, LlmRequest, Usage};
+use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------
 // A synthetic feature: fires 8.0 on month names, 1.0 (below threshold) on seasons.
@@ -292,20 +294,38 @@ impl Harness {
         self.feed(Event::User { action, at_ms });
     }
 
-    /// Answers one queued effect; returns false when the queue is empty.
+    /// Answers the oldest queued effect; returns false when the queue is empty.
     fn step(&mut self) -> bool {
-        let Some(effect) = self.queue.pop_front() else {
+        self.deliver(0, false)
+    }
+
+    /// Answers queued effect `index` (modulo the queue length), with a
+    /// failure instead of a result when `fail` is set.
+    fn deliver(&mut self, index: usize, fail: bool) -> bool {
+        if self.queue.is_empty() {
+            return false;
+        }
+        let Some(effect) = self.queue.remove(index % self.queue.len()) else {
             return false;
         };
         let at_ms = self.now + 10;
+        let error = "scripted failure".to_string();
         match effect {
+            Effect::FetchExemplars { .. } if fail => {
+                self.feed(Event::ExemplarsFailed { error, at_ms })
+            }
             Effect::FetchExemplars { .. } => self.feed(Event::ExemplarsArrived {
                 exemplars: exemplars(),
                 at_ms,
             }),
             Effect::Reason { request, step } => {
                 self.requests.push((*step).clone());
-                let event = match (self.script)(&step) {
+                let answer = if fail {
+                    Err(error)
+                } else {
+                    (self.script)(&step)
+                };
+                let event = match answer {
                     Ok(reply) => Event::ReasonerReplied {
                         request,
                         reply,
@@ -320,6 +340,11 @@ impl Harness {
                 };
                 self.feed(event);
             }
+            Effect::RunTexts { request, .. } if fail => self.feed(Event::ActivationsFailed {
+                request,
+                error,
+                at_ms,
+            }),
             Effect::RunTexts { request, texts, .. } => {
                 let records = texts.iter().map(|t| record(t)).collect();
                 self.runs.push(texts);
@@ -1137,4 +1162,313 @@ fn events_before_start_are_ignored() {
     });
     assert!(effects.is_empty());
     assert_eq!(agent.state().phase, Phase::NotStarted);
+}
+
+// ---------------------------------------------------------------------------
+// The LLM reasoner over a scripted client.
+
+type Answer = Box<dyn Fn(&str, usize) -> Result<Value, LlmError> + Send + Sync>;
+
+/// An `LlmClient` answering from a script keyed by the schema title and how
+/// many times that step was asked; it records every request.
+struct ScriptedLlm {
+    answer: Answer,
+    seen: Mutex<Vec<LlmRequest>>,
+}
+
+#[async_trait::async_trait]
+impl LlmClient for ScriptedLlm {
+    fn spec(&self) -> &str {
+        "scripted:test"
+    }
+
+    async fn complete(&self, request: &LlmRequest) -> Result<LlmReply, LlmError> {
+        let title = request
+            .schema
+            .as_ref()
+            .and_then(|s| s["title"].as_str())
+            .unwrap_or("");
+        let nth = {
+            let mut seen = self.seen.lock().unwrap();
+            let nth = seen
+                .iter()
+                .filter(|r| r.schema.as_ref().and_then(|s| s["title"].as_str()) == Some(title))
+                .count();
+            seen.push(request.clone());
+            nth
+        };
+        let value = (self.answer)(title, nth)?;
+        Ok(LlmReply {
+            text: value.to_string(),
+            json: Some(value),
+            usage: Usage {
+                prompt_tokens: 900,
+                cached_tokens: 0,
+                completion_tokens: 100,
+                cost_usd: Some(0.01),
+            },
+            logprobs: None,
+        })
+    }
+}
+
+/// What a competent model would answer at each step of the month feature.
+fn good_llm_answer(title: &str) -> Value {
+    match title {
+        "hypotheses" => json!({"hypotheses": [
+            {"description": "month names", "evidence": "all top examples", "prediction": "months fire"},
+            {"description": "capitalised words", "evidence": "months are capitalised", "prediction": "capitals fire"}
+        ]}),
+        "experiments" => json!({"experiments": [
+            {"hypothesis": "H1", "text": "We met in April.", "firing": ["April"], "strength": "strong", "kind": "positive", "rationale": "a month"},
+            {"hypothesis": "H1", "text": "We met in Paris.", "firing": [], "strength": null, "kind": "control", "rationale": "a city"},
+            {"hypothesis": "H2", "text": "We met in Paris.", "firing": ["Paris"], "strength": null, "kind": "minimal_pair", "rationale": "capitalised city"},
+            {"hypothesis": "H2", "text": "Alice saw Bob.", "firing": ["Alice", "Bob"], "strength": null, "kind": "positive", "rationale": "names"}
+        ]}),
+        "verdicts" => json!({"verdicts": [
+            {"hypothesis": "H1", "decision": "confirm", "new_description": null, "new_prediction": null, "cites": ["E1", "E2"], "confidence": 0.9, "rationale": "both as predicted"},
+            {"hypothesis": "H2", "decision": "refute", "new_description": null, "new_prediction": null, "cites": ["E3", "E4"], "confidence": 0.85, "rationale": "no capitals fired"}
+        ]}),
+        "review" => json!({"done": true, "more_tests": [], "rationale": "consistent"}),
+        "conclusion" => {
+            json!({"label": "Month names", "description": "Fires on month names.", "does_not_fire_on": ["city names"], "evidence": ["E1", "E2"], "hypothesis": "H1", "confidence": 0.9})
+        }
+        other => panic!("unexpected step {other}"),
+    }
+}
+
+fn llm_harness(config: AgentConfig, answer: Answer) -> (Harness, Arc<ScriptedLlm>) {
+    let llm = Arc::new(ScriptedLlm {
+        answer,
+        seen: Mutex::new(Vec::new()),
+    });
+    let reasoner = LlmReasoner::new(llm.clone());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let script: Script = Box::new(move |req| {
+        rt.block_on(reasoner.reason(req))
+            .map(|(reply, _)| reply)
+            .map_err(|e| e.to_string())
+    });
+    let mut h = Harness::new(config, script);
+    h.run_to_idle();
+    (h, llm)
+}
+
+#[test]
+fn llm_reasoner_runs_a_whole_session_from_json_replies() {
+    let (h, llm) = llm_harness(config(), Box::new(|title, _| Ok(good_llm_answer(title))));
+    assert_eq!(h.status(1), HypothesisStatus::Confirmed);
+    assert_eq!(h.status(2), HypothesisStatus::Refuted);
+    let c = h.conclusion();
+    assert_eq!(c.label, "Month names");
+    assert_eq!(c.evidence, vec![ExperimentId(1), ExperimentId(2)]);
+    assert_eq!(
+        h.state().experiment(ExperimentId(3)).unwrap().kind,
+        ExperimentKind::MinimalPair
+    );
+    let seen = llm.seen.lock().unwrap();
+    assert_eq!(seen.len(), 5);
+    let held: Vec<String> = h
+        .state()
+        .holdout
+        .as_ref()
+        .unwrap()
+        .examples
+        .iter()
+        .map(|e| e.record.tokens.concat())
+        .collect();
+    for req in seen.iter() {
+        // Two messages every time: cost per step does not grow with the session.
+        assert_eq!(req.messages.len(), 2);
+        assert_eq!(req.messages[0].content, sage::agent::prompt::SYSTEM);
+        for t in &held {
+            assert!(
+                !req.messages[1].content.contains(t.as_str()),
+                "held-out {t} in a prompt"
+            );
+        }
+    }
+    assert!(seen[0].messages[1].content.contains("« May»(8.0)"));
+    let update = &seen[2].messages[1].content;
+    assert!(update.contains("E1 tests H1"));
+    assert!(update.contains("F1 1.00 (as predicted)"));
+    assert!(update.contains("F1 0.00 (not as predicted)"));
+}
+
+#[test]
+fn llm_reasoner_malformed_reply_is_retried_by_the_agent() {
+    let answer: Answer = Box::new(|title, nth| {
+        if title == "verdicts" && nth == 0 {
+            Ok(
+                json!({"verdicts": [{"hypothesis": "H1", "decision": "confirm", "new_description": null,
+                "new_prediction": null, "cites": ["E99"], "confidence": 0.9, "rationale": "?"}]}),
+            )
+        } else {
+            Ok(good_llm_answer(title))
+        }
+    });
+    let (h, llm) = llm_harness(config(), answer);
+    assert_eq!(h.state().reasoner_failures, 1);
+    assert!(
+        h.state()
+            .log
+            .iter()
+            .any(|l| l.text.contains("E99, which does not exist"))
+    );
+    assert_eq!(h.status(1), HypothesisStatus::Confirmed);
+    assert_eq!(llm.seen.lock().unwrap().len(), 6);
+}
+
+/// The requests of a scripted session, to feed the LLM reasoner directly.
+fn sample_requests() -> Vec<ReasonRequest> {
+    run(config(), good_script()).requests
+}
+
+fn ask(req: &ReasonRequest, answer: Value) -> Result<ReasonerReply, ReasonerError> {
+    let llm = Arc::new(ScriptedLlm {
+        answer: Box::new(move |_, _| Ok(answer.clone())),
+        seen: Mutex::new(Vec::new()),
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(LlmReasoner::new(llm).reason(req))
+        .map(|(r, _)| r)
+}
+
+fn find<'a>(reqs: &'a [ReasonRequest], name: &str) -> &'a ReasonRequest {
+    reqs.iter().find(|r| r.name() == name).unwrap()
+}
+
+#[test]
+fn llm_reasoner_rejects_unknown_ids_and_long_labels() {
+    let reqs = sample_requests();
+    let design = find(&reqs, "design");
+    let err = ask(
+        design,
+        json!({"experiments": [{"hypothesis": "H7", "text": "x", "firing": [],
+        "strength": null, "kind": "control", "rationale": ""}]}),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("H7, which does not exist"),
+        "{err}"
+    );
+
+    let conclude = find(&reqs, "conclude");
+    let long = "one two three four five six seven eight nine";
+    let err = ask(
+        conclude,
+        json!({"label": long, "description": "d", "does_not_fire_on": [],
+        "evidence": [], "hypothesis": null, "confidence": 0.5}),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("9 words"), "{err}");
+
+    let update = find(&reqs, "update");
+    let err = ask(update, json!({"verdicts": [{"hypothesis": "H1", "decision": "refine",
+        "new_description": null, "new_prediction": null, "cites": [], "confidence": 0.5, "rationale": ""}]}))
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("without a new description"),
+        "{err}"
+    );
+
+    let err = ask(find(&reqs, "hypothesise"), json!({"hypotheses": []})).unwrap_err();
+    assert!(matches!(
+        err,
+        ReasonerError::Malformed {
+            step: "hypothesise",
+            ..
+        }
+    ));
+    let err = ask(find(&reqs, "review"), json!({"verdicts": []})).unwrap_err();
+    assert!(matches!(
+        err,
+        ReasonerError::Malformed { step: "review", .. }
+    ));
+}
+
+#[test]
+fn llm_reasoner_parses_ids_in_the_forms_models_write() {
+    let reqs = sample_requests();
+    let reply = ask(find(&reqs, "update"), json!({"verdicts": [{"hypothesis": "h1", "decision": "uncertain",
+        "new_description": null, "new_prediction": null, "cites": ["1", "E2"], "confidence": 1.7, "rationale": "r"}]}))
+    .unwrap();
+    match reply {
+        ReasonerReply::Verdicts(v) => {
+            assert_eq!(v[0].hypothesis, HypothesisId(1));
+            assert_eq!(v[0].cites, vec![ExperimentId(1), ExperimentId(2)]);
+            assert_eq!(v[0].confidence, 1.0);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn llm_reasoner_reads_plain_text_json_and_passes_llm_errors_through() {
+    struct TextOnly(&'static str);
+    #[async_trait::async_trait]
+    impl LlmClient for TextOnly {
+        fn spec(&self) -> &str {
+            "text:only"
+        }
+        async fn complete(&self, _: &LlmRequest) -> Result<LlmReply, LlmError> {
+            if self.0.is_empty() {
+                return Err(LlmError::Http {
+                    status: 401,
+                    body: "bad key".into(),
+                });
+            }
+            Ok(LlmReply {
+                text: self.0.into(),
+                json: None,
+                usage: Usage::default(),
+                logprobs: None,
+            })
+        }
+    }
+    let reqs = sample_requests();
+    let review = find(&reqs, "review");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let ok = rt.block_on(
+        LlmReasoner::new(Arc::new(TextOnly(
+            r#" {"done": true, "more_tests": [], "rationale": "ok"} "#,
+        )))
+        .reason(review),
+    );
+    assert!(
+        matches!(ok, Ok((ReasonerReply::ReviewOutcome(ReviewOutcome { ref more_tests, .. }), _)) if more_tests.is_empty())
+    );
+    let bad = rt.block_on(LlmReasoner::new(Arc::new(TextOnly("Sure! Here it is."))).reason(review));
+    assert!(matches!(
+        bad,
+        Err(ReasonerError::Malformed { step: "review", .. })
+    ));
+    let err = rt.block_on(LlmReasoner::new(Arc::new(TextOnly(""))).reason(review));
+    assert!(matches!(
+        err,
+        Err(ReasonerError::Llm(LlmError::Http { status: 401, .. }))
+    ));
+}
+
+#[test]
+fn every_step_schema_is_strict_and_titled() {
+    for req in sample_requests() {
+        let schema = sage::agent::llm_schema(&req);
+        assert!(schema["title"].is_string());
+        assert_eq!(schema["additionalProperties"], json!(false));
+        let props: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
+        let required: Vec<&str> = schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(props.len(), required.len(), "{}", req.name());
+    }
 }
