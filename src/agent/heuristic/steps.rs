@@ -1,0 +1,435 @@
+//! The heuristic reasoner's thinking steps as pure functions of the
+//! agent's [`Context`]: hypothesise, design, update, review, conclude.
+//!
+//! All data the agent has seen (visible exemplars plus every experiment's
+//! activations) forms one [`Dataset`]; rules are judged on it and on their
+//! own experiments' scores.
+
+use std::collections::BTreeMap;
+
+use super::classes::normalize;
+use super::design::Designer;
+use super::learner::{Candidate, Dataset, assess, candidates};
+use super::rule::{Rule, RuleKind};
+use crate::agent::{
+    ConclusionDraft, Context, Decision, ExperimentDraft, ExperimentId, Hypothesis, HypothesisDraft,
+    HypothesisId, HypothesisStatus, ReviewOutcome, StopReason, Verdict,
+};
+
+/// Minimum score gain for replacing a rule with a neighbouring one.
+const REFINE_GAIN: f32 = 0.02;
+/// A rule this good on all data needs no more tests at review.
+const SETTLED_F1: f32 = 0.95;
+/// Tests the reviewer asks for per open hypothesis.
+const REVIEW_TESTS: usize = 2;
+/// Near misses listed in a conclusion.
+const NEAR_MISSES: usize = 4;
+
+/// Every token the agent has observed: visible exemplars and experiments.
+pub fn dataset(ctx: &Context) -> Dataset {
+    let ex = &ctx.exemplars;
+    let mut data = Dataset::new(ctx.firing_threshold, ex.max_activation);
+    data.extend(ex.top.iter().map(|e| &e.record));
+    data.extend(
+        ex.quantiles
+            .iter()
+            .flat_map(|b| &b.examples)
+            .map(|e| &e.record),
+    );
+    data.extend(ex.non_activating.iter().map(|e| &e.record));
+    data.extend(ctx.experiments.iter().filter_map(|e| e.result.as_ref()));
+    data
+}
+
+/// The rule a hypothesis carries, if it carries a readable one.
+fn rule_of(h: &Hypothesis) -> Option<Rule> {
+    h.rule.as_ref().and_then(|v| Rule::from_json(v).ok())
+}
+
+/// Upper-cases the first letter.
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// A hypothesis draft for a candidate, with its evidence in numbers.
+fn hypothesis_draft(c: &Candidate, data: &Dataset) -> HypothesisDraft {
+    let fired: Vec<String> = data
+        .firing_counts()
+        .into_iter()
+        .filter(|(t, _)| c.rule.target.matches(t))
+        .take(6)
+        .map(|(t, n)| format!("\"{}\" ×{n}", t.replace('\n', "\\n")))
+        .collect();
+    HypothesisDraft {
+        description: sentence(&c.rule.describe()),
+        evidence: format!(
+            "Explains {} of {} firing tokens in the exemplars with {} false alarms \
+             (precision {:.2}, recall {:.2}); fired on {}.",
+            c.fit.hits,
+            c.fit.observed,
+            c.fit.predicted - c.fit.hits,
+            c.fit.precision(),
+            c.fit.recall(),
+            if fired.is_empty() {
+                "nothing it names".to_string()
+            } else {
+                fired.join(", ")
+            }
+        ),
+        prediction: format!("In new text it {}, and nowhere else.", c.rule.describe()),
+        rule: Some(c.rule.to_json()),
+    }
+}
+
+/// Up to `count` deliberately different hypotheses: the best rule of each
+/// kind first (token set, class, context, phrase, position), then the next
+/// best distinct rules. Rules already proposed or rejected are skipped.
+pub fn hypothesise(ctx: &Context, count: usize) -> Vec<HypothesisDraft> {
+    let data = dataset(ctx);
+    let known: Vec<Rule> = ctx.hypotheses.iter().filter_map(rule_of).collect();
+    let rejected = |c: &Candidate| {
+        let description = sentence(&c.rule.describe());
+        ctx.feedback.iter().any(|f| f.about.contains(&description))
+    };
+    let pool: Vec<Candidate> = candidates(&data)
+        .into_iter()
+        .filter(|c| !known.iter().any(|k| k.same_claim(&c.rule)) && !rejected(c))
+        .collect();
+    let mut chosen: Vec<&Candidate> = Vec::new();
+    for c in &pool {
+        if chosen.len() < count && !chosen.iter().any(|d| d.rule.kind() == c.rule.kind()) {
+            chosen.push(c);
+        }
+    }
+    for c in &pool {
+        if chosen.len() < count && !chosen.iter().any(|d| d.rule.same_claim(&c.rule)) {
+            chosen.push(c);
+        }
+    }
+    chosen.sort_by(|a, b| b.score.total_cmp(&a.score));
+    chosen.iter().map(|c| hypothesis_draft(c, &data)).collect()
+}
+
+/// Experiments for each target hypothesis that carries a rule.
+pub fn design(
+    ctx: &Context,
+    targets: &[HypothesisId],
+    per_hypothesis: usize,
+) -> Vec<ExperimentDraft> {
+    let mut out = Vec::new();
+    for &id in targets {
+        let Some(rule) = ctx.hypothesis(id).and_then(rule_of) else {
+            continue;
+        };
+        let done: Vec<String> = ctx.experiments_of(id).map(|e| e.text.clone()).collect();
+        let variant = ctx.round as usize + done.len();
+        let designer = Designer {
+            hypothesis: id,
+            rule: &rule,
+            exemplars: &ctx.exemplars,
+            done,
+        };
+        out.extend(designer.design(per_hypothesis, variant));
+    }
+    out
+}
+
+/// Whether two rules differ in exactly one part (target, context, position).
+fn one_edit(a: &Rule, b: &Rule) -> bool {
+    let diffs = usize::from(a.target != b.target)
+        + usize::from(a.preceded_by != b.preceded_by)
+        + usize::from(a.within_first != b.within_first);
+    diffs == 1
+}
+
+/// A verdict per target: confirm when every scored test behaved as
+/// predicted (two or more), refine to a neighbouring rule that explains all
+/// observations clearly better, refute when most tests failed and no
+/// refinement helps, otherwise stay uncertain.
+pub fn update(ctx: &Context, targets: &[HypothesisId]) -> Vec<Verdict> {
+    let data = dataset(ctx);
+    let pool = candidates(&data);
+    targets
+        .iter()
+        .filter_map(|&id| ctx.hypothesis(id))
+        .map(|h| verdict(ctx, h, &data, &pool))
+        .collect()
+}
+
+fn verdict(ctx: &Context, h: &Hypothesis, data: &Dataset, pool: &[Candidate]) -> Verdict {
+    let scored: Vec<(ExperimentId, bool, f32)> = ctx
+        .experiments_of(h.id)
+        .filter_map(|e| e.score.as_ref().map(|s| (e.id, s.passed, s.f1)))
+        .collect();
+    let ids = |keep: &dyn Fn(bool) -> bool| -> Vec<ExperimentId> {
+        scored.iter().filter(|s| keep(s.1)).map(|s| s.0).collect()
+    };
+    let (passed, failed) = (ids(&|p| p), ids(&|p| !p));
+    let all = ids(&|_| true);
+    let Some(rule) = rule_of(h) else {
+        return Verdict {
+            hypothesis: h.id,
+            decision: Decision::Uncertain,
+            cites: all,
+            confidence: h.confidence,
+            rationale:
+                "this hypothesis has no machine-readable rule the heuristic reasoner can test"
+                    .to_string(),
+        };
+    };
+    let current = assess(rule.clone(), data);
+    let stated = |r: &Rule| {
+        ctx.hypotheses
+            .iter()
+            .filter(|o| o.id != h.id)
+            .filter_map(rule_of)
+            .any(|o| o.same_claim(r))
+    };
+    let better = pool.iter().find(|c| {
+        one_edit(&rule, &c.rule) && c.score > current.score + REFINE_GAIN && !stated(&c.rule)
+    });
+    let tally = format!(
+        "{} of {} tests behaved as predicted ({}); the rule explains all observations with F1 {:.2}",
+        passed.len(),
+        scored.len(),
+        list(&all),
+        current.fit.f1()
+    );
+    let (decision, cites, confidence, rationale) = match better {
+        Some(b) if !failed.is_empty() || b.score > current.score + 2.0 * REFINE_GAIN => {
+            let draft = hypothesis_draft(b, data);
+            (
+                Decision::Refine {
+                    description: draft.description.clone(),
+                    prediction: draft.prediction,
+                    rule: draft.rule,
+                },
+                if failed.is_empty() {
+                    all.clone()
+                } else {
+                    failed.clone()
+                },
+                b.fit.f1(),
+                format!(
+                    "{tally}; failures {} are explained by a revised rule: {} (F1 {:.2})",
+                    list(&failed),
+                    draft.description,
+                    b.fit.f1()
+                ),
+            )
+        }
+        _ if failed.is_empty() && passed.len() >= 2 => (
+            Decision::Confirm,
+            passed.clone(),
+            current.fit.f1(),
+            format!("{tally}; confirmed"),
+        ),
+        _ if passed.len() < failed.len() && scored.len() >= 2 => (
+            Decision::Refute,
+            failed.clone(),
+            current.fit.f1() * 0.5,
+            format!("{tally}; most tests contradicted it and no small change fixes it"),
+        ),
+        _ => (
+            Decision::Uncertain,
+            all.clone(),
+            current.fit.f1() * 0.8,
+            format!("{tally}; not decisive yet"),
+        ),
+    };
+    Verdict {
+        hypothesis: h.id,
+        decision,
+        cites,
+        confidence: confidence.clamp(0.0, 1.0),
+        rationale,
+    }
+}
+
+/// `E1, E3` or `none`.
+fn list(ids: &[ExperimentId]) -> String {
+    if ids.is_empty() {
+        return "none".to_string();
+    }
+    ids.iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Hypotheses that are not superseded and carry rules, with their fit on
+/// all data, best first.
+fn ranked(ctx: &Context, data: &Dataset) -> Vec<(Hypothesis, Candidate)> {
+    let mut out: Vec<(Hypothesis, Candidate)> = ctx
+        .hypotheses
+        .iter()
+        .filter(|h| {
+            !matches!(
+                h.status,
+                HypothesisStatus::Refined | HypothesisStatus::Rejected { .. }
+            )
+        })
+        .filter_map(|h| rule_of(h).map(|r| (h.clone(), assess(r, data))))
+        .collect();
+    let confirmed = |h: &Hypothesis| h.status == HypothesisStatus::Confirmed;
+    out.sort_by(|a, b| {
+        b.1.score
+            .total_cmp(&a.1.score)
+            .then(confirmed(&b.0).cmp(&confirmed(&a.0)))
+            .then(a.0.id.cmp(&b.0.id))
+    });
+    out
+}
+
+/// More tests for open hypotheses, unless the best one is already settled.
+pub fn review(ctx: &Context, max_tests: usize) -> ReviewOutcome {
+    let data = dataset(ctx);
+    let ranking = ranked(ctx, &data);
+    if let Some((best, fit)) = ranking.first()
+        && best.status == HypothesisStatus::Confirmed
+        && fit.fit.f1() >= SETTLED_F1
+    {
+        return ReviewOutcome {
+            more_tests: Vec::new(),
+            rationale: format!(
+                "{} is confirmed and explains the observations with F1 {:.2}",
+                best.id,
+                fit.fit.f1()
+            ),
+        };
+    }
+    let open: Vec<HypothesisId> = ranking
+        .iter()
+        .filter(|(h, _)| h.status.is_open())
+        .map(|(h, _)| h.id)
+        .collect();
+    let mut more_tests: Vec<ExperimentDraft> = design(ctx, &open, REVIEW_TESTS);
+    more_tests.truncate(max_tests);
+    let rationale = if more_tests.is_empty() {
+        "no open hypothesis needs more tests".to_string()
+    } else {
+        format!("{} still uncertain; asking for more tests", list_h(&open))
+    };
+    ReviewOutcome {
+        more_tests,
+        rationale,
+    }
+}
+
+fn list_h(ids: &[HypothesisId]) -> String {
+    ids.iter()
+        .map(|h| h.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The best-supported hypothesis as the conclusion, with its rule attached.
+pub fn conclude(ctx: &Context, stop_reason: StopReason) -> ConclusionDraft {
+    let data = dataset(ctx);
+    let ranking = ranked(ctx, &data);
+    let (hypothesis, best) = match ranking.into_iter().next() {
+        Some((h, c)) => (Some(h), c),
+        None => match candidates(&data).into_iter().next() {
+            Some(c) => (None, c),
+            None => {
+                return ConclusionDraft {
+                    label: "no firing observed".to_string(),
+                    description: "The feature did not fire on anything the agent observed."
+                        .to_string(),
+                    does_not_fire_on: Vec::new(),
+                    evidence: Vec::new(),
+                    hypothesis: None,
+                    confidence: 0.0,
+                    rule: None,
+                };
+            }
+        },
+    };
+    let confirmed = hypothesis
+        .as_ref()
+        .is_some_and(|h| h.status == HypothesisStatus::Confirmed);
+    let evidence: Vec<ExperimentId> = hypothesis
+        .as_ref()
+        .map(|h| {
+            ctx.experiments_of(h.id)
+                .filter(|e| e.score.as_ref().is_some_and(|s| s.passed))
+                .map(|e| e.id)
+                .collect()
+        })
+        .unwrap_or_default();
+    let status = hypothesis.as_ref().map_or("untested", |h| h.status.name());
+    ConclusionDraft {
+        label: best.rule.label(),
+        description: format!(
+            "{}. Across exemplars and experiments it explains {} of {} firing tokens \
+             (precision {:.2}, recall {:.2}); hypothesis {} ({status}), stopped: {:?}.",
+            sentence(&best.rule.describe()),
+            best.fit.hits,
+            best.fit.observed,
+            best.fit.precision(),
+            best.fit.recall(),
+            hypothesis
+                .as_ref()
+                .map_or("none".to_string(), |h| h.id.to_string()),
+            stop_reason
+        ),
+        does_not_fire_on: near_misses(ctx, &best.rule, &data),
+        evidence,
+        hypothesis: hypothesis.as_ref().map(|h| h.id),
+        confidence: (best.fit.f1() * if confirmed { 1.0 } else { 0.8 }).clamp(0.0, 1.0),
+        rule: Some(best.rule.to_json()),
+    }
+}
+
+/// Tokens that stayed silent although they look like members: tokens some
+/// experiment predicted to fire, and (for context, phrase and position
+/// rules) the target outside its context or position.
+fn near_misses(ctx: &Context, rule: &Rule, data: &Dataset) -> Vec<String> {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut note = |token: &str, why: &str| {
+        let word = normalize(token);
+        if !word.trim().is_empty() {
+            *counts
+                .entry(format!("\"{}\"{why}", word.replace('\n', "\\n")))
+                .or_default() += 1;
+        }
+    };
+    for e in &ctx.experiments {
+        if let (Some(score), Some(record)) = (&e.score, &e.result) {
+            for i in score
+                .predicted
+                .iter()
+                .filter(|i| !score.observed.contains(i))
+            {
+                if let Some(token) = record.tokens.get(*i)
+                    && !rule.fires_at(&record.tokens, *i)
+                {
+                    note(token, "");
+                }
+            }
+        }
+    }
+    let why = match rule.kind() {
+        RuleKind::Position => " later in a text",
+        RuleKind::Context | RuleKind::Phrase => " without the preceding context",
+        RuleKind::TokenSet | RuleKind::TokenClass => "",
+    };
+    if !why.is_empty() {
+        data.for_each_silent(|tokens, i| {
+            if rule.target.matches(&tokens[i]) && !rule.fires_at(tokens, i) {
+                note(&tokens[i], why);
+            }
+        });
+    }
+    let mut counts: Vec<_> = counts.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    counts
+        .into_iter()
+        .take(NEAR_MISSES)
+        .map(|(t, _)| t)
+        .collect()
+}
