@@ -1472,3 +1472,222 @@ fn every_step_schema_is_strict_and_titled() {
         assert_eq!(props.len(), required.len(), "{}", req.name());
     }
 }
+
+// ---------------------------------------------------------------------------
+// Random researcher actions interleaved with out-of-order results.
+
+#[derive(Debug, Clone)]
+enum Op {
+    Deliver(usize),
+    Fail(usize),
+    User(UserAction),
+    Tick(u64),
+}
+
+fn texts() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "We met in May.",
+        "Paris is big.",
+        "",
+        "Due 3 June 2027.",
+    ])
+    .prop_map(String::from)
+}
+
+fn prediction() -> impl Strategy<Value = Prediction> {
+    prop::collection::vec(
+        prop::sample::select(vec!["May", "June", "Paris", "x"]),
+        0..3,
+    )
+    .prop_map(|f| Prediction {
+        firing: f.into_iter().map(String::from).collect(),
+        strength: None,
+    })
+}
+
+fn action() -> impl Strategy<Value = UserAction> {
+    let hid = (1u32..7).prop_map(HypothesisId);
+    let eid = (1u32..12).prop_map(ExperimentId);
+    let target = prop_oneof![
+        hid.clone().prop_map(Target::Hypothesis),
+        eid.clone().prop_map(Target::Experiment),
+        Just(Target::Conclusion),
+    ];
+    let kind = prop::sample::select(vec![
+        ExperimentKind::Positive,
+        ExperimentKind::Control,
+        ExperimentKind::MinimalPair,
+    ]);
+    let gate = prop::sample::select(vec![GateMode::Auto, GateMode::Review, GateMode::Step]);
+    prop_oneof![
+        Just(UserAction::Pause),
+        Just(UserAction::Resume),
+        target
+            .clone()
+            .prop_map(|target| UserAction::Approve { target }),
+        (target, texts()).prop_map(|(target, reason)| UserAction::Reject { target, reason }),
+        (
+            hid.clone(),
+            prop::option::of(texts()),
+            prop::option::of(texts())
+        )
+            .prop_map(|(id, description, prediction)| UserAction::EditHypothesis {
+                id,
+                description,
+                prediction
+            }),
+        (eid, texts(), prediction()).prop_map(|(id, text, prediction)| {
+            UserAction::EditExperiment {
+                id,
+                text,
+                prediction,
+            }
+        }),
+        (texts(), texts()).prop_map(|(description, prediction)| UserAction::AddHypothesis {
+            description,
+            prediction
+        }),
+        (hid, texts(), prediction(), kind).prop_map(|(hypothesis, text, prediction, kind)| {
+            UserAction::AddExperiment {
+                hypothesis,
+                text,
+                prediction,
+                kind,
+            }
+        }),
+        gate.prop_map(|mode| UserAction::SetGate { mode }),
+        Just(UserAction::ConcludeNow),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => any::<usize>().prop_map(Op::Deliver),
+        1 => any::<usize>().prop_map(Op::Fail),
+        4 => action().prop_map(Op::User),
+        1 => (0u64..200_000).prop_map(Op::Tick),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn random_actions_never_panic_or_lose_anything(
+        ops in prop::collection::vec(op(), 1..80),
+        gate in prop::sample::select(vec![GateMode::Auto, GateMode::Review, GateMode::Step]),
+        max_rounds in 1u32..4,
+        max_wall_ms in prop::option::of(1_000u64..100_000),
+    ) {
+        let mut cfg = gated(gate);
+        cfg.max_rounds = max_rounds;
+        cfg.budgets.max_wall_ms = max_wall_ms;
+        let mut h = Harness::new(cfg, good_script());
+        let mut hypotheses_seen = 0;
+        let mut experiments_seen = 0;
+        for op in ops {
+            match op {
+                Op::Deliver(i) => { h.deliver(i, false); }
+                Op::Fail(i) => { h.deliver(i, true); }
+                Op::User(action) => h.user(action),
+                Op::Tick(dt) => {
+                    let at_ms = h.now + dt;
+                    h.feed(Event::Tick { at_ms });
+                }
+            }
+            let s = h.state();
+            prop_assert!(s.hypotheses.len() >= hypotheses_seen);
+            prop_assert!(s.experiments.len() >= experiments_seen);
+            for (i, x) in s.hypotheses.iter().enumerate() {
+                prop_assert_eq!(x.id, HypothesisId(i as u32 + 1));
+                if let Some(p) = x.parent {
+                    prop_assert!(p < x.id);
+                    prop_assert_eq!(&s.hypothesis(p).unwrap().status, &HypothesisStatus::Refined);
+                }
+            }
+            for (i, e) in s.experiments.iter().enumerate() {
+                prop_assert_eq!(e.id, ExperimentId(i as u32 + 1));
+                prop_assert!(s.hypothesis(e.hypothesis).is_some());
+            }
+            hypotheses_seen = s.hypotheses.len();
+            experiments_seen = s.experiments.len();
+            prop_assert!(h.concluded.len() <= 1, "concluded twice");
+        }
+        prop_assert_eq!(&h.replayed(), &h.agent);
+        // Liveness: once the researcher lets it run, it always concludes.
+        h.user(UserAction::Resume);
+        h.user(UserAction::SetGate { mode: GateMode::Auto });
+        h.run_to_idle();
+        prop_assert_eq!(h.concluded.len(), 1, "stuck in {:?}", h.state().phase);
+        prop_assert!(h.state().is_done());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The agent module stays pure.
+
+#[test]
+fn the_agent_module_imports_no_io_clock_or_randomness() {
+    let forbidden = [
+        "tokio",
+        "reqwest",
+        "ratatui",
+        "crossterm",
+        "candle",
+        "std::time",
+        "std::fs",
+        "std::net",
+        "std::thread",
+        "std::process",
+        "rand",
+        "SystemTime",
+        "Instant",
+    ];
+    let mut files = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/agent"
+    ))];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 10, "found only {files:?}");
+    let mut offences = Vec::new();
+    for file in &files {
+        let source = std::fs::read_to_string(file).unwrap();
+        for (n, line) in source.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            let is_use = code.starts_with("use ")
+                || code.starts_with("pub use ")
+                || code.starts_with("extern crate");
+            for word in forbidden {
+                let path_like = code.contains(&format!("{word}::"));
+                let used = is_use
+                    && code
+                        .split(|c: char| !c.is_alphanumeric() && c != '_')
+                        .any(|t| t == word);
+                if path_like
+                    || used
+                    || (code.contains(word) && word.chars().next().unwrap().is_uppercase())
+                {
+                    offences.push(format!("{}:{}: {line}", file.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        offences.is_empty(),
+        "impure imports in src/agent:\n{}",
+        offences.join("\n")
+    );
+}

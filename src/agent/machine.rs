@@ -142,6 +142,9 @@ impl Agent {
         let empty = visible.top.is_empty() || self.state.feature_max <= 0.0;
         self.state.exemplars = Some(visible);
         self.state.holdout = Some(held);
+        if self.state.is_done() {
+            return;
+        }
         if empty {
             self.conclude_from_state(StopReason::NoExemplars, out);
         } else {
@@ -632,6 +635,9 @@ impl Agent {
     /// that forbid (or follow a failure of) further reasoning. Nothing is made
     /// up: the best-supported hypothesis is reported as it stands.
     pub(super) fn conclude_from_state(&mut self, reason: StopReason, out: &mut Vec<Effect>) {
+        if self.state.is_done() {
+            return;
+        }
         let conclusion = self.conclusion_from_state(reason);
         self.abandon_reasoning();
         self.state.pending_conclusion = None;
