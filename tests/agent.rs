@@ -131,10 +131,7 @@ fn draft(h: HypothesisId, text: &str, firing: &[&str], kind: ExperimentKind) -> 
     ExperimentDraft {
         hypothesis: h,
         text: text.into(),
-        prediction: Prediction {
-            firing: firing.iter().map(|s| s.to_string()).collect(),
-            strength: None,
-        },
+        prediction: predict(firing),
         kind,
         rationale: "scripted".into(),
     }
@@ -234,6 +231,13 @@ fn month_reply(req: &ReasonRequest) -> ReasonerReply {
     }
 }
 
+fn predict(firing: &[&str]) -> Prediction {
+    Prediction {
+        firing: firing.iter().map(|s| s.to_string()).collect(),
+        strength: None,
+    }
+}
+
 fn good_script() -> Script {
     Box::new(|req| Ok(month_reply(req)))
 }
@@ -287,6 +291,18 @@ impl Harness {
         self.events.push(event.clone());
         let effects = self.agent.handle(event);
         self.queue.extend(effects);
+    }
+
+    fn approve(&mut self, target: Target) {
+        self.user(UserAction::Approve { target });
+    }
+
+    /// Approves the first two hypotheses and lets the agent run on.
+    fn approve_both_hypotheses(&mut self) {
+        for id in [1, 2] {
+            self.approve(Target::Hypothesis(HypothesisId(id)));
+        }
+        self.run_to_idle();
     }
 
     fn user(&mut self, action: UserAction) {
@@ -738,22 +754,16 @@ fn review_gate_holds_hypotheses_and_the_conclusion_but_not_experiments() {
         h.state().experiments.is_empty(),
         "nothing designed before approval"
     );
-    h.user(UserAction::Approve {
-        target: Target::Hypothesis(HypothesisId(1)),
-    });
+    h.approve(Target::Hypothesis(HypothesisId(1)));
     h.run_to_idle();
     assert!(h.state().experiments.is_empty(), "still waiting for H2");
-    h.user(UserAction::Approve {
-        target: Target::Hypothesis(HypothesisId(2)),
-    });
+    h.approve(Target::Hypothesis(HypothesisId(2)));
     h.run_to_idle();
     assert_eq!(h.approvals.last(), Some(&Target::Conclusion));
     assert!(h.concluded.is_empty());
     assert!(h.state().pending_conclusion.is_some());
     assert_eq!(h.state().experiments.len(), 4);
-    h.user(UserAction::Approve {
-        target: Target::Conclusion,
-    });
+    h.approve(Target::Conclusion);
     h.run_to_idle();
     assert_eq!(h.conclusion().label, "month names");
 }
@@ -761,20 +771,13 @@ fn review_gate_holds_hypotheses_and_the_conclusion_but_not_experiments() {
 #[test]
 fn step_gate_holds_every_experiment_and_switching_to_auto_releases_all() {
     let mut h = run(gated(GateMode::Step), good_script());
-    for id in [1, 2] {
-        h.user(UserAction::Approve {
-            target: Target::Hypothesis(HypothesisId(id)),
-        });
-    }
-    h.run_to_idle();
+    h.approve_both_hypotheses();
     let waiting: Vec<Target> = (1..=4)
         .map(|i| Target::Experiment(ExperimentId(i)))
         .collect();
     assert_eq!(h.approvals[2..], waiting[..]);
     assert!(h.runs.is_empty());
-    h.user(UserAction::Approve {
-        target: Target::Experiment(ExperimentId(1)),
-    });
+    h.approve(Target::Experiment(ExperimentId(1)));
     h.run_to_idle();
     assert!(h.runs.is_empty(), "one approval of four runs nothing yet");
     h.user(UserAction::SetGate {
@@ -793,9 +796,7 @@ fn a_rejected_hypothesis_reason_reaches_the_next_context() {
         target: Target::Hypothesis(HypothesisId(2)),
         reason: "too broad: every sentence has capitals".into(),
     });
-    h.user(UserAction::Approve {
-        target: Target::Hypothesis(HypothesisId(1)),
-    });
+    h.approve(Target::Hypothesis(HypothesisId(1)));
     h.run_to_idle();
     assert_eq!(
         h.status(2),
@@ -843,24 +844,14 @@ fn rejecting_every_hypothesis_asks_for_new_ones_with_the_reasons() {
 #[test]
 fn an_edited_experiment_runs_the_edited_text() {
     let mut h = run(gated(GateMode::Step), good_script());
-    for id in [1, 2] {
-        h.user(UserAction::Approve {
-            target: Target::Hypothesis(HypothesisId(id)),
-        });
-    }
-    h.run_to_idle();
+    h.approve_both_hypotheses();
     h.user(UserAction::EditExperiment {
         id: ExperimentId(1),
         text: "Due on 3 June.".into(),
-        prediction: Prediction {
-            firing: vec!["June".into()],
-            strength: None,
-        },
+        prediction: predict(&["June"]),
     });
     for i in 1..=4 {
-        h.user(UserAction::Approve {
-            target: Target::Experiment(ExperimentId(i)),
-        });
+        h.approve(Target::Experiment(ExperimentId(i)));
     }
     h.run_to_idle();
     assert_eq!(h.runs[0][0], "Due on 3 June.");
@@ -877,19 +868,11 @@ fn an_edited_experiment_runs_the_edited_text() {
 #[test]
 fn an_edit_that_predicts_text_not_in_the_experiment_is_refused() {
     let mut h = run(gated(GateMode::Step), good_script());
-    for id in [1, 2] {
-        h.user(UserAction::Approve {
-            target: Target::Hypothesis(HypothesisId(id)),
-        });
-    }
-    h.run_to_idle();
+    h.approve_both_hypotheses();
     h.user(UserAction::EditExperiment {
         id: ExperimentId(1),
         text: "Due soon.".into(),
-        prediction: Prediction {
-            firing: vec!["June".into()],
-            strength: None,
-        },
+        prediction: predict(&["June"]),
     });
     assert_eq!(
         h.state().experiment(ExperimentId(1)).unwrap().text,
@@ -915,10 +898,7 @@ fn researcher_hypotheses_and_experiments_are_tested() {
     h.user(UserAction::AddExperiment {
         hypothesis: HypothesisId(3),
         text: "Due 3 May 2027.".into(),
-        prediction: Prediction {
-            firing: vec!["May".into()],
-            strength: None,
-        },
+        prediction: predict(&["May"]),
         kind: ExperimentKind::Positive,
     });
     h.user(UserAction::Resume);
@@ -979,12 +959,7 @@ fn conclude_now_stops_the_loop_and_says_who_stopped_it() {
 #[test]
 fn rejecting_the_conclusion_asks_again_with_the_reason() {
     let mut h = run(gated(GateMode::Review), good_script());
-    for id in [1, 2] {
-        h.user(UserAction::Approve {
-            target: Target::Hypothesis(HypothesisId(id)),
-        });
-    }
-    h.run_to_idle();
+    h.approve_both_hypotheses();
     h.user(UserAction::Reject {
         target: Target::Conclusion,
         reason: "say which months".into(),
@@ -1000,9 +975,7 @@ fn rejecting_the_conclusion_asks_again_with_the_reason() {
         concludes[1].context().feedback[0].reason,
         "say which months"
     );
-    h.user(UserAction::Approve {
-        target: Target::Conclusion,
-    });
+    h.approve(Target::Conclusion);
     assert_eq!(h.agent.state().phase, Phase::Done);
 }
 
