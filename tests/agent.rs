@@ -402,10 +402,13 @@ impl Harness {
         &self.concluded[0]
     }
 
+    /// A fresh agent fed every event after a trip through JSON, as a
+    /// session log would store them.
     fn replayed(&self) -> Agent {
         let mut fresh = Agent::new();
         for e in &self.events {
-            let _ = fresh.handle(e.clone());
+            let line = serde_json::to_string(e).unwrap();
+            let _ = fresh.handle(serde_json::from_str(&line).unwrap());
         }
         fresh
     }

@@ -39,7 +39,7 @@ mod state;
 mod user;
 
 pub use conclusion::{Conclusion, MAX_LABEL_WORDS, StopReason, clamp_label, label_words};
-pub use config::{AgentConfig, Budgets, GateMode, HoldoutConfig};
+pub use config::{AgentConfig, Budgets, ConfigError, GateMode, HoldoutConfig};
 pub use event::{Effect, Event, RequestId, Target, UserAction};
 pub use experiment::{
     Experiment, ExperimentId, ExperimentKind, ExperimentStatus, Prediction, Score, Strength,
