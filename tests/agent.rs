@@ -1762,3 +1762,77 @@ fn llm_usage_runs_the_token_budget_out() {
     assert_eq!(c.label, "month names");
     assert_eq!(c.confidence, 0.9);
 }
+
+// ---------------------------------------------------------------------------
+// Activation failures and mismatched results.
+
+#[test]
+fn a_failed_run_marks_its_experiments_and_the_loop_goes_on() {
+    let mut h = Harness::new(config(), good_script());
+    while !h.queue.iter().any(|e| matches!(e, Effect::RunTexts { .. })) {
+        h.step();
+    }
+    let i = h
+        .queue
+        .iter()
+        .position(|e| matches!(e, Effect::RunTexts { .. }))
+        .unwrap();
+    h.deliver(i, true);
+    for id in 1..=4 {
+        assert_eq!(
+            h.state().experiment(ExperimentId(id)).unwrap().status,
+            ExperimentStatus::Failed {
+                error: "scripted failure".into()
+            }
+        );
+    }
+    assert!(h.state().fresh.is_empty(), "failed runs are not judged");
+    h.run_to_idle();
+    // Round 2 designed fresh experiments, which ran and decided both hypotheses.
+    assert_eq!(h.state().round, 2);
+    assert_eq!(h.status(1), HypothesisStatus::Confirmed);
+    assert_eq!(h.conclusion().stop_reason, StopReason::Converged);
+}
+
+#[test]
+fn a_result_with_the_wrong_number_of_records_is_a_failure_not_a_guess() {
+    let mut h = Harness::new(config(), good_script());
+    let request = loop {
+        match h.queue.front() {
+            Some(Effect::RunTexts { request, .. }) => break *request,
+            _ => {
+                h.step();
+            }
+        }
+    };
+    h.queue.pop_front();
+    h.feed(Event::ActivationsArrived {
+        request,
+        records: vec![record("We met in April.")],
+        at_ms: 99_000,
+    });
+    let e1 = h.state().experiment(ExperimentId(1)).unwrap();
+    assert!(e1.result.is_none());
+    assert_eq!(
+        e1.status,
+        ExperimentStatus::Failed {
+            error: "the source returned 1 records for 4 texts".into()
+        }
+    );
+    // A duplicate delivery of the same request is stale and changes nothing.
+    let before = h.state().clone();
+    h.feed(Event::ActivationsArrived {
+        request,
+        records: Vec::new(),
+        at_ms: 99_100,
+    });
+    assert_eq!(h.state().experiments, before.experiments);
+    assert!(
+        h.state()
+            .log
+            .last()
+            .unwrap()
+            .text
+            .contains("stale activations")
+    );
+}
