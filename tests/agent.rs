@@ -1836,3 +1836,55 @@ fn a_result_with_the_wrong_number_of_records_is_a_failure_not_a_guess() {
             .contains("stale activations")
     );
 }
+
+#[test]
+fn review_gate_holds_a_refined_version_until_approved() {
+    let script = scripted(|req| match req {
+        ReasonRequest::Update { targets, context } if context.round == 1 => {
+            Ok(ReasonerReply::Verdicts(
+                targets
+                    .iter()
+                    .map(|&h| Verdict {
+                        hypothesis: h,
+                        decision: Decision::Refine {
+                            description: format!(
+                                "{} (sharper)",
+                                context.hypothesis(h).unwrap().description
+                            ),
+                            prediction: "same, but sharper".into(),
+                            rule: None,
+                        },
+                        cites: Vec::new(),
+                        confidence: 0.6,
+                        rationale: "sharpen".into(),
+                    })
+                    .collect(),
+            ))
+        }
+        _ => Ok(month_reply(req)),
+    });
+    let mut h = run(gated(GateMode::Review), script);
+    h.approve_both_hypotheses();
+    assert_eq!(h.status(3), HypothesisStatus::Proposed);
+    assert_eq!(h.status(4), HypothesisStatus::Proposed);
+    assert_eq!(
+        h.approvals[2..],
+        [
+            Target::Hypothesis(HypothesisId(3)),
+            Target::Hypothesis(HypothesisId(4))
+        ]
+    );
+    assert_eq!(
+        h.requests.iter().filter(|r| r.name() == "design").count(),
+        1
+    );
+    h.approve(Target::Hypothesis(HypothesisId(3)));
+    h.approve(Target::Hypothesis(HypothesisId(4)));
+    h.run_to_idle();
+    assert_eq!(
+        h.requests.iter().filter(|r| r.name() == "design").count(),
+        2
+    );
+    assert_eq!(h.status(3), HypothesisStatus::Confirmed);
+    assert_eq!(h.status(4), HypothesisStatus::Refuted);
+}
