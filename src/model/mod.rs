@@ -4,6 +4,7 @@
 //! activations at one TransformerLens hook out, computing no layer past the
 //! one that produces the hook.
 
+pub mod gguf;
 mod hook;
 
 pub use hook::{HookKind, HookParseError, HookPoint};
