@@ -6,6 +6,7 @@
 
 pub mod gguf;
 mod hook;
+pub mod hub;
 
 pub use hook::{HookKind, HookParseError, HookPoint};
 

@@ -207,6 +207,7 @@ pub(crate) fn hf_config(
     let eps = md
         .opt_f64(&eps_key)?
         .ok_or(GgufError::MissingMetadata { key: eps_key })?;
+    let rope_theta = md.opt_f64(&key("rope.freq_base"))?.unwrap_or(10_000.0);
     let mut config = json!({
         "model_type": arch.name(),
         "hidden_size": hidden,
@@ -216,7 +217,8 @@ pub(crate) fn hf_config(
         "num_key_value_heads": n_kv_head,
         "head_dim": head_dim,
         "rms_norm_eps": eps,
-        "rope_theta": md.opt_f64(&key("rope.freq_base"))?.unwrap_or(10_000.0),
+        "rope_theta": rope_theta,
+        "rope_parameters": {"rope_theta": rope_theta, "rope_type": "default"},
         "max_position_embeddings": md.usize(&key("context_length"))?,
         "vocab_size": vocab_size,
         "tie_word_embeddings": tied_embeddings,
