@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 use sage::model::gguf::{GgufArchitecture, GgufError, read_gguf};
+use sage::model::{HookKind, HookPoint, LoadOptions, load_model};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -124,4 +125,52 @@ fn missing_and_truncated_files_give_typed_errors_that_say_what_to_do() {
         truncated.to_string().contains("download it again"),
         "{truncated}"
     );
+}
+
+/// Cosine similarity of each row of two `[seq, d]` tensors.
+fn row_cosines(a: &Tensor, b: &Tensor) -> Vec<f32> {
+    let dot = (a * b).unwrap().sum(1).unwrap();
+    let na = a.sqr().unwrap().sum(1).unwrap().sqrt().unwrap();
+    let nb = b.sqr().unwrap().sum(1).unwrap().sqrt().unwrap();
+    dot.div(&(na * nb).unwrap()).unwrap().to_vec1().unwrap()
+}
+
+#[test]
+fn hooked_forward_on_gguf_matches_transformers_on_the_dequantized_weights() {
+    for tag in ["q8_0", "q4_1"] {
+        let loaded = load_model(
+            fixture(&format!("tiny-llama-{tag}.gguf")).to_str().unwrap(),
+            &LoadOptions::default(),
+        )
+        .unwrap();
+        let reference = expected(tag);
+        let ids: Vec<u32> = reference["token_ids"]
+            .to_vec1::<i64>()
+            .unwrap()
+            .into_iter()
+            .map(|id| id as u32)
+            .collect();
+        let mut checked = 0;
+        for layer in 0..2 {
+            for kind in [
+                HookKind::ResidPre,
+                HookKind::AttnOut,
+                HookKind::ResidMid,
+                HookKind::MlpOut,
+                HookKind::ResidPost,
+            ] {
+                let hook = HookPoint::new(layer, kind);
+                let want = &reference[&hook.to_string()];
+                let got = loaded.model.run_to_hook(&ids, hook).unwrap();
+                assert_eq!(got.dims(), want.dims(), "{tag} {hook}");
+                for (row, cos) in row_cosines(&got, want).into_iter().enumerate() {
+                    assert!(cos >= 0.995, "{tag} {hook} row {row}: cosine {cos}");
+                }
+                let diff = max_abs_diff(&got, want);
+                assert!(diff < 1e-3, "{tag} {hook}: max abs diff {diff}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 10);
+    }
 }

@@ -10,7 +10,8 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use sage::model::hub::{HubError, HubSettings, resolve_model};
+use sage::model::hub::{HubError, HubSettings, load_hub_model, resolve_model};
+use sage::model::{HookKind, HookPoint, LoadOptions, load_model};
 
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
@@ -174,6 +175,17 @@ async fn downloads_into_the_python_cache_layout_then_resolves_offline_from_it() 
         sharded
     );
     assert_eq!(hub.request_count(), served, "offline mode made requests");
+
+    // The cached snapshot runs exactly like the fixture directory it came from.
+    let opts = LoadOptions::default();
+    let from_hub = load_hub_model("tiny/llama", &offline, &opts).unwrap();
+    assert_eq!(from_hub.name, "tiny/llama");
+    let local_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/llama-gqa");
+    let local = load_model(local_dir.to_str().unwrap(), &opts).unwrap();
+    let hook = HookPoint::new(1, HookKind::ResidPost);
+    let a = from_hub.model.run_to_hook(&[5, 9, 2], hook).unwrap();
+    let b = local.model.run_to_hook(&[5, 9, 2], hook).unwrap();
+    assert_eq!(a.to_vec2::<f32>().unwrap(), b.to_vec2::<f32>().unwrap());
 }
 
 #[tokio::test]

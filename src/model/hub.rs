@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 use hf_hub::api::tokio::{Api, ApiBuilder, ApiError, ApiRepo};
 use hf_hub::{Cache, CacheRepo, Repo};
 
+use super::load::load_hf_dir;
+use super::{LoadOptions, LoadedModel, ModelError};
+
 /// The server used when `HF_ENDPOINT` is not set.
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 
@@ -291,6 +294,59 @@ pub async fn resolve_model(repo: &str, settings: &HubSettings) -> Result<HubMode
     })
 }
 
+/// [`resolve_model`] for synchronous callers, inside or outside a tokio
+/// runtime: the download runs on its own thread with its own runtime.
+pub fn resolve_model_blocking(
+    repo: &str,
+    settings: &HubSettings,
+) -> Result<HubModelFiles, HubError> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| HubError::Client {
+                        message: e.to_string(),
+                    })?
+                    .block_on(resolve_model(repo, settings))
+            })
+            .join()
+            .unwrap_or_else(|_| {
+                Err(HubError::Client {
+                    message: "the download thread panicked".to_string(),
+                })
+            })
+    })
+}
+
+/// Loads a hub repo id as a runnable model: resolved (downloaded if needed)
+/// into the cache, then read like a local Hugging Face directory.
+pub fn load_hub_model(
+    repo: &str,
+    settings: &HubSettings,
+    opts: &LoadOptions,
+) -> Result<LoadedModel, ModelError> {
+    let files = resolve_model_blocking(repo, settings)?;
+    let mut loaded = load_hf_dir(files.dir(), opts)?;
+    loaded.name = repo.to_string();
+    Ok(loaded)
+}
+
+/// Whether `spec` has the shape of a hub repo id (`name` or `owner/name`).
+pub fn looks_like_repo_id(spec: &str) -> bool {
+    let part_ok = |p: &str| {
+        !p.is_empty()
+            && !p.starts_with('.')
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    match spec.split_once('/') {
+        Some((owner, name)) => part_ok(owner) && part_ok(name),
+        None => part_ok(spec),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,6 +385,21 @@ mod tests {
                 offline,
                 "{value}"
             );
+        }
+    }
+
+    #[test]
+    fn repo_ids_are_told_apart_from_paths() {
+        for id in [
+            "gpt2",
+            "HuggingFaceTB/SmolLM2-135M",
+            "google/gemma-2-2b",
+            "a_b.c",
+        ] {
+            assert!(looks_like_repo_id(id), "{id}");
+        }
+        for not in ["", "./model", "/abs/dir", "a/b/c", "../x", "a b", "org/"] {
+            assert!(!looks_like_repo_id(not), "{not}");
         }
     }
 

@@ -21,6 +21,9 @@ use std::path::{Path, PathBuf};
 
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
+use candle_nn::VarBuilder;
+
+use super::{LoadOptions, LoadedModel, ModelError, ModelTokenizer, build_model};
 
 pub use metadata::GgufArchitecture;
 
@@ -200,5 +203,28 @@ pub fn read_gguf(path: &Path, device: &Device) -> Result<GgufCheckpoint, GgufErr
         config,
         tensors,
         tokenizer,
+    })
+}
+
+/// Loads a `.gguf` file as a runnable model: the checkpoint from
+/// [`read_gguf`] built by the same family code as a Hugging Face directory.
+pub fn load_gguf(path: &Path, opts: &LoadOptions) -> Result<LoadedModel, ModelError> {
+    let ckpt = read_gguf(path, &opts.device)?;
+    let bos = ckpt
+        .config
+        .get("bos_token_id")
+        .and_then(|v| v.as_u64())
+        .and_then(|id| u32::try_from(id).ok());
+    let vb = VarBuilder::from_tensors(ckpt.tensors, opts.dtype, &opts.device);
+    let model = build_model(&ckpt.config, vb)?;
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    Ok(LoadedModel {
+        model,
+        tokenizer: ModelTokenizer::new(ckpt.tokenizer, bos),
+        name,
+        source: path.to_path_buf(),
     })
 }
