@@ -46,8 +46,9 @@ fn smollm2(c: &mut Criterion) {
     }
     let loaded = load_model(path.to_str().unwrap(), &LoadOptions::default()).unwrap();
     let text = "The State of the Union address of 1862 was delivered in writing. In it, the \
-                President discussed emancipation, the war, finances and the census of 1860, \
-                which counted 31,443,321 people, and proposed amendments to the Constitution.";
+                President discussed emancipation, the war, finances of $1,234,567 and the \
+                census of 1860, which counted 31,443,321 people. He proposed amendments to the \
+                Constitution and compensation for owners.";
     let ids = loaded.tokenizer.encode(text, Some(false)).unwrap();
     let ids = &ids[..TOKENS];
     let mut group = c.benchmark_group("smollm2_q4_1_dequantized_64_tokens");
