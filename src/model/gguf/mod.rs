@@ -171,7 +171,11 @@ pub fn read_gguf(path: &Path, device: &Device) -> Result<GgufCheckpoint, GgufErr
         })?;
     let vocab_size = embeddings.shape.dims().first().copied().unwrap_or(0);
     let tied = !content.tensor_infos.contains_key("output.weight");
-    let biased = content.tensor_infos.contains_key("blk.0.attn_q.bias");
+    // `attention_bias` means q/k/v *and* o biases; Qwen2 has q/k/v biases by
+    // its model type alone, so only an o bias (or q bias on llama) sets it.
+    let has = |name: &str| content.tensor_infos.contains_key(name);
+    let biased = has("blk.0.attn_output.bias")
+        || (architecture == GgufArchitecture::Llama && has("blk.0.attn_q.bias"));
     let (config, heads) = metadata::hf_config(&md, architecture, vocab_size, tied, biased)?;
 
     let mut tensors = HashMap::with_capacity(content.tensor_infos.len());
