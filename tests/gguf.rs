@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::{Device, Tensor};
+use candle_core::quantized::{GgmlDType, QTensor, gguf_file, gguf_file::Value};
+use candle_core::{DType, Device, Tensor};
 use sage::model::gguf::{GgufArchitecture, GgufError, read_gguf};
 use sage::model::{HookKind, HookPoint, LoadOptions, load_model};
 
@@ -192,4 +193,68 @@ fn hooked_forward_on_gguf_matches_transformers_on_the_dequantized_weights() {
         }
         assert_eq!(checked, 10);
     }
+}
+
+/// Writes a GGUF file with the given metadata and one f32 embedding tensor.
+fn write_gguf(path: &Path, metadata: &[(&str, Value)]) {
+    let embd = Tensor::zeros((8, 32), DType::F32, &Device::Cpu).unwrap();
+    let embd = QTensor::quantize(&embd, GgmlDType::F32).unwrap();
+    let md: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (*k, v)).collect();
+    let mut file = std::fs::File::create(path).unwrap();
+    gguf_file::write(&mut file, &md, &[("token_embd.weight", &embd)]).unwrap();
+}
+
+#[test]
+fn unsupported_or_incomplete_metadata_is_named_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.gguf");
+    let text = |s: &str| Value::String(s.to_string());
+    let llama = [
+        ("general.architecture", text("llama")),
+        ("llama.embedding_length", Value::U32(32)),
+        ("llama.feed_forward_length", Value::U32(64)),
+        ("llama.block_count", Value::U32(0)),
+        ("llama.attention.head_count", Value::U32(2)),
+        ("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5)),
+        ("llama.context_length", Value::U32(16)),
+        ("tokenizer.ggml.model", text("gpt2")),
+        ("tokenizer.ggml.pre", text("deepseek-llm")),
+        (
+            "tokenizer.ggml.tokens",
+            Value::Array((0..8).map(|i| text(&format!("t{i}"))).collect()),
+        ),
+        ("tokenizer.ggml.merges", Value::Array(vec![])),
+    ];
+
+    write_gguf(&path, &[("general.architecture", text("falcon"))]);
+    let err = read_gguf(&path, &Device::Cpu).unwrap_err();
+    assert!(
+        matches!(&err, GgufError::UnsupportedArchitecture { architecture } if architecture == "falcon"),
+        "{err}"
+    );
+
+    let without_eps: Vec<_> = llama
+        .iter()
+        .filter(|(k, _)| !k.ends_with("rms_epsilon"))
+        .cloned()
+        .collect();
+    write_gguf(&path, &without_eps);
+    let err = read_gguf(&path, &Device::Cpu).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("llama.attention.layer_norm_rms_epsilon"),
+        "{err}"
+    );
+
+    write_gguf(&path, &llama);
+    let err = read_gguf(&path, &Device::Cpu).unwrap_err();
+    assert!(
+        matches!(err, GgufError::UnsupportedTokenizer { .. }),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("deepseek-llm") && msg.contains("tokenizer.json"),
+        "{msg}"
+    );
 }

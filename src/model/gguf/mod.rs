@@ -178,6 +178,16 @@ pub fn read_gguf(path: &Path, device: &Device) -> Result<GgufCheckpoint, GgufErr
         || (architecture == GgufArchitecture::Llama && has("blk.0.attn_q.bias"));
     let (config, heads) = metadata::hf_config(&md, architecture, vocab_size, tied, biased)?;
 
+    // The tokenizer first: it is cheap, and failing here saves dequantizing.
+    let tokenizer = match path.parent().map(|dir| dir.join("tokenizer.json")) {
+        Some(beside) if beside.is_file() => {
+            tokenizers::Tokenizer::from_file(&beside).map_err(|e| GgufError::TokenizerFile {
+                path: beside.clone(),
+                message: e.to_string(),
+            })?
+        }
+        _ => tokenizer::from_metadata(&md)?,
+    };
     let mut tensors = HashMap::with_capacity(content.tensor_infos.len());
     let mut names: Vec<&String> = content.tensor_infos.keys().collect();
     names.sort();
@@ -193,15 +203,6 @@ pub fn read_gguf(path: &Path, device: &Device) -> Result<GgufCheckpoint, GgufErr
         tensors.insert(hf, tensors::unpermute(&weight, permuted, heads, name)?);
     }
 
-    let tokenizer = match path.parent().map(|dir| dir.join("tokenizer.json")) {
-        Some(beside) if beside.is_file() => {
-            tokenizers::Tokenizer::from_file(&beside).map_err(|e| GgufError::TokenizerFile {
-                path: beside.clone(),
-                message: e.to_string(),
-            })?
-        }
-        _ => tokenizer::from_metadata(&md)?,
-    };
     Ok(GgufCheckpoint {
         architecture,
         config,
