@@ -12,7 +12,7 @@ use super::classes::{ALL_CLASSES, TokenClass, normalize};
 use super::rule::{Rule, RuleKind, TokenTest};
 use crate::activation::FeatureExemplars;
 use crate::activation::synthetic::tokenize;
-use crate::agent::score::predicted_tokens;
+use crate::agent::score::{predicted_tokens, token_spans};
 use crate::agent::{ExperimentDraft, ExperimentKind, HypothesisId, Prediction, Strength};
 
 /// Sentence frames with a slot between `before` and `after`.
@@ -190,19 +190,18 @@ impl Designer<'_> {
         })
     }
 
-    /// Tokens of the `variant`-th top exemplar on which the rule fires.
+    /// Tokens of the `variant`-th top exemplar on which the rule fires, as
+    /// plain text pieces (byte-level markers read as spaces and newlines,
+    /// special tokens such as a BOS dropped) so they can be re-joined.
     fn exemplar_tokens(&self, variant: usize) -> Option<Vec<String>> {
-        let usable: Vec<&Vec<String>> = self
+        let usable: Vec<Vec<String>> = self
             .exemplars
             .top
             .iter()
-            .map(|e| &e.record.tokens)
+            .map(|e| surface_tokens(&e.record.tokens))
             .filter(|t| (0..t.len()).any(|i| self.rule.fires_at(t, i)))
             .collect();
-        if usable.is_empty() {
-            return None;
-        }
-        Some(usable[variant % usable.len()].clone())
+        pick(&usable, variant)
     }
 
     /// A member of the target, preferring ones the exemplars never showed
@@ -312,6 +311,18 @@ struct Built {
     rationale: String,
 }
 
+/// Each token as the text it stands for, without special tokens.
+fn surface_tokens(tokens: &[String]) -> Vec<String> {
+    let (text, spans) = token_spans(tokens);
+    let is_special = |t: &str| t.len() > 2 && t.starts_with('<') && t.ends_with('>');
+    spans
+        .iter()
+        .zip(tokens)
+        .filter(|(_, raw)| !is_special(raw))
+        .map(|(&(start, end), _)| text[start..end].iter().collect())
+        .collect()
+}
+
 /// The `variant`-th item, cycling.
 fn pick<T: Clone>(pool: &[T], variant: usize) -> Option<T> {
     (!pool.is_empty()).then(|| pool[variant % pool.len()].clone())
@@ -412,6 +423,22 @@ mod tests {
                 .iter()
                 .all(|d| !drafts.iter().any(|o| o.text == d.text))
         );
+    }
+
+    #[test]
+    fn byte_level_exemplars_become_plain_text() {
+        let tokens: Vec<String> = [
+            "<|endoftext|>",
+            "We",
+            "\u{120}met",
+            "\u{120}in",
+            "\u{120}May",
+            "\u{10a}",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        assert_eq!(surface_tokens(&tokens), ["We", " met", " in", " May", "\n"]);
     }
 
     #[test]

@@ -433,3 +433,198 @@ fn near_misses(ctx: &Context, rule: &Rule, data: &Dataset) -> Vec<String> {
         .map(|(t, _)| t)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::synthetic::SyntheticSource;
+    use crate::activation::{ActivationSource, ExemplarQuery, FeatureExemplars};
+    use crate::agent::heuristic::{TokenClass, TokenTest};
+    use crate::agent::score::score;
+    use crate::agent::{Actor, Experiment, ExperimentKind, ExperimentStatus, Prediction};
+
+    fn block<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map(|rt| rt.block_on(f))
+            .unwrap_or_else(|e| panic!("no runtime: {e}"))
+    }
+
+    fn context(feature: u32) -> Context {
+        let source = SyntheticSource::new();
+        let exemplars: FeatureExemplars =
+            block(source.exemplars(feature, &ExemplarQuery::default()))
+                .unwrap_or_else(|e| panic!("{e}"));
+        Context {
+            feature,
+            round: 1,
+            max_rounds: 5,
+            firing_threshold: 0.2 * exemplars.max_activation,
+            exemplars,
+            hypotheses: Vec::new(),
+            experiments: Vec::new(),
+            feedback: Vec::new(),
+        }
+    }
+
+    fn hypothesis(id: u32, rule: &Rule) -> Hypothesis {
+        Hypothesis {
+            id: HypothesisId(id),
+            version: 1,
+            parent: None,
+            description: rule.describe(),
+            evidence: String::new(),
+            prediction: String::new(),
+            status: HypothesisStatus::Testing,
+            confidence: 0.5,
+            decided_by: Vec::new(),
+            origin: Actor::Agent,
+            rule: Some(rule.to_json()),
+        }
+    }
+
+    /// Runs a text through the synthetic source and scores `firing` on it.
+    fn experiment(ctx: &Context, id: u32, h: u32, text: &str, firing: &[&str]) -> Experiment {
+        let source = SyntheticSource::new();
+        let record = block(source.activations(ctx.feature, &[text.to_string()]))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .remove(0);
+        let prediction = Prediction {
+            firing: firing.iter().map(|s| s.to_string()).collect(),
+            strength: None,
+        };
+        Experiment {
+            id: ExperimentId(id),
+            hypothesis: HypothesisId(h),
+            text: text.to_string(),
+            score: Some(score(&prediction, &record, ctx.firing_threshold, 0.5)),
+            prediction,
+            kind: ExperimentKind::Positive,
+            status: ExperimentStatus::Done,
+            origin: Actor::Agent,
+            round: 1,
+            rationale: String::new(),
+            result: Some(record),
+        }
+    }
+
+    #[test]
+    fn hypotheses_differ_in_kind_and_carry_rules() {
+        let ctx = context(16);
+        let drafts = hypothesise(&ctx, 4);
+        assert_eq!(drafts.len(), 4);
+        let rules: Vec<Rule> = drafts
+            .iter()
+            .map(|d| Rule::from_json(d.rule.as_ref().unwrap_or(&serde_json::Value::Null)))
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{e}"));
+        // On exemplars alone "York" and "New York" explain the same tokens;
+        // both must be on the table for the experiments to decide.
+        let mut kinds: Vec<RuleKind> = rules.iter().map(Rule::kind).collect();
+        assert_eq!(kinds[0], RuleKind::TokenSet, "{:?}", drafts[0]);
+        let phrase = kinds.iter().position(|k| *k == RuleKind::Phrase);
+        let phrase = phrase.unwrap_or_else(|| panic!("no phrase hypothesis: {drafts:?}"));
+        assert!(drafts[phrase].description.contains("\"New York\""));
+        kinds.sort();
+        kinds.dedup();
+        assert_eq!(kinds.len(), 4, "{kinds:?}");
+        assert!(
+            drafts[0].evidence.contains("precision 1.00"),
+            "{}",
+            drafts[0].evidence
+        );
+    }
+
+    #[test]
+    fn passing_tests_confirm_and_a_surprise_refines() {
+        let mut ctx = context(0);
+        let class = Rule::on(TokenTest::Class {
+            class: TokenClass::Month,
+        });
+        let narrow = Rule::on(TokenTest::one_of(["May", "June"]));
+        ctx.hypotheses = vec![hypothesis(1, &class), hypothesis(2, &narrow)];
+        ctx.experiments = vec![
+            experiment(&ctx, 1, 1, "We left in October.", &["October"]),
+            experiment(&ctx, 2, 1, "You may leave now.", &[]),
+            experiment(&ctx, 3, 2, "We left in October.", &[]),
+            experiment(&ctx, 4, 2, "We left in June.", &["June"]),
+        ];
+        let verdicts = update(&ctx, &[HypothesisId(1), HypothesisId(2)]);
+        assert_eq!(verdicts[0].decision, Decision::Confirm);
+        assert_eq!(verdicts[0].cites, [ExperimentId(1), ExperimentId(2)]);
+        let Decision::Refine {
+            rule: Some(json), ..
+        } = &verdicts[1].decision
+        else {
+            panic!("expected a refinement, got {:?}", verdicts[1]);
+        };
+        let refined = Rule::from_json(json).unwrap_or_else(|e| panic!("{e}"));
+        assert!(refined.target.matches(" October"), "{refined:?}");
+        assert!(!refined.same_claim(&class), "must not restate H1");
+        assert_eq!(verdicts[1].cites, [ExperimentId(3)]);
+        assert!(
+            verdicts[1].rationale.contains("E3"),
+            "{}",
+            verdicts[1].rationale
+        );
+    }
+
+    #[test]
+    fn failing_tests_without_a_fix_refute() {
+        let mut ctx = context(0);
+        let wrong = Rule::on(TokenTest::Class {
+            class: TokenClass::Digits,
+        });
+        ctx.hypotheses = vec![hypothesis(1, &wrong)];
+        // Everything a one-part change could reach is already stated by H2.
+        let month = Rule::on(TokenTest::Class {
+            class: TokenClass::Month,
+        });
+        ctx.hypotheses.push(hypothesis(2, &month));
+        ctx.experiments = vec![
+            experiment(&ctx, 1, 1, "It took 42 days.", &["42"]),
+            experiment(&ctx, 2, 1, "Room 7 is empty.", &["7"]),
+        ];
+        let verdicts = update(&ctx, &[HypothesisId(1)]);
+        assert!(
+            matches!(
+                verdicts[0].decision,
+                Decision::Refute | Decision::Refine { .. }
+            ),
+            "{:?}",
+            verdicts[0]
+        );
+        assert!(verdicts[0].cites.contains(&ExperimentId(1)));
+    }
+
+    #[test]
+    fn conclusion_uses_the_best_rule_and_lists_near_misses() {
+        let mut ctx = context(0);
+        let class = Rule::on(TokenTest::Class {
+            class: TokenClass::Month,
+        });
+        let caps = Rule::on(TokenTest::Class {
+            class: TokenClass::Capitalised,
+        });
+        ctx.hypotheses = vec![hypothesis(1, &class), hypothesis(2, &caps)];
+        ctx.hypotheses[0].status = HypothesisStatus::Confirmed;
+        ctx.experiments = vec![experiment(
+            &ctx,
+            1,
+            2,
+            "We met Anna in Paris.",
+            &["We", "Anna", "Paris"],
+        )];
+        let draft = conclude(&ctx, StopReason::Converged);
+        assert_eq!(draft.hypothesis, Some(HypothesisId(1)));
+        assert_eq!(draft.label, "month names");
+        assert!(draft.confidence > 0.9);
+        assert!(
+            draft.does_not_fire_on.iter().any(|t| t.contains("Paris")),
+            "{:?}",
+            draft.does_not_fire_on
+        );
+        let rule = Rule::from_json(draft.rule.as_ref().unwrap_or(&serde_json::Value::Null));
+        assert!(rule.is_ok_and(|r| r.same_claim(&class)));
+    }
+}
