@@ -370,15 +370,12 @@ fn strength(value: f32) -> Strength {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::activation::ExemplarQuery;
     use crate::activation::synthetic::SyntheticSource;
-    use crate::activation::{ActivationSource, ExemplarQuery};
 
     fn exemplars(feature: u32) -> FeatureExemplars {
-        let source = SyntheticSource::new();
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .map(|rt| rt.block_on(source.exemplars(feature, &ExemplarQuery::default())))
-            .unwrap_or_else(|e| panic!("{e}"))
+        SyntheticSource::new()
+            .feature_exemplars(feature, &ExemplarQuery::default())
             .unwrap_or_else(|e| panic!("{e}"))
     }
 

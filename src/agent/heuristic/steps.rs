@@ -438,23 +438,16 @@ fn near_misses(ctx: &Context, rule: &Rule, data: &Dataset) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::activation::synthetic::SyntheticSource;
-    use crate::activation::{ActivationSource, ExemplarQuery, FeatureExemplars};
+    use crate::activation::{ExemplarQuery, FeatureExemplars};
     use crate::agent::heuristic::{TokenClass, TokenTest};
     use crate::agent::score::score;
     use crate::agent::{Actor, Experiment, ExperimentKind, ExperimentStatus, Prediction};
 
-    fn block<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .map(|rt| rt.block_on(f))
-            .unwrap_or_else(|e| panic!("no runtime: {e}"))
-    }
-
     fn context(feature: u32) -> Context {
         let source = SyntheticSource::new();
-        let exemplars: FeatureExemplars =
-            block(source.exemplars(feature, &ExemplarQuery::default()))
-                .unwrap_or_else(|e| panic!("{e}"));
+        let exemplars: FeatureExemplars = source
+            .feature_exemplars(feature, &ExemplarQuery::default())
+            .unwrap_or_else(|e| panic!("{e}"));
         Context {
             feature,
             round: 1,
@@ -486,7 +479,8 @@ mod tests {
     /// Runs a text through the synthetic source and scores `firing` on it.
     fn experiment(ctx: &Context, id: u32, h: u32, text: &str, firing: &[&str]) -> Experiment {
         let source = SyntheticSource::new();
-        let record = block(source.activations(ctx.feature, &[text.to_string()]))
+        let record = source
+            .records(ctx.feature, &[text.to_string()])
             .unwrap_or_else(|e| panic!("{e}"))
             .remove(0);
         let prediction = Prediction {
