@@ -223,7 +223,7 @@ mod tests {
         let source = SyntheticSource::new();
         assert!(source.features().len() >= 20);
         for id in 0..source.features().len() as u32 {
-            let ex = (source.feature_exemplars(id, &ExemplarQuery::default()));
+            let ex = source.feature_exemplars(id, &ExemplarQuery::default());
             let ex = ex.unwrap_or_else(|e| panic!("feature {id}: {e}"));
             assert!(
                 ex.top.len() >= 6,
@@ -247,8 +247,12 @@ mod tests {
             per_quantile: 2,
             non_activating: 3,
         };
-        let a = (source.feature_exemplars(0, &query)).unwrap_or_else(|e| panic!("{e}"));
-        let b = (source.feature_exemplars(0, &query)).unwrap_or_else(|e| panic!("{e}"));
+        let a = source
+            .feature_exemplars(0, &query)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let b = source
+            .feature_exemplars(0, &query)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(a, b);
         assert_eq!(a.top.len(), 5);
         assert!(
@@ -273,18 +277,18 @@ mod tests {
     fn activations_follow_the_rule() {
         let source = SyntheticSource::new();
         let texts = vec!["We met in New York in May.".to_string()];
-        let months = (source.records(0, &texts)).unwrap_or_else(|e| panic!("{e}"));
+        let months = source.records(0, &texts).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(months[0].tokens[6], " May");
         assert_eq!(months[0].max_value_token_index, 6);
         assert!((months[0].max_value - 7.0).abs() < 1e-6);
-        let york = (source.records(16, &texts)).unwrap_or_else(|e| panic!("{e}"));
+        let york = source.records(16, &texts).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(york[0].max_value_token_index, 4);
     }
 
     #[test]
     fn unknown_feature_is_a_typed_error() {
         let source = SyntheticSource::new();
-        let err = (source.records(999, &[])).err();
+        let err = source.records(999, &[]).err();
         assert!(matches!(
             err,
             Some(SourceError::FeatureOutOfRange { feature: 999, .. })

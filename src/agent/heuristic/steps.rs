@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use super::classes::normalize;
 use super::design::Designer;
 use super::learner::{Candidate, Dataset, assess, candidates};
-use super::rule::{Rule, RuleKind};
+use super::rule::{Rule, RuleKind, TokenTest};
 use crate::agent::{
     ConclusionDraft, Context, Decision, ExperimentDraft, ExperimentId, Hypothesis, HypothesisDraft,
     HypothesisId, HypothesisStatus, ReviewOutcome, StopReason, Verdict,
@@ -41,9 +41,38 @@ pub fn dataset(ctx: &Context) -> Dataset {
     data
 }
 
-/// The rule a hypothesis carries, if it carries a readable one.
+/// The rule a hypothesis carries, or one read from its wording (for a
+/// researcher's hypothesis, which has none).
 fn rule_of(h: &Hypothesis) -> Option<Rule> {
-    h.rule.as_ref().and_then(|v| Rule::from_json(v).ok())
+    match &h.rule {
+        Some(v) => Rule::from_json(v).ok(),
+        None => rule_from_words(&h.description),
+    }
+}
+
+/// Reads a rule from a researcher's wording: quoted tokens are the firing
+/// set, and quoted tokens after the word "after" the required context, as
+/// in `fires on "York" after "New"`. `None` when nothing is quoted.
+pub fn rule_from_words(text: &str) -> Option<Rule> {
+    let quoted = |part: &str| -> Vec<String> {
+        part.split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|q| !q.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let (head, tail) = text.split_once(" after ").unwrap_or((text, ""));
+    let targets = quoted(head);
+    if targets.is_empty() {
+        return None;
+    }
+    let context = quoted(tail);
+    let mut rule = Rule::on(TokenTest::one_of(targets.iter().map(String::as_str)));
+    if !context.is_empty() {
+        rule.preceded_by = vec![TokenTest::one_of(context.iter().map(String::as_str))];
+    }
+    Some(rule)
 }
 
 /// Upper-cases the first letter.
@@ -620,5 +649,105 @@ mod tests {
         );
         let rule = Rule::from_json(draft.rule.as_ref().unwrap_or(&serde_json::Value::Null));
         assert!(rule.is_ok_and(|r| r.same_claim(&class)));
+    }
+
+    #[test]
+    fn a_researchers_quoted_wording_becomes_a_testable_rule() {
+        let rule = rule_from_words("Fires on \"York\" after \"New\"");
+        let rule = rule.unwrap_or_else(|| panic!("no rule"));
+        assert_eq!(rule.kind(), RuleKind::Phrase);
+        assert!(rule_from_words("something about cities").is_none());
+        let mut ctx = context(16);
+        let mut h = hypothesis(1, &rule);
+        h.rule = None;
+        h.description = "Fires on \"York\" after \"New\"".to_string();
+        h.origin = Actor::Researcher;
+        ctx.hypotheses = vec![h];
+        let drafts = design(&ctx, &[HypothesisId(1)], 3);
+        assert_eq!(drafts.len(), 3, "{drafts:?}");
+        assert!(drafts[0].text.contains("New York"), "{}", drafts[0].text);
+    }
+
+    #[test]
+    fn byte_level_bpe_exemplars_work_end_to_end() {
+        use crate::activation::{ActivationRecord, Exemplar, SourceInfo};
+        let info = SourceInfo {
+            model: "bpe".into(),
+            sae: "s".into(),
+            hook: "h".into(),
+            n_features: 1,
+        };
+        let window = |tokens: &[&str], fire: &[usize]| {
+            let values = (0..tokens.len())
+                .map(|i| if fire.contains(&i) { 6.0 } else { 0.0 })
+                .collect();
+            let tokens: Vec<String> = tokens.iter().map(|t| t.to_string()).collect();
+            let ids = vec![0; tokens.len()];
+            Exemplar {
+                record: ActivationRecord::new(&info, 0, tokens, ids, values),
+                origin: None,
+                offset: None,
+            }
+        };
+        let mut ctx = context(0);
+        ctx.firing_threshold = 1.2;
+        ctx.exemplars = FeatureExemplars {
+            feature: 0,
+            top: vec![
+                window(
+                    &[
+                        "<|endoftext|>",
+                        "We",
+                        "\u{120}met",
+                        "\u{120}in",
+                        "\u{120}May",
+                        ".",
+                    ],
+                    &[4],
+                ),
+                window(
+                    &[
+                        "<|endoftext|>",
+                        "Due",
+                        "\u{120}in",
+                        "\u{120}June",
+                        "\u{10a}",
+                    ],
+                    &[3],
+                ),
+                window(
+                    &["<|endoftext|>", "March", "\u{120}came", "\u{120}early"],
+                    &[1],
+                ),
+            ],
+            quantiles: Vec::new(),
+            non_activating: vec![window(&["<|endoftext|>", "The", "\u{120}cat"], &[])],
+            density: None,
+            max_activation: 6.0,
+        };
+        let drafts = hypothesise(&ctx, 4);
+        let best = drafts[0].rule.as_ref().map(Rule::from_json);
+        let Some(Ok(best)) = best else {
+            panic!("no rule: {drafts:?}")
+        };
+        assert_eq!(
+            best.target,
+            TokenTest::Class {
+                class: TokenClass::Month
+            }
+        );
+        ctx.hypotheses = vec![hypothesis(1, &best)];
+        for d in design(&ctx, &[HypothesisId(1)], 3) {
+            assert!(
+                !d.text.contains('\u{120}') && !d.text.contains("<|"),
+                "{}",
+                d.text
+            );
+        }
+        let tokens: Vec<String> = ["In", "\u{120}October"]
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
+        assert_eq!(best.firing(&tokens), [false, true]);
     }
 }
