@@ -4,16 +4,18 @@
 //! the agent stays free of I/O.
 
 use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
 use sage::activation::{ActivationRecord, Exemplar, FeatureExemplars, QuantileBand};
 use sage::agent::{
     Agent, AgentConfig, Conclusion, ConclusionDraft, Decision, Effect, Event, ExperimentDraft,
     ExperimentId, ExperimentKind, ExperimentStatus, GateMode, HypothesisDraft, HypothesisId,
-    HypothesisStatus, Phase, Prediction, ReasonRequest, ReasonerReply, ReviewOutcome, StopReason,
-    Target, UserAction, Verdict,
+    HypothesisStatus, LlmReasoner, Phase, Prediction, ReasonRequest, Reasoner, ReasonerError,
+    ReasonerReply, ReviewOutcome, StopReason, Target, UserAction, Verdict,
 };
-use sage::llm::Usage;
+use sage::llm::{LlmClient, LlmError, LlmReply, LlmRequest, Usage};
+use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------
 // A synthetic feature: fires 8.0 on month names, 1.0 (below threshold) on seasons.
@@ -129,10 +131,7 @@ fn draft(h: HypothesisId, text: &str, firing: &[&str], kind: ExperimentKind) -> 
     ExperimentDraft {
         hypothesis: h,
         text: text.into(),
-        prediction: Prediction {
-            firing: firing.iter().map(|s| s.to_string()).collect(),
-            strength: None,
-        },
+        prediction: predict(firing),
         kind,
         rationale: "scripted".into(),
     }
@@ -232,6 +231,13 @@ fn month_reply(req: &ReasonRequest) -> ReasonerReply {
     }
 }
 
+fn predict(firing: &[&str]) -> Prediction {
+    Prediction {
+        firing: firing.iter().map(|s| s.to_string()).collect(),
+        strength: None,
+    }
+}
+
 fn good_script() -> Script {
     Box::new(|req| Ok(month_reply(req)))
 }
@@ -287,25 +293,55 @@ impl Harness {
         self.queue.extend(effects);
     }
 
+    fn approve(&mut self, target: Target) {
+        self.user(UserAction::Approve { target });
+    }
+
+    /// Approves the first two hypotheses and lets the agent run on.
+    fn approve_both_hypotheses(&mut self) {
+        for id in [1, 2] {
+            self.approve(Target::Hypothesis(HypothesisId(id)));
+        }
+        self.run_to_idle();
+    }
+
     fn user(&mut self, action: UserAction) {
         let at_ms = self.now + 10;
         self.feed(Event::User { action, at_ms });
     }
 
-    /// Answers one queued effect; returns false when the queue is empty.
+    /// Answers the oldest queued effect; returns false when the queue is empty.
     fn step(&mut self) -> bool {
-        let Some(effect) = self.queue.pop_front() else {
+        self.deliver(0, false)
+    }
+
+    /// Answers queued effect `index` (modulo the queue length), with a
+    /// failure instead of a result when `fail` is set.
+    fn deliver(&mut self, index: usize, fail: bool) -> bool {
+        if self.queue.is_empty() {
+            return false;
+        }
+        let Some(effect) = self.queue.remove(index % self.queue.len()) else {
             return false;
         };
         let at_ms = self.now + 10;
+        let error = "scripted failure".to_string();
         match effect {
+            Effect::FetchExemplars { .. } if fail => {
+                self.feed(Event::ExemplarsFailed { error, at_ms })
+            }
             Effect::FetchExemplars { .. } => self.feed(Event::ExemplarsArrived {
                 exemplars: exemplars(),
                 at_ms,
             }),
             Effect::Reason { request, step } => {
                 self.requests.push((*step).clone());
-                let event = match (self.script)(&step) {
+                let answer = if fail {
+                    Err(error)
+                } else {
+                    (self.script)(&step)
+                };
+                let event = match answer {
                     Ok(reply) => Event::ReasonerReplied {
                         request,
                         reply,
@@ -320,6 +356,11 @@ impl Harness {
                 };
                 self.feed(event);
             }
+            Effect::RunTexts { request, .. } if fail => self.feed(Event::ActivationsFailed {
+                request,
+                error,
+                at_ms,
+            }),
             Effect::RunTexts { request, texts, .. } => {
                 let records = texts.iter().map(|t| record(t)).collect();
                 self.runs.push(texts);
@@ -713,22 +754,16 @@ fn review_gate_holds_hypotheses_and_the_conclusion_but_not_experiments() {
         h.state().experiments.is_empty(),
         "nothing designed before approval"
     );
-    h.user(UserAction::Approve {
-        target: Target::Hypothesis(HypothesisId(1)),
-    });
+    h.approve(Target::Hypothesis(HypothesisId(1)));
     h.run_to_idle();
     assert!(h.state().experiments.is_empty(), "still waiting for H2");
-    h.user(UserAction::Approve {
-        target: Target::Hypothesis(HypothesisId(2)),
-    });
+    h.approve(Target::Hypothesis(HypothesisId(2)));
     h.run_to_idle();
     assert_eq!(h.approvals.last(), Some(&Target::Conclusion));
     assert!(h.concluded.is_empty());
     assert!(h.state().pending_conclusion.is_some());
     assert_eq!(h.state().experiments.len(), 4);
-    h.user(UserAction::Approve {
-        target: Target::Conclusion,
-    });
+    h.approve(Target::Conclusion);
     h.run_to_idle();
     assert_eq!(h.conclusion().label, "month names");
 }
@@ -736,20 +771,13 @@ fn review_gate_holds_hypotheses_and_the_conclusion_but_not_experiments() {
 #[test]
 fn step_gate_holds_every_experiment_and_switching_to_auto_releases_all() {
     let mut h = run(gated(GateMode::Step), good_script());
-    for id in [1, 2] {
-        h.user(UserAction::Approve {
-            target: Target::Hypothesis(HypothesisId(id)),
-        });
-    }
-    h.run_to_idle();
+    h.approve_both_hypotheses();
     let waiting: Vec<Target> = (1..=4)
         .map(|i| Target::Experiment(ExperimentId(i)))
         .collect();
     assert_eq!(h.approvals[2..], waiting[..]);
     assert!(h.runs.is_empty());
-    h.user(UserAction::Approve {
-        target: Target::Experiment(ExperimentId(1)),
-    });
+    h.approve(Target::Experiment(ExperimentId(1)));
     h.run_to_idle();
     assert!(h.runs.is_empty(), "one approval of four runs nothing yet");
     h.user(UserAction::SetGate {
@@ -768,9 +796,7 @@ fn a_rejected_hypothesis_reason_reaches_the_next_context() {
         target: Target::Hypothesis(HypothesisId(2)),
         reason: "too broad: every sentence has capitals".into(),
     });
-    h.user(UserAction::Approve {
-        target: Target::Hypothesis(HypothesisId(1)),
-    });
+    h.approve(Target::Hypothesis(HypothesisId(1)));
     h.run_to_idle();
     assert_eq!(
         h.status(2),
@@ -818,24 +844,14 @@ fn rejecting_every_hypothesis_asks_for_new_ones_with_the_reasons() {
 #[test]
 fn an_edited_experiment_runs_the_edited_text() {
     let mut h = run(gated(GateMode::Step), good_script());
-    for id in [1, 2] {
-        h.user(UserAction::Approve {
-            target: Target::Hypothesis(HypothesisId(id)),
-        });
-    }
-    h.run_to_idle();
+    h.approve_both_hypotheses();
     h.user(UserAction::EditExperiment {
         id: ExperimentId(1),
         text: "Due on 3 June.".into(),
-        prediction: Prediction {
-            firing: vec!["June".into()],
-            strength: None,
-        },
+        prediction: predict(&["June"]),
     });
     for i in 1..=4 {
-        h.user(UserAction::Approve {
-            target: Target::Experiment(ExperimentId(i)),
-        });
+        h.approve(Target::Experiment(ExperimentId(i)));
     }
     h.run_to_idle();
     assert_eq!(h.runs[0][0], "Due on 3 June.");
@@ -852,19 +868,11 @@ fn an_edited_experiment_runs_the_edited_text() {
 #[test]
 fn an_edit_that_predicts_text_not_in_the_experiment_is_refused() {
     let mut h = run(gated(GateMode::Step), good_script());
-    for id in [1, 2] {
-        h.user(UserAction::Approve {
-            target: Target::Hypothesis(HypothesisId(id)),
-        });
-    }
-    h.run_to_idle();
+    h.approve_both_hypotheses();
     h.user(UserAction::EditExperiment {
         id: ExperimentId(1),
         text: "Due soon.".into(),
-        prediction: Prediction {
-            firing: vec!["June".into()],
-            strength: None,
-        },
+        prediction: predict(&["June"]),
     });
     assert_eq!(
         h.state().experiment(ExperimentId(1)).unwrap().text,
@@ -890,10 +898,7 @@ fn researcher_hypotheses_and_experiments_are_tested() {
     h.user(UserAction::AddExperiment {
         hypothesis: HypothesisId(3),
         text: "Due 3 May 2027.".into(),
-        prediction: Prediction {
-            firing: vec!["May".into()],
-            strength: None,
-        },
+        prediction: predict(&["May"]),
         kind: ExperimentKind::Positive,
     });
     h.user(UserAction::Resume);
@@ -954,12 +959,7 @@ fn conclude_now_stops_the_loop_and_says_who_stopped_it() {
 #[test]
 fn rejecting_the_conclusion_asks_again_with_the_reason() {
     let mut h = run(gated(GateMode::Review), good_script());
-    for id in [1, 2] {
-        h.user(UserAction::Approve {
-            target: Target::Hypothesis(HypothesisId(id)),
-        });
-    }
-    h.run_to_idle();
+    h.approve_both_hypotheses();
     h.user(UserAction::Reject {
         target: Target::Conclusion,
         reason: "say which months".into(),
@@ -975,9 +975,7 @@ fn rejecting_the_conclusion_asks_again_with_the_reason() {
         concludes[1].context().feedback[0].reason,
         "say which months"
     );
-    h.user(UserAction::Approve {
-        target: Target::Conclusion,
-    });
+    h.approve(Target::Conclusion);
     assert_eq!(h.agent.state().phase, Phase::Done);
 }
 
@@ -1137,4 +1135,532 @@ fn events_before_start_are_ignored() {
     });
     assert!(effects.is_empty());
     assert_eq!(agent.state().phase, Phase::NotStarted);
+}
+
+// ---------------------------------------------------------------------------
+// The LLM reasoner over a scripted client.
+
+type Answer = Box<dyn Fn(&str, usize) -> Result<Value, LlmError> + Send + Sync>;
+
+/// An `LlmClient` answering from a script keyed by the schema title and how
+/// many times that step was asked; it records every request.
+struct ScriptedLlm {
+    answer: Answer,
+    seen: Mutex<Vec<LlmRequest>>,
+}
+
+#[async_trait::async_trait]
+impl LlmClient for ScriptedLlm {
+    fn spec(&self) -> &str {
+        "scripted:test"
+    }
+
+    async fn complete(&self, request: &LlmRequest) -> Result<LlmReply, LlmError> {
+        let title = request
+            .schema
+            .as_ref()
+            .and_then(|s| s["title"].as_str())
+            .unwrap_or("");
+        let nth = {
+            let mut seen = self.seen.lock().unwrap();
+            let nth = seen
+                .iter()
+                .filter(|r| r.schema.as_ref().and_then(|s| s["title"].as_str()) == Some(title))
+                .count();
+            seen.push(request.clone());
+            nth
+        };
+        let value = (self.answer)(title, nth)?;
+        Ok(LlmReply {
+            text: value.to_string(),
+            json: Some(value),
+            usage: Usage {
+                prompt_tokens: 900,
+                cached_tokens: 0,
+                completion_tokens: 100,
+                cost_usd: Some(0.01),
+            },
+            logprobs: None,
+        })
+    }
+}
+
+/// What a competent model would answer at each step of the month feature.
+fn good_llm_answer(title: &str) -> Value {
+    match title {
+        "hypotheses" => json!({"hypotheses": [
+            {"description": "month names", "evidence": "all top examples", "prediction": "months fire"},
+            {"description": "capitalised words", "evidence": "months are capitalised", "prediction": "capitals fire"}
+        ]}),
+        "experiments" => json!({"experiments": [
+            {"hypothesis": "H1", "text": "We met in April.", "firing": ["April"], "strength": "strong", "kind": "positive", "rationale": "a month"},
+            {"hypothesis": "H1", "text": "We met in Paris.", "firing": [], "strength": null, "kind": "control", "rationale": "a city"},
+            {"hypothesis": "H2", "text": "We met in Paris.", "firing": ["Paris"], "strength": null, "kind": "minimal_pair", "rationale": "capitalised city"},
+            {"hypothesis": "H2", "text": "Alice saw Bob.", "firing": ["Alice", "Bob"], "strength": null, "kind": "positive", "rationale": "names"}
+        ]}),
+        "verdicts" => json!({"verdicts": [
+            {"hypothesis": "H1", "decision": "confirm", "new_description": null, "new_prediction": null, "cites": ["E1", "E2"], "confidence": 0.9, "rationale": "both as predicted"},
+            {"hypothesis": "H2", "decision": "refute", "new_description": null, "new_prediction": null, "cites": ["E3", "E4"], "confidence": 0.85, "rationale": "no capitals fired"}
+        ]}),
+        "review" => json!({"done": true, "more_tests": [], "rationale": "consistent"}),
+        "conclusion" => {
+            json!({"label": "Month names", "description": "Fires on month names.", "does_not_fire_on": ["city names"], "evidence": ["E1", "E2"], "hypothesis": "H1", "confidence": 0.9})
+        }
+        other => panic!("unexpected step {other}"),
+    }
+}
+
+fn llm_harness(config: AgentConfig, answer: Answer) -> (Harness, Arc<ScriptedLlm>) {
+    let llm = Arc::new(ScriptedLlm {
+        answer,
+        seen: Mutex::new(Vec::new()),
+    });
+    let reasoner = LlmReasoner::new(llm.clone());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let script: Script = Box::new(move |req| {
+        rt.block_on(reasoner.reason(req))
+            .map(|(reply, _)| reply)
+            .map_err(|e| e.to_string())
+    });
+    let mut h = Harness::new(config, script);
+    h.run_to_idle();
+    (h, llm)
+}
+
+#[test]
+fn llm_reasoner_runs_a_whole_session_from_json_replies() {
+    let (h, llm) = llm_harness(config(), Box::new(|title, _| Ok(good_llm_answer(title))));
+    assert_eq!(h.status(1), HypothesisStatus::Confirmed);
+    assert_eq!(h.status(2), HypothesisStatus::Refuted);
+    let c = h.conclusion();
+    assert_eq!(c.label, "Month names");
+    assert_eq!(c.evidence, vec![ExperimentId(1), ExperimentId(2)]);
+    assert_eq!(
+        h.state().experiment(ExperimentId(3)).unwrap().kind,
+        ExperimentKind::MinimalPair
+    );
+    let seen = llm.seen.lock().unwrap();
+    assert_eq!(seen.len(), 5);
+    let held: Vec<String> = h
+        .state()
+        .holdout
+        .as_ref()
+        .unwrap()
+        .examples
+        .iter()
+        .map(|e| e.record.tokens.concat())
+        .collect();
+    for req in seen.iter() {
+        // Two messages every time: cost per step does not grow with the session.
+        assert_eq!(req.messages.len(), 2);
+        assert_eq!(req.messages[0].content, sage::agent::prompt::SYSTEM);
+        for t in &held {
+            assert!(
+                !req.messages[1].content.contains(t.as_str()),
+                "held-out {t} in a prompt"
+            );
+        }
+    }
+    assert!(seen[0].messages[1].content.contains("« May»(8.0)"));
+    let update = &seen[2].messages[1].content;
+    assert!(update.contains("E1 tests H1"));
+    assert!(update.contains("F1 1.00 (as predicted)"));
+    assert!(update.contains("F1 0.00 (not as predicted)"));
+}
+
+#[test]
+fn llm_reasoner_malformed_reply_is_retried_by_the_agent() {
+    let answer: Answer = Box::new(|title, nth| {
+        if title == "verdicts" && nth == 0 {
+            Ok(
+                json!({"verdicts": [{"hypothesis": "H1", "decision": "confirm", "new_description": null,
+                "new_prediction": null, "cites": ["E99"], "confidence": 0.9, "rationale": "?"}]}),
+            )
+        } else {
+            Ok(good_llm_answer(title))
+        }
+    });
+    let (h, llm) = llm_harness(config(), answer);
+    assert_eq!(h.state().reasoner_failures, 1);
+    assert!(
+        h.state()
+            .log
+            .iter()
+            .any(|l| l.text.contains("E99, which does not exist"))
+    );
+    assert_eq!(h.status(1), HypothesisStatus::Confirmed);
+    assert_eq!(llm.seen.lock().unwrap().len(), 6);
+}
+
+/// The requests of a scripted session, to feed the LLM reasoner directly.
+fn sample_requests() -> Vec<ReasonRequest> {
+    run(config(), good_script()).requests
+}
+
+fn ask(req: &ReasonRequest, answer: Value) -> Result<ReasonerReply, ReasonerError> {
+    let llm = Arc::new(ScriptedLlm {
+        answer: Box::new(move |_, _| Ok(answer.clone())),
+        seen: Mutex::new(Vec::new()),
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(LlmReasoner::new(llm).reason(req))
+        .map(|(r, _)| r)
+}
+
+fn find<'a>(reqs: &'a [ReasonRequest], name: &str) -> &'a ReasonRequest {
+    reqs.iter().find(|r| r.name() == name).unwrap()
+}
+
+#[test]
+fn llm_reasoner_rejects_unknown_ids_and_long_labels() {
+    let reqs = sample_requests();
+    let design = find(&reqs, "design");
+    let err = ask(
+        design,
+        json!({"experiments": [{"hypothesis": "H7", "text": "x", "firing": [],
+        "strength": null, "kind": "control", "rationale": ""}]}),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("H7, which does not exist"),
+        "{err}"
+    );
+
+    let conclude = find(&reqs, "conclude");
+    let long = "one two three four five six seven eight nine";
+    let err = ask(
+        conclude,
+        json!({"label": long, "description": "d", "does_not_fire_on": [],
+        "evidence": [], "hypothesis": null, "confidence": 0.5}),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("9 words"), "{err}");
+
+    let update = find(&reqs, "update");
+    let err = ask(update, json!({"verdicts": [{"hypothesis": "H1", "decision": "refine",
+        "new_description": null, "new_prediction": null, "cites": [], "confidence": 0.5, "rationale": ""}]}))
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("without a new description"),
+        "{err}"
+    );
+
+    let err = ask(find(&reqs, "hypothesise"), json!({"hypotheses": []})).unwrap_err();
+    assert!(matches!(
+        err,
+        ReasonerError::Malformed {
+            step: "hypothesise",
+            ..
+        }
+    ));
+    let err = ask(find(&reqs, "review"), json!({"verdicts": []})).unwrap_err();
+    assert!(matches!(
+        err,
+        ReasonerError::Malformed { step: "review", .. }
+    ));
+}
+
+#[test]
+fn llm_reasoner_parses_ids_in_the_forms_models_write() {
+    let reqs = sample_requests();
+    let reply = ask(find(&reqs, "update"), json!({"verdicts": [{"hypothesis": "h1", "decision": "uncertain",
+        "new_description": null, "new_prediction": null, "cites": ["1", "E2"], "confidence": 1.7, "rationale": "r"}]}))
+    .unwrap();
+    match reply {
+        ReasonerReply::Verdicts(v) => {
+            assert_eq!(v[0].hypothesis, HypothesisId(1));
+            assert_eq!(v[0].cites, vec![ExperimentId(1), ExperimentId(2)]);
+            assert_eq!(v[0].confidence, 1.0);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn llm_reasoner_reads_plain_text_json_and_passes_llm_errors_through() {
+    struct TextOnly(&'static str);
+    #[async_trait::async_trait]
+    impl LlmClient for TextOnly {
+        fn spec(&self) -> &str {
+            "text:only"
+        }
+        async fn complete(&self, _: &LlmRequest) -> Result<LlmReply, LlmError> {
+            if self.0.is_empty() {
+                return Err(LlmError::Http {
+                    status: 401,
+                    body: "bad key".into(),
+                });
+            }
+            Ok(LlmReply {
+                text: self.0.into(),
+                json: None,
+                usage: Usage::default(),
+                logprobs: None,
+            })
+        }
+    }
+    let reqs = sample_requests();
+    let review = find(&reqs, "review");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let ok = rt.block_on(
+        LlmReasoner::new(Arc::new(TextOnly(
+            r#" {"done": true, "more_tests": [], "rationale": "ok"} "#,
+        )))
+        .reason(review),
+    );
+    assert!(
+        matches!(ok, Ok((ReasonerReply::ReviewOutcome(ReviewOutcome { ref more_tests, .. }), _)) if more_tests.is_empty())
+    );
+    let bad = rt.block_on(LlmReasoner::new(Arc::new(TextOnly("Sure! Here it is."))).reason(review));
+    assert!(matches!(
+        bad,
+        Err(ReasonerError::Malformed { step: "review", .. })
+    ));
+    let err = rt.block_on(LlmReasoner::new(Arc::new(TextOnly(""))).reason(review));
+    assert!(matches!(
+        err,
+        Err(ReasonerError::Llm(LlmError::Http { status: 401, .. }))
+    ));
+}
+
+#[test]
+fn every_step_schema_is_strict_and_titled() {
+    for req in sample_requests() {
+        let schema = sage::agent::llm_schema(&req);
+        assert!(schema["title"].is_string());
+        assert_eq!(schema["additionalProperties"], json!(false));
+        let props: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
+        let required: Vec<&str> = schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(props.len(), required.len(), "{}", req.name());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Random researcher actions interleaved with out-of-order results.
+
+#[derive(Debug, Clone)]
+enum Op {
+    Deliver(usize),
+    Fail(usize),
+    User(UserAction),
+    Tick(u64),
+}
+
+fn texts() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "We met in May.",
+        "Paris is big.",
+        "",
+        "Due 3 June 2027.",
+    ])
+    .prop_map(String::from)
+}
+
+fn prediction() -> impl Strategy<Value = Prediction> {
+    prop::collection::vec(
+        prop::sample::select(vec!["May", "June", "Paris", "x"]),
+        0..3,
+    )
+    .prop_map(|f| Prediction {
+        firing: f.into_iter().map(String::from).collect(),
+        strength: None,
+    })
+}
+
+fn action() -> impl Strategy<Value = UserAction> {
+    let hid = (1u32..7).prop_map(HypothesisId);
+    let eid = (1u32..12).prop_map(ExperimentId);
+    let target = prop_oneof![
+        hid.clone().prop_map(Target::Hypothesis),
+        eid.clone().prop_map(Target::Experiment),
+        Just(Target::Conclusion),
+    ];
+    let kind = prop::sample::select(vec![
+        ExperimentKind::Positive,
+        ExperimentKind::Control,
+        ExperimentKind::MinimalPair,
+    ]);
+    let gate = prop::sample::select(vec![GateMode::Auto, GateMode::Review, GateMode::Step]);
+    prop_oneof![
+        Just(UserAction::Pause),
+        Just(UserAction::Resume),
+        target
+            .clone()
+            .prop_map(|target| UserAction::Approve { target }),
+        (target, texts()).prop_map(|(target, reason)| UserAction::Reject { target, reason }),
+        (
+            hid.clone(),
+            prop::option::of(texts()),
+            prop::option::of(texts())
+        )
+            .prop_map(|(id, description, prediction)| UserAction::EditHypothesis {
+                id,
+                description,
+                prediction
+            }),
+        (eid, texts(), prediction()).prop_map(|(id, text, prediction)| {
+            UserAction::EditExperiment {
+                id,
+                text,
+                prediction,
+            }
+        }),
+        (texts(), texts()).prop_map(|(description, prediction)| UserAction::AddHypothesis {
+            description,
+            prediction
+        }),
+        (hid, texts(), prediction(), kind).prop_map(|(hypothesis, text, prediction, kind)| {
+            UserAction::AddExperiment {
+                hypothesis,
+                text,
+                prediction,
+                kind,
+            }
+        }),
+        gate.prop_map(|mode| UserAction::SetGate { mode }),
+        Just(UserAction::ConcludeNow),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => any::<usize>().prop_map(Op::Deliver),
+        1 => any::<usize>().prop_map(Op::Fail),
+        4 => action().prop_map(Op::User),
+        1 => (0u64..200_000).prop_map(Op::Tick),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn random_actions_never_panic_or_lose_anything(
+        ops in prop::collection::vec(op(), 1..80),
+        gate in prop::sample::select(vec![GateMode::Auto, GateMode::Review, GateMode::Step]),
+        max_rounds in 1u32..4,
+        max_wall_ms in prop::option::of(1_000u64..100_000),
+    ) {
+        let mut cfg = gated(gate);
+        cfg.max_rounds = max_rounds;
+        cfg.budgets.max_wall_ms = max_wall_ms;
+        let mut h = Harness::new(cfg, good_script());
+        let mut hypotheses_seen = 0;
+        let mut experiments_seen = 0;
+        for op in ops {
+            match op {
+                Op::Deliver(i) => { h.deliver(i, false); }
+                Op::Fail(i) => { h.deliver(i, true); }
+                Op::User(action) => h.user(action),
+                Op::Tick(dt) => {
+                    let at_ms = h.now + dt;
+                    h.feed(Event::Tick { at_ms });
+                }
+            }
+            let s = h.state();
+            prop_assert!(s.hypotheses.len() >= hypotheses_seen);
+            prop_assert!(s.experiments.len() >= experiments_seen);
+            for (i, x) in s.hypotheses.iter().enumerate() {
+                prop_assert_eq!(x.id, HypothesisId(i as u32 + 1));
+                if let Some(p) = x.parent {
+                    prop_assert!(p < x.id);
+                    prop_assert_eq!(&s.hypothesis(p).unwrap().status, &HypothesisStatus::Refined);
+                }
+            }
+            for (i, e) in s.experiments.iter().enumerate() {
+                prop_assert_eq!(e.id, ExperimentId(i as u32 + 1));
+                prop_assert!(s.hypothesis(e.hypothesis).is_some());
+            }
+            hypotheses_seen = s.hypotheses.len();
+            experiments_seen = s.experiments.len();
+            prop_assert!(h.concluded.len() <= 1, "concluded twice");
+        }
+        prop_assert_eq!(&h.replayed(), &h.agent);
+        // Liveness: once the researcher lets it run, it always concludes.
+        h.user(UserAction::Resume);
+        h.user(UserAction::SetGate { mode: GateMode::Auto });
+        h.run_to_idle();
+        prop_assert_eq!(h.concluded.len(), 1, "stuck in {:?}", h.state().phase);
+        prop_assert!(h.state().is_done());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The agent module stays pure.
+
+#[test]
+fn the_agent_module_imports_no_io_clock_or_randomness() {
+    let forbidden = [
+        "tokio",
+        "reqwest",
+        "ratatui",
+        "crossterm",
+        "candle",
+        "std::time",
+        "std::fs",
+        "std::net",
+        "std::thread",
+        "std::process",
+        "rand",
+        "SystemTime",
+        "Instant",
+    ];
+    let mut files = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/agent"
+    ))];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 10, "found only {files:?}");
+    let mut offences = Vec::new();
+    for file in &files {
+        let source = std::fs::read_to_string(file).unwrap();
+        for (n, line) in source.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            let is_use = code.starts_with("use ")
+                || code.starts_with("pub use ")
+                || code.starts_with("extern crate");
+            for word in forbidden {
+                let path_like = code.contains(&format!("{word}::"));
+                let used = is_use
+                    && code
+                        .split(|c: char| !c.is_alphanumeric() && c != '_')
+                        .any(|t| t == word);
+                if path_like
+                    || used
+                    || (code.contains(word) && word.chars().next().unwrap().is_uppercase())
+                {
+                    offences.push(format!("{}:{}: {line}", file.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        offences.is_empty(),
+        "impure imports in src/agent:\n{}",
+        offences.join("\n")
+    );
 }

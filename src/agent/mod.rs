@@ -29,8 +29,10 @@ mod experiment;
 pub mod heuristic;
 mod holdout;
 mod hypothesis;
+mod llm_reasoner;
 mod log;
 mod machine;
+pub mod prompt;
 mod reasoner;
 mod replies;
 pub mod score;
@@ -45,6 +47,7 @@ pub use experiment::{
 };
 pub use holdout::{Holdout, Slot, SplitMix64};
 pub use hypothesis::{Actor, Hypothesis, HypothesisId, HypothesisStatus};
+pub use llm_reasoner::{LlmReasoner, parse as parse_llm_reply, schema as llm_schema};
 pub use log::LogEntry;
 pub use machine::{Agent, REASONER_ATTEMPTS, add_usage};
 pub use reasoner::{
