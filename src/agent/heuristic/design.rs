@@ -304,6 +304,41 @@ impl Designer<'_> {
     }
 }
 
+/// Up to `count` distinct sentences on which `rule` predicts firing: the
+/// generator for generative accuracy when no LLM is configured. Members,
+/// contexts and carrier frames rotate so the sentences vary.
+pub fn sentences_for(rule: &Rule, count: usize) -> Vec<String> {
+    let none = FeatureExemplars {
+        feature: 0,
+        top: Vec::new(),
+        quantiles: Vec::new(),
+        non_activating: Vec::new(),
+        density: None,
+        max_activation: 0.0,
+    };
+    let designer = Designer {
+        hypothesis: HypothesisId(0),
+        rule,
+        exemplars: &none,
+        done: Vec::new(),
+    };
+    let mut out: Vec<String> = Vec::new();
+    for variant in 0..count * 4 {
+        if out.len() >= count {
+            break;
+        }
+        let built = designer
+            .positive(variant)
+            .filter(|b| !out.contains(&b.text));
+        if let Some(draft) = built.and_then(|b| designer.draft(b))
+            && !draft.prediction.firing.is_empty()
+        {
+            out.push(draft.text);
+        }
+    }
+    out
+}
+
 /// A designed text before its prediction is attached.
 struct Built {
     text: String,
@@ -460,5 +495,26 @@ mod tests {
         assert!(!drafts[1].text.contains("$"), "{}", drafts[1].text);
         assert!(!drafts[2].text.contains("$"), "{}", drafts[2].text);
         assert!(drafts[2].prediction.firing.is_empty());
+    }
+
+    #[test]
+    fn generated_sentences_vary_and_make_the_rule_fire() {
+        let rule = Rule {
+            preceded_by: vec![TokenTest::one_of(["$"])],
+            ..Rule::on(TokenTest::Class {
+                class: TokenClass::Digits,
+            })
+        };
+        let sentences = sentences_for(&rule, 5);
+        assert_eq!(sentences.len(), 5);
+        for s in &sentences {
+            let words = s.split_whitespace().count();
+            assert!((5..=15).contains(&words), "{s}");
+            assert!(rule.firing(&tokenize(s)).contains(&true), "{s}");
+        }
+        let mut unique = sentences.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 5, "{sentences:?}");
     }
 }
