@@ -10,7 +10,7 @@
 
 use super::classes::{ALL_CLASSES, TokenClass, normalize};
 use super::rule::{Rule, RuleKind, TokenTest};
-use crate::activation::FeatureExemplars;
+use crate::activation::Exemplar;
 use crate::activation::synthetic::tokenize;
 use crate::agent::score::{predicted_tokens, token_spans};
 use crate::agent::{ExperimentDraft, ExperimentKind, HypothesisId, Prediction, Strength};
@@ -41,8 +41,8 @@ pub struct Designer<'a> {
     pub hypothesis: HypothesisId,
     /// Its rule.
     pub rule: &'a Rule,
-    /// The visible exemplars, for minimal pairs and seen members.
-    pub exemplars: &'a FeatureExemplars,
+    /// The visible top exemplars, for minimal pairs and seen members.
+    pub top: &'a [Exemplar],
     /// Texts already run for this hypothesis, never repeated.
     pub done: Vec<String>,
 }
@@ -195,7 +195,6 @@ impl Designer<'_> {
     /// special tokens such as a BOS dropped) so they can be re-joined.
     fn exemplar_tokens(&self, variant: usize) -> Option<Vec<String>> {
         let usable: Vec<Vec<String>> = self
-            .exemplars
             .top
             .iter()
             .map(|e| surface_tokens(&e.record.tokens))
@@ -294,8 +293,7 @@ impl Designer<'_> {
 
     /// Normalised tokens that fired in the top exemplars.
     fn seen_words(&self) -> Vec<String> {
-        self.exemplars
-            .top
+        self.top
             .iter()
             .flat_map(|e| e.record.tokens.iter().zip(&e.record.values))
             .filter(|(_, v)| **v > 0.0)
@@ -308,18 +306,10 @@ impl Designer<'_> {
 /// generator for generative accuracy when no LLM is configured. Members,
 /// contexts and carrier frames rotate so the sentences vary.
 pub fn sentences_for(rule: &Rule, count: usize) -> Vec<String> {
-    let none = FeatureExemplars {
-        feature: 0,
-        top: Vec::new(),
-        quantiles: Vec::new(),
-        non_activating: Vec::new(),
-        density: None,
-        max_activation: 0.0,
-    };
     let designer = Designer {
         hypothesis: HypothesisId(0),
         rule,
-        exemplars: &none,
+        top: &[],
         done: Vec::new(),
     };
     let mut out: Vec<String> = Vec::new();
@@ -405,8 +395,8 @@ fn strength(value: f32) -> Strength {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::activation::ExemplarQuery;
     use crate::activation::synthetic::SyntheticSource;
+    use crate::activation::{ExemplarQuery, FeatureExemplars};
 
     fn exemplars(feature: u32) -> FeatureExemplars {
         SyntheticSource::new()
@@ -423,7 +413,7 @@ mod tests {
         let designer = Designer {
             hypothesis: HypothesisId(1),
             rule: &rule,
-            exemplars: &ex,
+            top: &ex.top,
             done: vec![],
         };
         let drafts = designer.design(3, 0);
@@ -485,7 +475,7 @@ mod tests {
         let designer = Designer {
             hypothesis: HypothesisId(2),
             rule: &rule,
-            exemplars: &ex,
+            top: &ex.top,
             done: vec![],
         };
         let drafts = designer.design(3, 0);

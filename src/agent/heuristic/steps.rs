@@ -159,7 +159,7 @@ pub fn design(
         let designer = Designer {
             hypothesis: id,
             rule: &rule,
-            exemplars: &ctx.exemplars,
+            top: &ctx.exemplars.top,
             done,
         };
         out.extend(designer.design(per_hypothesis, variant));
