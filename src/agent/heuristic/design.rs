@@ -145,7 +145,12 @@ impl Designer<'_> {
             None => (at, &self.rule.target),
         };
         let old = tokens[index].clone();
-        let new = self.rejected(test, variant, &old)?;
+        let mut new = self.rejected(test, variant, &old)?;
+        let alnum = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+        if alnum(new.chars().last()) && alnum(tokens.get(index + 1).and_then(|t| t.chars().next()))
+        {
+            new.push(' ');
+        }
         tokens[index] = new.clone();
         Some(Built {
             text: tokens.concat().trim().to_string(),
@@ -353,16 +358,13 @@ fn pick<T: Clone>(pool: &[T], variant: usize) -> Option<T> {
     (!pool.is_empty()).then(|| pool[variant % pool.len()].clone())
 }
 
-/// Joins slot words: a space between words, none before punctuation or
-/// after a currency sign.
+/// Joins slot words with spaces, except before sentence punctuation and
+/// after a currency sign (`$25`, `said,`).
 fn join_words<'a>(words: impl IntoIterator<Item = &'a String>) -> String {
     let mut out = String::new();
     for word in words {
         let word = normalize(word);
-        let glue = !out.is_empty()
-            && !out.ends_with('$')
-            && word.chars().next().is_some_and(char::is_alphanumeric);
-        if glue || (!out.is_empty() && !out.ends_with('$') && TokenClass::Operator.matches(word)) {
+        if !out.is_empty() && !out.ends_with('$') && !TokenClass::Punctuation.matches(word) {
             out.push(' ');
         }
         out.push_str(word);
