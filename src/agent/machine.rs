@@ -110,6 +110,9 @@ impl Agent {
             Actor::Agent,
             format!("started on feature {feature} (seed {seed})"),
         );
+        if let Err(problem) = self.state.config.validate() {
+            self.note(Actor::Agent, format!("warning: {problem}"));
+        }
     }
 
     fn on_exemplars(&mut self, exemplars: FeatureExemplars, out: &mut Vec<Effect>) {
