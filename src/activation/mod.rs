@@ -6,6 +6,7 @@
 //! a local model + SAE (+ a mined corpus), a Neuronpedia server, and a
 //! synthetic source with known rules for tests.
 
+pub mod synthetic;
 mod types;
 
 pub use types::{

@@ -39,6 +39,7 @@ mod conclusion;
 mod config;
 mod event;
 mod experiment;
+pub mod heuristic;
 mod holdout;
 mod hypothesis;
 mod llm_reasoner;
