@@ -1,5 +1,6 @@
 //! Subcommand definitions and their dispatch; one file per subcommand.
 
+mod hook;
 mod paths;
 
 use clap::{Parser, Subcommand};
@@ -18,11 +19,14 @@ pub struct Cli {
 pub enum Command {
     /// Print where sage keeps its config file, sessions and caches.
     Paths(paths::PathsArgs),
+    /// Run a model to one TransformerLens hook and print the activations per token.
+    Hook(hook::HookArgs),
 }
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Paths(args) => paths::run(args),
+        Command::Hook(args) => hook::run(args),
     }
 }
