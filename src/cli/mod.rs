@@ -1,6 +1,11 @@
 //! Subcommand definitions and their dispatch; one file per subcommand.
 
+mod explain;
+mod instruments;
 mod paths;
+mod replay;
+mod resume;
+mod sessions;
 
 use clap::{Parser, Subcommand};
 
@@ -18,11 +23,23 @@ pub struct Cli {
 pub enum Command {
     /// Print where sage keeps its config file, sessions and caches.
     Paths(paths::PathsArgs),
+    /// List saved sessions: id, feature, status, label, rounds, tokens, cost, date.
+    Sessions(sessions::SessionsArgs),
+    /// Continue an interrupted session from its log.
+    Resume(resume::ResumeArgs),
+    /// Rebuild a session's state after N events, offline, and export a report.
+    Replay(replay::ReplayArgs),
+    /// Explain many features unattended: one explanation JSON + Markdown each.
+    Explain(explain::ExplainArgs),
 }
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Paths(args) => paths::run(args),
+        Command::Sessions(args) => sessions::run(args),
+        Command::Resume(args) => resume::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Explain(args) => explain::run(args),
     }
 }
