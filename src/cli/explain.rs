@@ -137,6 +137,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
                     instruments: instruments.clone(),
                     config: config.clone(),
                     seed: args.seed ^ u64::from(feature).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                    reasoner_spec: args.llm.clone(),
                     out: &args.out,
                     progress: progress.clone(),
                     bar: bar.clone(),
@@ -176,6 +177,7 @@ struct Job<'a> {
     instruments: Instruments,
     config: AgentConfig,
     seed: u64,
+    reasoner_spec: String,
     out: &'a Path,
     progress: Arc<Mutex<Progress>>,
     bar: ProgressBar,
@@ -201,7 +203,7 @@ impl Job<'_> {
                         let state = snapshots.borrow_and_update().clone();
                         let mut p = progress.lock().unwrap_or_else(|e| e.into_inner());
                         p.rounds.insert(feature, state.round);
-                        p.tokens += state.total_tokens() - last_tokens;
+                        p.tokens += state.total_tokens().saturating_sub(last_tokens);
                         let cost = state.usage.cost_usd.unwrap_or(0.0);
                         p.cost += cost - last_cost;
                         last_tokens = state.total_tokens();
@@ -215,6 +217,7 @@ impl Job<'_> {
             feature,
             config: self.config.clone(),
             seed: self.seed,
+            reasoner_spec: self.reasoner_spec.clone(),
             durability: Durability::EveryEvent,
         };
         let run = match start(self.store, self.instruments.clone(), session, controls).await {
