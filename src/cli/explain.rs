@@ -311,7 +311,7 @@ fn summary_table(outcomes: &[(u32, Outcome)]) -> String {
                 r.confidence.map_or("".into(), |c| format!("{c:.2}")),
                 r.rounds,
                 r.usage.total_tokens,
-                format_cost(r.usage.cost_usd),
+                format_cost(r.usage.cost_usd, r.usage.total_tokens),
                 r.session_id
             ),
             Outcome::Failed(why) => format!(

@@ -53,7 +53,7 @@ pub fn run(args: SessionsArgs) -> anyhow::Result<()> {
             r.status,
             r.rounds.map_or("?".into(), |n| n.to_string()),
             r.tokens.map_or("?".into(), |n| n.to_string()),
-            r.tokens.map_or("?".into(), |_| format_cost(r.cost_usd)),
+            r.tokens.map_or("?".into(), |t| format_cost(r.cost_usd, t)),
             r.created.unwrap_or_default(),
             r.label.unwrap_or_default()
         );
