@@ -1,7 +1,8 @@
 //! `sage explain`: explain many features unattended. One session per
 //! feature (its log kept in the data dir), one explanation JSON + Markdown
 //! per feature, a summary table, and a progress bar. Failed features are
-//! reported and get no explanation; finished ones are skipped on a re-run.
+//! reported and get no explanation; on a re-run finished ones are skipped
+//! and interrupted sessions are resumed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,12 +11,12 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, bail};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use sage::agent::{AgentConfig, GateMode, StopReason};
+use sage::agent::{Agent, AgentConfig, GateMode, StopReason};
 use sage::config::Paths;
 use sage::session::report::format_cost;
-use sage::session::run::start;
+use sage::session::run::{resume, start};
 use sage::session::{
-    Controls, DriveOutcome, Durability, Instruments, NewSession, Report, SessionStore,
+    Controls, DriveOutcome, Durability, Instruments, NewSession, Report, SessionStore, replay,
 };
 
 use super::instruments::{SourceChoice, activation_source, reasoner};
@@ -184,6 +185,30 @@ struct Job<'a> {
 }
 
 impl Job<'_> {
+    /// The newest unfinished session of this feature recorded with the same
+    /// source, reasoner and configuration: an interrupted batch continues it
+    /// instead of starting over.
+    fn interrupted_session(&self, feature: u32) -> Option<String> {
+        let info = self.instruments.source.info();
+        let suffix = format!("-f{feature}");
+        let ids = self.store.ids().ok()?;
+        ids.into_iter().rev().find(|id| {
+            let own_feature = id.ends_with(&suffix) || id.contains(&format!("{suffix}-"));
+            own_feature
+                && self.store.load(id).is_ok_and(|log| {
+                    let h = &log.header;
+                    h.feature == feature
+                        && h.model == info.model
+                        && h.sae == info.sae
+                        && h.reasoner == self.reasoner_spec
+                        && h.config == self.config
+                        && replay(Agent::new(), &log.entries, None)
+                            .conclusion()
+                            .is_none()
+                })
+        })
+    }
+
     async fn explain(&self, feature: u32) -> Outcome {
         let json_path = self.out.join(format!("feature-{feature}.json"));
         if let Ok(text) = std::fs::read_to_string(&json_path)
@@ -220,7 +245,21 @@ impl Job<'_> {
             reasoner_spec: self.reasoner_spec.clone(),
             durability: Durability::EveryEvent,
         };
-        let run = match start(self.store, self.instruments.clone(), session, controls).await {
+        let started = match self.interrupted_session(feature) {
+            Some(id) => {
+                let instruments = self.instruments.clone();
+                resume(
+                    self.store,
+                    &id,
+                    instruments,
+                    Durability::EveryEvent,
+                    controls,
+                )
+                .await
+            }
+            None => start(self.store, self.instruments.clone(), session, controls).await,
+        };
+        let run = match started {
             Ok(run) => run,
             Err(err) => return Outcome::Failed(err.to_string()),
         };
