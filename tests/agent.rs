@@ -125,16 +125,28 @@ fn exemplars() -> FeatureExemplars {
 // ---------------------------------------------------------------------------
 // Scripted reasoners.
 
-type Script = Box<dyn FnMut(&ReasonRequest) -> Result<ReasonerReply, String> + Send>;
+type Script = Box<dyn FnMut(&ReasonRequest) -> Result<(ReasonerReply, Usage), String> + Send>;
+
+/// What every scripted (non-LLM) reasoner call costs: 150 tokens, $0.001.
+const CALL_USAGE: Usage = Usage {
+    prompt_tokens: 100,
+    cached_tokens: 0,
+    completion_tokens: 50,
+    cost_usd: Some(0.001),
+};
+
+/// A script from a reply function, each call costing [`CALL_USAGE`].
+fn scripted(
+    mut reply: impl FnMut(&ReasonRequest) -> Result<ReasonerReply, String> + Send + 'static,
+) -> Script {
+    Box::new(move |req| reply(req).map(|r| (r, CALL_USAGE)))
+}
 
 fn draft(h: HypothesisId, text: &str, firing: &[&str], kind: ExperimentKind) -> ExperimentDraft {
     ExperimentDraft {
         hypothesis: h,
         text: text.into(),
-        prediction: Prediction {
-            firing: firing.iter().map(|s| s.to_string()).collect(),
-            strength: None,
-        },
+        prediction: predict(firing),
         kind,
         rationale: "scripted".into(),
     }
@@ -234,8 +246,15 @@ fn month_reply(req: &ReasonRequest) -> ReasonerReply {
     }
 }
 
+fn predict(firing: &[&str]) -> Prediction {
+    Prediction {
+        firing: firing.iter().map(|s| s.to_string()).collect(),
+        strength: None,
+    }
+}
+
 fn good_script() -> Script {
-    Box::new(|req| Ok(month_reply(req)))
+    scripted(|req| Ok(month_reply(req)))
 }
 
 // ---------------------------------------------------------------------------
@@ -245,7 +264,6 @@ struct Harness {
     agent: Agent,
     now: u64,
     script: Script,
-    usage: Usage,
     queue: VecDeque<Effect>,
     events: Vec<Event>,
     requests: Vec<ReasonRequest>,
@@ -260,12 +278,6 @@ impl Harness {
             agent: Agent::new(),
             now: 1_000,
             script,
-            usage: Usage {
-                prompt_tokens: 100,
-                cached_tokens: 0,
-                completion_tokens: 50,
-                cost_usd: Some(0.001),
-            },
             queue: VecDeque::new(),
             events: Vec::new(),
             requests: Vec::new(),
@@ -287,6 +299,18 @@ impl Harness {
         self.events.push(event.clone());
         let effects = self.agent.handle(event);
         self.queue.extend(effects);
+    }
+
+    fn approve(&mut self, target: Target) {
+        self.user(UserAction::Approve { target });
+    }
+
+    /// Approves the first two hypotheses and lets the agent run on.
+    fn approve_both_hypotheses(&mut self) {
+        for id in [1, 2] {
+            self.approve(Target::Hypothesis(HypothesisId(id)));
+        }
+        self.run_to_idle();
     }
 
     fn user(&mut self, action: UserAction) {
@@ -326,10 +350,10 @@ impl Harness {
                     (self.script)(&step)
                 };
                 let event = match answer {
-                    Ok(reply) => Event::ReasonerReplied {
+                    Ok((reply, usage)) => Event::ReasonerReplied {
                         request,
                         reply,
-                        usage: self.usage,
+                        usage,
                         at_ms,
                     },
                     Err(error) => Event::ReasonerFailed {
@@ -386,10 +410,13 @@ impl Harness {
         &self.concluded[0]
     }
 
+    /// A fresh agent fed every event after a trip through JSON, as a
+    /// session log would store them.
     fn replayed(&self) -> Agent {
         let mut fresh = Agent::new();
         for e in &self.events {
-            let _ = fresh.handle(e.clone());
+            let line = serde_json::to_string(e).unwrap();
+            let _ = fresh.handle(serde_json::from_str(&line).unwrap());
         }
         fresh
     }
@@ -494,7 +521,7 @@ fn held_out_exemplars_never_reach_the_reasoner() {
 #[test]
 fn a_wrong_reply_kind_is_retried_once_then_the_run_continues() {
     let mut first = true;
-    let script: Script = Box::new(move |req| {
+    let script: Script = scripted(move |req| {
         if req.name() == "design" && first {
             first = false;
             return Ok(ReasonerReply::Verdicts(Vec::new()));
@@ -511,7 +538,7 @@ fn a_wrong_reply_kind_is_retried_once_then_the_run_continues() {
 
 #[test]
 fn a_reasoner_failing_twice_ends_the_run_without_inventing_verdicts() {
-    let script: Script = Box::new(|req| {
+    let script: Script = scripted(|req| {
         if req.name() == "update" {
             Err("HTTP 500: upstream down".into())
         } else {
@@ -537,7 +564,7 @@ fn a_reasoner_failing_twice_ends_the_run_without_inventing_verdicts() {
 
 #[test]
 fn a_failure_before_any_test_concludes_with_no_explanation() {
-    let h = run(config(), Box::new(|_| Err("no key".into())));
+    let h = run(config(), scripted(|_| Err("no key".into())));
     let c = h.conclusion();
     assert_eq!(c.stop_reason, StopReason::ReasonerFailed);
     assert_eq!(c.label, "no tested explanation");
@@ -547,7 +574,7 @@ fn a_failure_before_any_test_concludes_with_no_explanation() {
 
 #[test]
 fn unusable_drafts_are_dropped_and_logged() {
-    let script: Script = Box::new(|req| match req {
+    let script: Script = scripted(|req| match req {
         ReasonRequest::Design { .. } => Ok(ReasonerReply::ExperimentDrafts(vec![
             draft(
                 HypothesisId(9),
@@ -588,7 +615,7 @@ fn unusable_drafts_are_dropped_and_logged() {
 
 #[test]
 fn a_confirmation_resting_on_one_test_is_not_accepted() {
-    let script: Script = Box::new(|req| match req {
+    let script: Script = scripted(|req| match req {
         ReasonRequest::Update { targets, .. } => Ok(ReasonerReply::Verdicts(
             targets
                 .iter()
@@ -619,7 +646,7 @@ fn a_confirmation_resting_on_one_test_is_not_accepted() {
 
 #[test]
 fn a_failed_positive_next_to_a_passing_control_is_enough_to_refute() {
-    let script: Script = Box::new(|req| match req {
+    let script: Script = scripted(|req| match req {
         ReasonRequest::Design { targets, .. } => Ok(ReasonerReply::ExperimentDrafts(
             targets
                 .iter()
@@ -660,7 +687,7 @@ fn a_failed_positive_next_to_a_passing_control_is_enough_to_refute() {
 #[test]
 fn a_refinement_creates_a_new_version_with_lineage() {
     let mut refined = false;
-    let script: Script = Box::new(move |req| match req {
+    let script: Script = scripted(move |req| match req {
         ReasonRequest::Update { targets, context } if !refined => {
             refined = true;
             Ok(ReasonerReply::Verdicts(
@@ -738,22 +765,16 @@ fn review_gate_holds_hypotheses_and_the_conclusion_but_not_experiments() {
         h.state().experiments.is_empty(),
         "nothing designed before approval"
     );
-    h.user(UserAction::Approve {
-        target: Target::Hypothesis(HypothesisId(1)),
-    });
+    h.approve(Target::Hypothesis(HypothesisId(1)));
     h.run_to_idle();
     assert!(h.state().experiments.is_empty(), "still waiting for H2");
-    h.user(UserAction::Approve {
-        target: Target::Hypothesis(HypothesisId(2)),
-    });
+    h.approve(Target::Hypothesis(HypothesisId(2)));
     h.run_to_idle();
     assert_eq!(h.approvals.last(), Some(&Target::Conclusion));
     assert!(h.concluded.is_empty());
     assert!(h.state().pending_conclusion.is_some());
     assert_eq!(h.state().experiments.len(), 4);
-    h.user(UserAction::Approve {
-        target: Target::Conclusion,
-    });
+    h.approve(Target::Conclusion);
     h.run_to_idle();
     assert_eq!(h.conclusion().label, "month names");
 }
@@ -761,20 +782,13 @@ fn review_gate_holds_hypotheses_and_the_conclusion_but_not_experiments() {
 #[test]
 fn step_gate_holds_every_experiment_and_switching_to_auto_releases_all() {
     let mut h = run(gated(GateMode::Step), good_script());
-    for id in [1, 2] {
-        h.user(UserAction::Approve {
-            target: Target::Hypothesis(HypothesisId(id)),
-        });
-    }
-    h.run_to_idle();
+    h.approve_both_hypotheses();
     let waiting: Vec<Target> = (1..=4)
         .map(|i| Target::Experiment(ExperimentId(i)))
         .collect();
     assert_eq!(h.approvals[2..], waiting[..]);
     assert!(h.runs.is_empty());
-    h.user(UserAction::Approve {
-        target: Target::Experiment(ExperimentId(1)),
-    });
+    h.approve(Target::Experiment(ExperimentId(1)));
     h.run_to_idle();
     assert!(h.runs.is_empty(), "one approval of four runs nothing yet");
     h.user(UserAction::SetGate {
@@ -793,9 +807,7 @@ fn a_rejected_hypothesis_reason_reaches_the_next_context() {
         target: Target::Hypothesis(HypothesisId(2)),
         reason: "too broad: every sentence has capitals".into(),
     });
-    h.user(UserAction::Approve {
-        target: Target::Hypothesis(HypothesisId(1)),
-    });
+    h.approve(Target::Hypothesis(HypothesisId(1)));
     h.run_to_idle();
     assert_eq!(
         h.status(2),
@@ -843,24 +855,14 @@ fn rejecting_every_hypothesis_asks_for_new_ones_with_the_reasons() {
 #[test]
 fn an_edited_experiment_runs_the_edited_text() {
     let mut h = run(gated(GateMode::Step), good_script());
-    for id in [1, 2] {
-        h.user(UserAction::Approve {
-            target: Target::Hypothesis(HypothesisId(id)),
-        });
-    }
-    h.run_to_idle();
+    h.approve_both_hypotheses();
     h.user(UserAction::EditExperiment {
         id: ExperimentId(1),
         text: "Due on 3 June.".into(),
-        prediction: Prediction {
-            firing: vec!["June".into()],
-            strength: None,
-        },
+        prediction: predict(&["June"]),
     });
     for i in 1..=4 {
-        h.user(UserAction::Approve {
-            target: Target::Experiment(ExperimentId(i)),
-        });
+        h.approve(Target::Experiment(ExperimentId(i)));
     }
     h.run_to_idle();
     assert_eq!(h.runs[0][0], "Due on 3 June.");
@@ -877,19 +879,11 @@ fn an_edited_experiment_runs_the_edited_text() {
 #[test]
 fn an_edit_that_predicts_text_not_in_the_experiment_is_refused() {
     let mut h = run(gated(GateMode::Step), good_script());
-    for id in [1, 2] {
-        h.user(UserAction::Approve {
-            target: Target::Hypothesis(HypothesisId(id)),
-        });
-    }
-    h.run_to_idle();
+    h.approve_both_hypotheses();
     h.user(UserAction::EditExperiment {
         id: ExperimentId(1),
         text: "Due soon.".into(),
-        prediction: Prediction {
-            firing: vec!["June".into()],
-            strength: None,
-        },
+        prediction: predict(&["June"]),
     });
     assert_eq!(
         h.state().experiment(ExperimentId(1)).unwrap().text,
@@ -915,10 +909,7 @@ fn researcher_hypotheses_and_experiments_are_tested() {
     h.user(UserAction::AddExperiment {
         hypothesis: HypothesisId(3),
         text: "Due 3 May 2027.".into(),
-        prediction: Prediction {
-            firing: vec!["May".into()],
-            strength: None,
-        },
+        prediction: predict(&["May"]),
         kind: ExperimentKind::Positive,
     });
     h.user(UserAction::Resume);
@@ -979,12 +970,7 @@ fn conclude_now_stops_the_loop_and_says_who_stopped_it() {
 #[test]
 fn rejecting_the_conclusion_asks_again_with_the_reason() {
     let mut h = run(gated(GateMode::Review), good_script());
-    for id in [1, 2] {
-        h.user(UserAction::Approve {
-            target: Target::Hypothesis(HypothesisId(id)),
-        });
-    }
-    h.run_to_idle();
+    h.approve_both_hypotheses();
     h.user(UserAction::Reject {
         target: Target::Conclusion,
         reason: "say which months".into(),
@@ -1000,9 +986,7 @@ fn rejecting_the_conclusion_asks_again_with_the_reason() {
         concludes[1].context().feedback[0].reason,
         "say which months"
     );
-    h.user(UserAction::Approve {
-        target: Target::Conclusion,
-    });
+    h.approve(Target::Conclusion);
     assert_eq!(h.agent.state().phase, Phase::Done);
 }
 
@@ -1028,7 +1012,7 @@ fn editing_a_tested_hypothesis_makes_a_new_version() {
 
 /// A reasoner that never makes up its mind, so only budgets can stop the loop.
 fn undecided_script() -> Script {
-    Box::new(|req| match req {
+    scripted(|req| match req {
         ReasonRequest::Update { targets, .. } => Ok(ReasonerReply::Verdicts(
             targets
                 .iter()
@@ -1072,7 +1056,7 @@ fn tests_per_hypothesis_budget_stops_the_loop() {
 
 #[test]
 fn review_rounds_are_bounded() {
-    let script: Script = Box::new(|req| match req {
+    let script: Script = scripted(|req| match req {
         ReasonRequest::Review { context, .. } => Ok(ReasonerReply::ReviewOutcome(ReviewOutcome {
             more_tests: vec![draft(
                 context.hypotheses[0].id,
@@ -1246,19 +1230,21 @@ fn llm_harness(config: AgentConfig, answer: Answer) -> (Harness, Arc<ScriptedLlm
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let script: Script = Box::new(move |req| {
-        rt.block_on(reasoner.reason(req))
-            .map(|(reply, _)| reply)
-            .map_err(|e| e.to_string())
-    });
-    let mut h = Harness::new(config, script);
+    let script: Script =
+        Box::new(move |req| rt.block_on(reasoner.reason(req)).map_err(|e| e.to_string()));
+    (Harness::new(config, script), llm)
+}
+
+/// Runs an LLM-backed session to idle.
+fn llm_run(config: AgentConfig, answer: Answer) -> (Harness, Arc<ScriptedLlm>) {
+    let (mut h, llm) = llm_harness(config, answer);
     h.run_to_idle();
     (h, llm)
 }
 
 #[test]
 fn llm_reasoner_runs_a_whole_session_from_json_replies() {
-    let (h, llm) = llm_harness(config(), Box::new(|title, _| Ok(good_llm_answer(title))));
+    let (h, llm) = llm_run(config(), Box::new(|title, _| Ok(good_llm_answer(title))));
     assert_eq!(h.status(1), HypothesisStatus::Confirmed);
     assert_eq!(h.status(2), HypothesisStatus::Refuted);
     let c = h.conclusion();
@@ -1309,7 +1295,7 @@ fn llm_reasoner_malformed_reply_is_retried_by_the_agent() {
             Ok(good_llm_answer(title))
         }
     });
-    let (h, llm) = llm_harness(config(), answer);
+    let (h, llm) = llm_run(config(), answer);
     assert_eq!(h.state().reasoner_failures, 1);
     assert!(
         h.state()
@@ -1471,4 +1457,434 @@ fn every_step_schema_is_strict_and_titled() {
             .collect();
         assert_eq!(props.len(), required.len(), "{}", req.name());
     }
+}
+
+// ---------------------------------------------------------------------------
+// Random researcher actions interleaved with out-of-order results.
+
+#[derive(Debug, Clone)]
+enum Op {
+    Deliver(usize),
+    Fail(usize),
+    User(UserAction),
+    Tick(u64),
+}
+
+fn texts() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "We met in May.",
+        "Paris is big.",
+        "",
+        "Due 3 June 2027.",
+    ])
+    .prop_map(String::from)
+}
+
+fn prediction() -> impl Strategy<Value = Prediction> {
+    prop::collection::vec(
+        prop::sample::select(vec!["May", "June", "Paris", "x"]),
+        0..3,
+    )
+    .prop_map(|f| Prediction {
+        firing: f.into_iter().map(String::from).collect(),
+        strength: None,
+    })
+}
+
+fn action() -> impl Strategy<Value = UserAction> {
+    let hid = (1u32..7).prop_map(HypothesisId);
+    let eid = (1u32..12).prop_map(ExperimentId);
+    let target = prop_oneof![
+        hid.clone().prop_map(Target::Hypothesis),
+        eid.clone().prop_map(Target::Experiment),
+        Just(Target::Conclusion),
+    ];
+    let kind = prop::sample::select(vec![
+        ExperimentKind::Positive,
+        ExperimentKind::Control,
+        ExperimentKind::MinimalPair,
+    ]);
+    let gate = prop::sample::select(vec![GateMode::Auto, GateMode::Review, GateMode::Step]);
+    prop_oneof![
+        Just(UserAction::Pause),
+        Just(UserAction::Resume),
+        target
+            .clone()
+            .prop_map(|target| UserAction::Approve { target }),
+        (target, texts()).prop_map(|(target, reason)| UserAction::Reject { target, reason }),
+        (
+            hid.clone(),
+            prop::option::of(texts()),
+            prop::option::of(texts())
+        )
+            .prop_map(|(id, description, prediction)| UserAction::EditHypothesis {
+                id,
+                description,
+                prediction
+            }),
+        (eid, texts(), prediction()).prop_map(|(id, text, prediction)| {
+            UserAction::EditExperiment {
+                id,
+                text,
+                prediction,
+            }
+        }),
+        (texts(), texts()).prop_map(|(description, prediction)| UserAction::AddHypothesis {
+            description,
+            prediction
+        }),
+        (hid, texts(), prediction(), kind).prop_map(|(hypothesis, text, prediction, kind)| {
+            UserAction::AddExperiment {
+                hypothesis,
+                text,
+                prediction,
+                kind,
+            }
+        }),
+        gate.prop_map(|mode| UserAction::SetGate { mode }),
+        Just(UserAction::ConcludeNow),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => any::<usize>().prop_map(Op::Deliver),
+        1 => any::<usize>().prop_map(Op::Fail),
+        4 => action().prop_map(Op::User),
+        1 => (0u64..200_000).prop_map(Op::Tick),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn random_actions_never_panic_or_lose_anything(
+        ops in prop::collection::vec(op(), 1..80),
+        gate in prop::sample::select(vec![GateMode::Auto, GateMode::Review, GateMode::Step]),
+        max_rounds in 1u32..4,
+        max_wall_ms in prop::option::of(1_000u64..100_000),
+    ) {
+        let mut cfg = gated(gate);
+        cfg.max_rounds = max_rounds;
+        cfg.budgets.max_wall_ms = max_wall_ms;
+        let mut h = Harness::new(cfg, good_script());
+        let mut hypotheses_seen = 0;
+        let mut experiments_seen = 0;
+        for op in ops {
+            match op {
+                Op::Deliver(i) => { h.deliver(i, false); }
+                Op::Fail(i) => { h.deliver(i, true); }
+                Op::User(action) => h.user(action),
+                Op::Tick(dt) => {
+                    let at_ms = h.now + dt;
+                    h.feed(Event::Tick { at_ms });
+                }
+            }
+            let s = h.state();
+            prop_assert!(s.hypotheses.len() >= hypotheses_seen);
+            prop_assert!(s.experiments.len() >= experiments_seen);
+            for (i, x) in s.hypotheses.iter().enumerate() {
+                prop_assert_eq!(x.id, HypothesisId(i as u32 + 1));
+                if let Some(p) = x.parent {
+                    prop_assert!(p < x.id);
+                    prop_assert_eq!(&s.hypothesis(p).unwrap().status, &HypothesisStatus::Refined);
+                }
+            }
+            for (i, e) in s.experiments.iter().enumerate() {
+                prop_assert_eq!(e.id, ExperimentId(i as u32 + 1));
+                prop_assert!(s.hypothesis(e.hypothesis).is_some());
+            }
+            hypotheses_seen = s.hypotheses.len();
+            experiments_seen = s.experiments.len();
+            prop_assert!(h.concluded.len() <= 1, "concluded twice");
+        }
+        prop_assert_eq!(&h.replayed(), &h.agent);
+        // Liveness: once the researcher lets it run, it always concludes.
+        h.user(UserAction::Resume);
+        h.user(UserAction::SetGate { mode: GateMode::Auto });
+        h.run_to_idle();
+        prop_assert_eq!(h.concluded.len(), 1, "stuck in {:?}", h.state().phase);
+        prop_assert!(h.state().is_done());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The agent module stays pure.
+
+#[test]
+fn the_agent_module_imports_no_io_clock_or_randomness() {
+    let forbidden = [
+        "tokio",
+        "reqwest",
+        "ratatui",
+        "crossterm",
+        "candle",
+        "std::time",
+        "std::fs",
+        "std::net",
+        "std::thread",
+        "std::process",
+        "rand",
+        "SystemTime",
+        "Instant",
+    ];
+    let mut files = Vec::new();
+    let mut dirs = vec![std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/agent"
+    ))];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() >= 10, "found only {files:?}");
+    let mut offences = Vec::new();
+    for file in &files {
+        let source = std::fs::read_to_string(file).unwrap();
+        for (n, line) in source.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            let is_use = code.starts_with("use ")
+                || code.starts_with("pub use ")
+                || code.starts_with("extern crate");
+            for word in forbidden {
+                let path_like = code.contains(&format!("{word}::"));
+                let used = is_use
+                    && code
+                        .split(|c: char| !c.is_alphanumeric() && c != '_')
+                        .any(|t| t == word);
+                if path_like
+                    || used
+                    || (code.contains(word) && word.chars().next().unwrap().is_uppercase())
+                {
+                    offences.push(format!("{}:{}: {line}", file.display(), n + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        offences.is_empty(),
+        "impure imports in src/agent:\n{}",
+        offences.join("\n")
+    );
+}
+
+/// The good answer with every experiment and verdict about H2 removed.
+fn h1_only_answer(title: &str) -> Value {
+    let mut v = good_llm_answer(title);
+    for key in ["experiments", "verdicts"] {
+        if let Some(items) = v.get_mut(key).and_then(Value::as_array_mut) {
+            items.retain(|x| x["hypothesis"] == "H1");
+        }
+    }
+    v
+}
+
+/// The user message of the `nth` request with this schema title.
+fn prompt_of(llm: &ScriptedLlm, title: &str, nth: usize) -> String {
+    let seen = llm.seen.lock().unwrap();
+    let req = seen
+        .iter()
+        .filter(|r| r.schema.as_ref().is_some_and(|s| s["title"] == title))
+        .nth(nth)
+        .unwrap_or_else(|| panic!("no request #{nth} for {title}"));
+    req.messages[1].content.clone()
+}
+
+#[test]
+fn llm_reasoner_is_told_why_a_hypothesis_was_rejected() {
+    let (mut h, llm) = llm_run(
+        gated(GateMode::Review),
+        Box::new(|t, _| Ok(h1_only_answer(t))),
+    );
+    h.user(UserAction::Reject {
+        target: Target::Hypothesis(HypothesisId(2)),
+        reason: "too broad: every sentence has capitals".into(),
+    });
+    h.approve(Target::Hypothesis(HypothesisId(1)));
+    h.run_to_idle();
+    let design = prompt_of(&llm, "experiments", 0);
+    assert!(design.contains("too broad: every sentence has capitals"));
+    assert!(design.contains("For each of these hypotheses: H1, design"));
+    h.approve(Target::Conclusion);
+    h.run_to_idle();
+    assert_eq!(h.conclusion().label, "Month names");
+    assert_eq!(h.status(1), HypothesisStatus::Confirmed);
+}
+
+#[test]
+fn llm_reasoner_judges_the_edited_experiment_text() {
+    let (mut h, llm) = llm_run(
+        gated(GateMode::Step),
+        Box::new(|t, _| Ok(good_llm_answer(t))),
+    );
+    h.approve_both_hypotheses();
+    h.user(UserAction::EditExperiment {
+        id: ExperimentId(1),
+        text: "Due on 3 June.".into(),
+        prediction: predict(&["June"]),
+    });
+    for i in 1..=4 {
+        h.approve(Target::Experiment(ExperimentId(i)));
+    }
+    h.run_to_idle();
+    let update = prompt_of(&llm, "verdicts", 0);
+    assert!(update.contains("E1 tests H1 (Positive): \"Due on 3 June.\""));
+    assert!(update.contains("Due on 3« June»(8.0)."));
+    assert!(!update.contains("We met in April."));
+    assert_eq!(h.status(1), HypothesisStatus::Confirmed);
+}
+
+#[test]
+fn llm_usage_runs_the_token_budget_out() {
+    let mut cfg = config();
+    cfg.budgets.max_tokens = Some(2_500);
+    let (h, llm) = llm_run(cfg, Box::new(|t, _| Ok(good_llm_answer(t))));
+    // 1000 tokens per call: the third call crosses 2500, and no fourth is made.
+    assert_eq!(llm.seen.lock().unwrap().len(), 3);
+    assert_eq!(h.state().total_tokens(), 3_000);
+    assert_eq!(h.state().usage.cost_usd, Some(0.03));
+    // The third reply (the verdicts) was paid for, so it still counts; the
+    // conclusion is then assembled from the state without another call.
+    assert_eq!(h.status(1), HypothesisStatus::Confirmed);
+    let c = h.conclusion();
+    assert_eq!(c.stop_reason, StopReason::TokenBudget);
+    assert_eq!(c.hypothesis, Some(HypothesisId(1)));
+    assert_eq!(c.label, "month names");
+    assert_eq!(c.confidence, 0.9);
+}
+
+// ---------------------------------------------------------------------------
+// Activation failures and mismatched results.
+
+#[test]
+fn a_failed_run_marks_its_experiments_and_the_loop_goes_on() {
+    let mut h = Harness::new(config(), good_script());
+    while !h.queue.iter().any(|e| matches!(e, Effect::RunTexts { .. })) {
+        h.step();
+    }
+    let i = h
+        .queue
+        .iter()
+        .position(|e| matches!(e, Effect::RunTexts { .. }))
+        .unwrap();
+    h.deliver(i, true);
+    for id in 1..=4 {
+        assert_eq!(
+            h.state().experiment(ExperimentId(id)).unwrap().status,
+            ExperimentStatus::Failed {
+                error: "scripted failure".into()
+            }
+        );
+    }
+    assert!(h.state().fresh.is_empty(), "failed runs are not judged");
+    h.run_to_idle();
+    // Round 2 designed fresh experiments, which ran and decided both hypotheses.
+    assert_eq!(h.state().round, 2);
+    assert_eq!(h.status(1), HypothesisStatus::Confirmed);
+    assert_eq!(h.conclusion().stop_reason, StopReason::Converged);
+}
+
+#[test]
+fn a_result_with_the_wrong_number_of_records_is_a_failure_not_a_guess() {
+    let mut h = Harness::new(config(), good_script());
+    let request = loop {
+        match h.queue.front() {
+            Some(Effect::RunTexts { request, .. }) => break *request,
+            _ => {
+                h.step();
+            }
+        }
+    };
+    h.queue.pop_front();
+    h.feed(Event::ActivationsArrived {
+        request,
+        records: vec![record("We met in April.")],
+        at_ms: 99_000,
+    });
+    let e1 = h.state().experiment(ExperimentId(1)).unwrap();
+    assert!(e1.result.is_none());
+    assert_eq!(
+        e1.status,
+        ExperimentStatus::Failed {
+            error: "the source returned 1 records for 4 texts".into()
+        }
+    );
+    // A duplicate delivery of the same request is stale and changes nothing.
+    let before = h.state().clone();
+    h.feed(Event::ActivationsArrived {
+        request,
+        records: Vec::new(),
+        at_ms: 99_100,
+    });
+    assert_eq!(h.state().experiments, before.experiments);
+    assert!(
+        h.state()
+            .log
+            .last()
+            .unwrap()
+            .text
+            .contains("stale activations")
+    );
+}
+
+#[test]
+fn review_gate_holds_a_refined_version_until_approved() {
+    let script = scripted(|req| match req {
+        ReasonRequest::Update { targets, context } if context.round == 1 => {
+            Ok(ReasonerReply::Verdicts(
+                targets
+                    .iter()
+                    .map(|&h| Verdict {
+                        hypothesis: h,
+                        decision: Decision::Refine {
+                            description: format!(
+                                "{} (sharper)",
+                                context.hypothesis(h).unwrap().description
+                            ),
+                            prediction: "same, but sharper".into(),
+                            rule: None,
+                        },
+                        cites: Vec::new(),
+                        confidence: 0.6,
+                        rationale: "sharpen".into(),
+                    })
+                    .collect(),
+            ))
+        }
+        _ => Ok(month_reply(req)),
+    });
+    let mut h = run(gated(GateMode::Review), script);
+    h.approve_both_hypotheses();
+    assert_eq!(h.status(3), HypothesisStatus::Proposed);
+    assert_eq!(h.status(4), HypothesisStatus::Proposed);
+    assert_eq!(
+        h.approvals[2..],
+        [
+            Target::Hypothesis(HypothesisId(3)),
+            Target::Hypothesis(HypothesisId(4))
+        ]
+    );
+    assert_eq!(
+        h.requests.iter().filter(|r| r.name() == "design").count(),
+        1
+    );
+    h.approve(Target::Hypothesis(HypothesisId(3)));
+    h.approve(Target::Hypothesis(HypothesisId(4)));
+    h.run_to_idle();
+    assert_eq!(
+        h.requests.iter().filter(|r| r.name() == "design").count(),
+        2
+    );
+    assert_eq!(h.status(3), HypothesisStatus::Confirmed);
+    assert_eq!(h.status(4), HypothesisStatus::Refuted);
 }

@@ -55,12 +55,10 @@ impl Default for SyntheticSource {
 impl SyntheticSource {
     /// The built-in features over the built-in corpus.
     pub fn new() -> SyntheticSource {
-        SyntheticSource::with_parts(FEATURES.to_vec(), corpus())
-    }
-
-    /// Custom features and corpus, for tests that need a specific setup.
-    pub fn with_parts(features: Vec<SyntheticFeature>, corpus: Vec<String>) -> SyntheticSource {
-        SyntheticSource { features, corpus }
+        SyntheticSource {
+            features: FEATURES.to_vec(),
+            corpus: corpus(),
+        }
     }
 
     /// The features this source serves, indexed by feature id.
@@ -68,58 +66,8 @@ impl SyntheticSource {
         &self.features
     }
 
-    fn feature(&self, feature: u32) -> Result<&SyntheticFeature, SourceError> {
-        self.features
-            .get(feature as usize)
-            .ok_or(SourceError::FeatureOutOfRange {
-                feature,
-                max: self.features.len().saturating_sub(1) as u32,
-            })
-    }
-
-    /// The activation record of `feature` on one text (no range check).
-    fn record(&self, feature: u32, rule: &SyntheticRule, text: &str) -> ActivationRecord {
-        let tokens = tokenize(text);
-        let ids = tokens.iter().map(|t| token_id(t)).collect();
-        let values = rule.activations(&tokens);
-        ActivationRecord::new(&self.info(), feature, tokens, ids, values)
-    }
-}
-
-/// Wraps a corpus text's record as an exemplar that says where it came from.
-fn exemplar(record: ActivationRecord, index: usize) -> Exemplar {
-    Exemplar {
-        record,
-        origin: Some("synthetic corpus".to_string()),
-        offset: Some(index as u64),
-    }
-}
-
-/// `count` items spread evenly over `items` (all of them if there are fewer).
-fn spread<T: Clone>(items: &[T], count: usize) -> Vec<T> {
-    if count == 0 || items.is_empty() {
-        return Vec::new();
-    }
-    if items.len() <= count {
-        return items.to_vec();
-    }
-    (0..count)
-        .map(|k| items[k * items.len() / count].clone())
-        .collect()
-}
-
-#[async_trait::async_trait]
-impl ActivationSource for SyntheticSource {
-    fn info(&self) -> SourceInfo {
-        SourceInfo {
-            model: "synthetic".to_string(),
-            sae: "synthetic-rules".to_string(),
-            hook: "blocks.0.hook_resid_pre".to_string(),
-            n_features: self.features.len() as u32,
-        }
-    }
-
-    async fn activations(
+    /// [`ActivationSource::activations`] without the async wrapper.
+    pub fn records(
         &self,
         feature: u32,
         texts: &[String],
@@ -131,7 +79,8 @@ impl ActivationSource for SyntheticSource {
             .collect())
     }
 
-    async fn exemplars(
+    /// [`ActivationSource::exemplars`] without the async wrapper.
+    pub fn feature_exemplars(
         &self,
         feature: u32,
         query: &ExemplarQuery,
@@ -196,25 +145,85 @@ impl ActivationSource for SyntheticSource {
             max_activation,
         })
     }
+
+    fn feature(&self, feature: u32) -> Result<&SyntheticFeature, SourceError> {
+        self.features
+            .get(feature as usize)
+            .ok_or(SourceError::FeatureOutOfRange {
+                feature,
+                max: self.features.len().saturating_sub(1) as u32,
+            })
+    }
+
+    /// The activation record of `feature` on one text (no range check).
+    fn record(&self, feature: u32, rule: &SyntheticRule, text: &str) -> ActivationRecord {
+        let tokens = tokenize(text);
+        let ids = tokens.iter().map(|t| token_id(t)).collect();
+        let values = rule.activations(&tokens);
+        ActivationRecord::new(&self.info(), feature, tokens, ids, values)
+    }
+}
+
+/// Wraps a corpus text's record as an exemplar that says where it came from.
+fn exemplar(record: ActivationRecord, index: usize) -> Exemplar {
+    Exemplar {
+        record,
+        origin: Some("synthetic corpus".to_string()),
+        offset: Some(index as u64),
+    }
+}
+
+/// `count` items spread evenly over `items` (all of them if there are fewer).
+fn spread<T: Clone>(items: &[T], count: usize) -> Vec<T> {
+    if count == 0 || items.is_empty() {
+        return Vec::new();
+    }
+    if items.len() <= count {
+        return items.to_vec();
+    }
+    (0..count)
+        .map(|k| items[k * items.len() / count].clone())
+        .collect()
+}
+
+#[async_trait::async_trait]
+impl ActivationSource for SyntheticSource {
+    fn info(&self) -> SourceInfo {
+        SourceInfo {
+            model: "synthetic".to_string(),
+            sae: "synthetic-rules".to_string(),
+            hook: "blocks.0.hook_resid_pre".to_string(),
+            n_features: self.features.len() as u32,
+        }
+    }
+
+    async fn activations(
+        &self,
+        feature: u32,
+        texts: &[String],
+    ) -> Result<Vec<ActivationRecord>, SourceError> {
+        self.records(feature, texts)
+    }
+
+    async fn exemplars(
+        &self,
+        feature: u32,
+        query: &ExemplarQuery,
+    ) -> Result<FeatureExemplars, SourceError> {
+        self.feature_exemplars(feature, query)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn run<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .map(|rt| rt.block_on(f))
-            .unwrap_or_else(|e| panic!("no runtime: {e}"))
-    }
-
     #[test]
     fn at_least_twenty_features_all_fire_on_the_corpus() {
         let source = SyntheticSource::new();
         assert!(source.features().len() >= 20);
         for id in 0..source.features().len() as u32 {
-            let ex = run(source.exemplars(id, &ExemplarQuery::default()));
+            let ex = source.feature_exemplars(id, &ExemplarQuery::default());
             let ex = ex.unwrap_or_else(|e| panic!("feature {id}: {e}"));
             assert!(
                 ex.top.len() >= 6,
@@ -238,8 +247,12 @@ mod tests {
             per_quantile: 2,
             non_activating: 3,
         };
-        let a = run(source.exemplars(0, &query)).unwrap_or_else(|e| panic!("{e}"));
-        let b = run(source.exemplars(0, &query)).unwrap_or_else(|e| panic!("{e}"));
+        let a = source
+            .feature_exemplars(0, &query)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let b = source
+            .feature_exemplars(0, &query)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(a, b);
         assert_eq!(a.top.len(), 5);
         assert!(
@@ -264,18 +277,18 @@ mod tests {
     fn activations_follow_the_rule() {
         let source = SyntheticSource::new();
         let texts = vec!["We met in New York in May.".to_string()];
-        let months = run(source.activations(0, &texts)).unwrap_or_else(|e| panic!("{e}"));
+        let months = source.records(0, &texts).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(months[0].tokens[6], " May");
         assert_eq!(months[0].max_value_token_index, 6);
         assert!((months[0].max_value - 7.0).abs() < 1e-6);
-        let york = run(source.activations(16, &texts)).unwrap_or_else(|e| panic!("{e}"));
+        let york = source.records(16, &texts).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(york[0].max_value_token_index, 4);
     }
 
     #[test]
     fn unknown_feature_is_a_typed_error() {
         let source = SyntheticSource::new();
-        let err = run(source.activations(999, &[])).err();
+        let err = source.records(999, &[]).err();
         assert!(matches!(
             err,
             Some(SourceError::FeatureOutOfRange { feature: 999, .. })

@@ -34,22 +34,6 @@ pub enum StopReason {
     NoExemplars,
 }
 
-impl StopReason {
-    /// Whether the stop came from a budget that forbids further reasoner calls,
-    /// so the conclusion must be assembled from the state alone.
-    pub fn forbids_reasoning(self) -> bool {
-        matches!(
-            self,
-            StopReason::TokenBudget
-                | StopReason::CostBudget
-                | StopReason::WallTime
-                | StopReason::ReasonerFailed
-                | StopReason::ExemplarsFailed
-                | StopReason::NoExemplars
-        )
-    }
-}
-
 /// The explanation the session ends with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Conclusion {

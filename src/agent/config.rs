@@ -114,3 +114,104 @@ impl Default for AgentConfig {
         }
     }
 }
+
+/// A setting outside the range the agent can work with.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    /// A count that must be at least one is zero.
+    #[error("agent setting `{name}` is 0; set it to at least 1")]
+    Zero {
+        /// The setting's name.
+        name: &'static str,
+    },
+    /// A fraction outside its range.
+    #[error("agent setting `{name}` is {value}; it must be {range}")]
+    OutOfRange {
+        /// The setting's name.
+        name: &'static str,
+        /// The value given.
+        value: f64,
+        /// The accepted range, in words.
+        range: &'static str,
+    },
+}
+
+impl AgentConfig {
+    /// Checks the settings before a run, so a bad config file is reported as
+    /// such instead of producing a run that cannot do anything useful.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let counts = [
+            ("n_hypotheses", self.n_hypotheses),
+            ("tests_per_round", self.tests_per_round),
+            ("max_rounds", self.max_rounds as usize),
+            ("max_tests_per_hypothesis", self.max_tests_per_hypothesis),
+        ];
+        if let Some((name, _)) = counts.iter().find(|(_, v)| *v == 0) {
+            return Err(ConfigError::Zero { name });
+        }
+        let fractions = [
+            (
+                "firing_fraction",
+                self.firing_fraction,
+                "above 0 and at most 1",
+            ),
+            ("pass_f1", self.pass_f1, "above 0 and at most 1"),
+        ];
+        for (name, value, range) in fractions {
+            if !(value > 0.0 && value <= 1.0) {
+                return Err(ConfigError::OutOfRange {
+                    name,
+                    value: f64::from(value),
+                    range,
+                });
+            }
+        }
+        if let Some(cost) = self.budgets.max_cost_usd
+            && !(cost >= 0.0 && cost.is_finite())
+        {
+            return Err(ConfigError::OutOfRange {
+                name: "budgets.max_cost_usd",
+                value: cost,
+                range: "a finite number of dollars, 0 or more",
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_bad_values_are_named() {
+        assert_eq!(AgentConfig::default().validate(), Ok(()));
+        let zero = AgentConfig {
+            tests_per_round: 0,
+            ..AgentConfig::default()
+        };
+        assert_eq!(
+            zero.validate().unwrap_err().to_string(),
+            "agent setting `tests_per_round` is 0; set it to at least 1"
+        );
+        let fraction = AgentConfig {
+            firing_fraction: 1.5,
+            ..AgentConfig::default()
+        };
+        assert!(
+            fraction
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("`firing_fraction` is 1.5")
+        );
+        let nan = AgentConfig {
+            pass_f1: f32::NAN,
+            ..AgentConfig::default()
+        };
+        assert!(nan.validate().is_err());
+        let mut cost = AgentConfig::default();
+        cost.budgets.max_cost_usd = Some(-1.0);
+        assert!(cost.validate().is_err());
+    }
+}

@@ -77,7 +77,9 @@ pub enum UserAction {
         /// New prediction.
         prediction: Prediction,
     },
-    /// Add the researcher's own hypothesis (no approval needed).
+    /// Add the researcher's own hypothesis (no approval needed). It gets
+    /// designed experiments in the next design round; once the design loop
+    /// has ended, add experiments for it with `AddExperiment`.
     AddHypothesis {
         /// What the feature responds to.
         description: String,

@@ -26,7 +26,6 @@ use crate::llm::{LlmClient, LlmRequest, Message, Usage};
 pub struct LlmReasoner {
     client: Arc<dyn LlmClient>,
     max_tokens: u32,
-    temperature: Option<f32>,
 }
 
 impl LlmReasoner {
@@ -36,18 +35,11 @@ impl LlmReasoner {
         LlmReasoner {
             client,
             max_tokens: 4096,
-            temperature: None,
         }
     }
 
-    /// Sets the sampling temperature.
-    pub fn with_temperature(mut self, temperature: f32) -> LlmReasoner {
-        self.temperature = Some(temperature);
-        self
-    }
-
-    /// The exact request sent for one step (public so sessions can show it).
-    pub fn request_for(&self, req: &ReasonRequest) -> LlmRequest {
+    /// The exact request sent for one step.
+    fn request_for(&self, req: &ReasonRequest) -> LlmRequest {
         LlmRequest {
             messages: vec![
                 Message::system(prompt::SYSTEM),
@@ -55,7 +47,7 @@ impl LlmReasoner {
             ],
             schema: Some(schema(req)),
             max_tokens: Some(self.max_tokens),
-            temperature: self.temperature,
+            temperature: None,
             top_logprobs: None,
         }
     }

@@ -110,6 +110,9 @@ impl Agent {
             Actor::Agent,
             format!("started on feature {feature} (seed {seed})"),
         );
+        if let Err(problem) = self.state.config.validate() {
+            self.note(Actor::Agent, format!("warning: {problem}"));
+        }
     }
 
     fn on_exemplars(&mut self, exemplars: FeatureExemplars, out: &mut Vec<Effect>) {
@@ -142,6 +145,9 @@ impl Agent {
         let empty = visible.top.is_empty() || self.state.feature_max <= 0.0;
         self.state.exemplars = Some(visible);
         self.state.holdout = Some(held);
+        if self.state.is_done() {
+            return;
+        }
         if empty {
             self.conclude_from_state(StopReason::NoExemplars, out);
         } else {
@@ -351,12 +357,7 @@ impl Agent {
                     if self.state.attempt == 0 {
                         self.state.review_round += 1;
                     }
-                    let open = self
-                        .state
-                        .hypotheses
-                        .iter()
-                        .filter(|h| h.status.is_open())
-                        .count();
+                    let open = self.state.open_hypotheses().count();
                     let max_tests = self.state.config.tests_per_round * open.max(1);
                     let context = self.context();
                     self.ask(ReasonRequest::Review { context, max_tests }, out);
@@ -414,14 +415,9 @@ impl Agent {
     /// Returns whether a request was issued.
     fn design_or_move_on(&mut self, out: &mut Vec<Effect>) -> bool {
         let cap = self.state.config.max_tests_per_hypothesis;
-        let open: Vec<&Hypothesis> = self
+        let targets: Vec<_> = self
             .state
-            .hypotheses
-            .iter()
-            .filter(|h| h.status.is_open())
-            .collect();
-        let targets: Vec<_> = open
-            .iter()
+            .open_hypotheses()
             .filter(|h| self.state.tests_used(h.id) < cap)
             .map(|h| h.id)
             .collect();
@@ -482,12 +478,7 @@ impl Agent {
 
     fn natural_stop_reason(&self) -> StopReason {
         let cap = self.state.config.max_tests_per_hypothesis;
-        let open: Vec<&Hypothesis> = self
-            .state
-            .hypotheses
-            .iter()
-            .filter(|h| h.status.is_open())
-            .collect();
+        let open: Vec<&Hypothesis> = self.state.open_hypotheses().collect();
         if open.is_empty() {
             StopReason::Converged
         } else if open.iter().all(|h| self.state.tests_used(h.id) >= cap) {
@@ -632,6 +623,9 @@ impl Agent {
     /// that forbid (or follow a failure of) further reasoning. Nothing is made
     /// up: the best-supported hypothesis is reported as it stands.
     pub(super) fn conclude_from_state(&mut self, reason: StopReason, out: &mut Vec<Effect>) {
+        if self.state.is_done() {
+            return;
+        }
         let conclusion = self.conclusion_from_state(reason);
         self.abandon_reasoning();
         self.state.pending_conclusion = None;

@@ -18,6 +18,19 @@
 //!    **conclude** with a short label, a description, what it does not fire
 //!    on, the evidence and a confidence.
 //!
+//! Human control arrives as [`UserAction`] events. Gates: `auto` (nothing
+//! waits), `review` (new hypotheses, refinements included, and the
+//! conclusion wait for approval), `step` (every agent-designed experiment
+//! waits too). Pause stops new work; results already in flight are still
+//! recorded. A rejection's reason reaches the reasoner in the next context.
+//! Scoring is documented in [`score`]; the verdict rules the machine enforces
+//! are listed on [`draft_problem`]'s module (`replies`) and summarised here:
+//! confirming needs two cited tests that behaved as predicted and none that
+//! did not; refuting needs two that did not, or a failed positive next to a
+//! control that behaved. Budgets (rounds, tests per hypothesis, review
+//! rounds, tokens, cost, wall time) stop the run with a conclusion built
+//! from the state and the reason.
+//!
 //! [`Agent`] consumes [`Event`]s and returns [`Effect`]s. It does no I/O,
 //! reads no clock and draws no OS randomness: times and seeds arrive in
 //! events, so folding a session log into a fresh agent replays it exactly.
@@ -40,7 +53,7 @@ mod state;
 mod user;
 
 pub use conclusion::{Conclusion, MAX_LABEL_WORDS, StopReason, clamp_label, label_words};
-pub use config::{AgentConfig, Budgets, GateMode, HoldoutConfig};
+pub use config::{AgentConfig, Budgets, ConfigError, GateMode, HoldoutConfig};
 pub use event::{Effect, Event, RequestId, Target, UserAction};
 pub use experiment::{
     Experiment, ExperimentId, ExperimentKind, ExperimentStatus, Prediction, Score, Strength,

@@ -160,3 +160,74 @@ pub fn marked(record: &ActivationRecord, threshold: f32) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::{Exemplar, FeatureExemplars, SourceInfo};
+    use crate::agent::{Feedback, HypothesisId, StopReason};
+
+    fn record(tokens: &[&str], values: &[f32]) -> ActivationRecord {
+        let info = SourceInfo {
+            model: "m".into(),
+            sae: "s".into(),
+            hook: "h".into(),
+            n_features: 1,
+        };
+        let tokens = tokens.iter().map(|t| t.to_string()).collect();
+        ActivationRecord::new(&info, 0, tokens, vec![0; values.len()], values.to_vec())
+    }
+
+    fn context() -> Context {
+        Context {
+            feature: 5,
+            round: 2,
+            max_rounds: 5,
+            firing_threshold: 1.6,
+            exemplars: FeatureExemplars {
+                feature: 5,
+                top: vec![Exemplar {
+                    record: record(&["in", " May", " rain"], &[0.0, 8.0, 1.0]),
+                    origin: None,
+                    offset: None,
+                }],
+                quantiles: Vec::new(),
+                non_activating: Vec::new(),
+                density: None,
+                max_activation: 8.0,
+            },
+            hypotheses: Vec::new(),
+            experiments: Vec::new(),
+            feedback: vec![Feedback {
+                about: "hypothesis H2: \"capitals\"".into(),
+                reason: "too broad".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn marks_only_tokens_at_or_above_the_threshold() {
+        let r = record(&["in", " May", " rain"], &[0.0, 8.0, 1.0]);
+        assert_eq!(marked(&r, 1.6), "in« May»(8.0) rain");
+    }
+
+    #[test]
+    fn renders_state_feedback_and_the_filled_in_task() {
+        let design = render(&ReasonRequest::Design {
+            context: context(),
+            targets: vec![HypothesisId(1), HypothesisId(3)],
+            per_hypothesis: 3,
+        });
+        assert!(design.contains("# Feature 5"));
+        assert!(design.contains("Round 2 of 5"));
+        assert!(design.contains("1. in« May»(8.0) rain"));
+        assert!(design.contains("- hypothesis H2: \"capitals\" — reason: too broad"));
+        assert!(design.contains("For each of these hypotheses: H1, H3, design up to 3"));
+        assert!(!design.contains('{'), "a placeholder was left unfilled");
+        let conclude = render(&ReasonRequest::Conclude {
+            context: context(),
+            stop_reason: StopReason::MaxRounds,
+        });
+        assert!(conclude.contains("Exploration has stopped (MaxRounds)"));
+    }
+}

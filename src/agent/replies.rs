@@ -410,3 +410,25 @@ fn reply_name(reply: &ReasonerReply) -> &'static str {
         ReasonerReply::ConclusionDraft(_) => "conclusion",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draft_problem_accepts_controls_and_present_substrings_only() {
+        let p = |f: &[&str]| Prediction {
+            firing: f.iter().map(|s| s.to_string()).collect(),
+            strength: None,
+        };
+        assert_eq!(draft_problem("We met in May.", &p(&["May"])), None);
+        assert_eq!(draft_problem("We met in Paris.", &p(&[])), None);
+        assert!(draft_problem(" ", &p(&[])).unwrap().contains("empty"));
+        assert!(
+            draft_problem("We met in May.", &p(&["June"]))
+                .unwrap()
+                .contains("\"June\" does not occur")
+        );
+        assert!(draft_problem("We met.", &p(&[""])).is_some());
+    }
+}

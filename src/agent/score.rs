@@ -16,6 +16,8 @@
 //!   control scores 1 when nothing fires and 0 when anything does; a positive
 //!   prediction on which nothing fires scores 0.
 //! - **Passed** = F1 ≥ the pass mark.
+//! - A prediction's `strength` is shown to the reasoner but not scored: the
+//!   score is about *where* the feature fires, which is what evaluation checks.
 
 use super::experiment::{Prediction, Score};
 use crate::activation::ActivationRecord;

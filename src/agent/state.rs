@@ -161,6 +161,11 @@ impl AgentState {
         self.experiments.iter().filter(move |e| e.hypothesis == id)
     }
 
+    /// Hypotheses that still want experiments (testing or uncertain).
+    pub fn open_hypotheses(&self) -> impl Iterator<Item = &Hypothesis> {
+        self.hypotheses.iter().filter(|h| h.status.is_open())
+    }
+
     /// Experiments counted against a hypothesis' test budget (all but rejected).
     pub fn tests_used(&self, id: HypothesisId) -> usize {
         self.experiments_of(id)

@@ -263,7 +263,7 @@ impl TokenClass {
             TokenClass::Animal => "animal nouns",
             TokenClass::Pronoun => "personal pronouns",
             TokenClass::Unit => "units of measure",
-            TokenClass::Honorific => "titles such as Dr and Mr",
+            TokenClass::Honorific => "titles like Dr and Mr",
         }
     }
 

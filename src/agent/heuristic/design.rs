@@ -10,9 +10,9 @@
 
 use super::classes::{ALL_CLASSES, TokenClass, normalize};
 use super::rule::{Rule, RuleKind, TokenTest};
-use crate::activation::FeatureExemplars;
+use crate::activation::Exemplar;
 use crate::activation::synthetic::tokenize;
-use crate::agent::score::predicted_tokens;
+use crate::agent::score::{predicted_tokens, token_spans};
 use crate::agent::{ExperimentDraft, ExperimentKind, HypothesisId, Prediction, Strength};
 
 /// Sentence frames with a slot between `before` and `after`.
@@ -41,8 +41,8 @@ pub struct Designer<'a> {
     pub hypothesis: HypothesisId,
     /// Its rule.
     pub rule: &'a Rule,
-    /// The visible exemplars, for minimal pairs and seen members.
-    pub exemplars: &'a FeatureExemplars,
+    /// The visible top exemplars, for minimal pairs and seen members.
+    pub top: &'a [Exemplar],
     /// Texts already run for this hypothesis, never repeated.
     pub done: Vec<String>,
 }
@@ -145,7 +145,12 @@ impl Designer<'_> {
             None => (at, &self.rule.target),
         };
         let old = tokens[index].clone();
-        let new = self.rejected(test, variant, &old)?;
+        let mut new = self.rejected(test, variant, &old)?;
+        let alnum = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+        if alnum(new.chars().last()) && alnum(tokens.get(index + 1).and_then(|t| t.chars().next()))
+        {
+            new.push(' ');
+        }
         tokens[index] = new.clone();
         Some(Built {
             text: tokens.concat().trim().to_string(),
@@ -190,19 +195,17 @@ impl Designer<'_> {
         })
     }
 
-    /// Tokens of the `variant`-th top exemplar on which the rule fires.
+    /// Tokens of the `variant`-th top exemplar on which the rule fires, as
+    /// plain text pieces (byte-level markers read as spaces and newlines,
+    /// special tokens such as a BOS dropped) so they can be re-joined.
     fn exemplar_tokens(&self, variant: usize) -> Option<Vec<String>> {
-        let usable: Vec<&Vec<String>> = self
-            .exemplars
+        let usable: Vec<Vec<String>> = self
             .top
             .iter()
-            .map(|e| &e.record.tokens)
+            .map(|e| surface_tokens(&e.record.tokens))
             .filter(|t| (0..t.len()).any(|i| self.rule.fires_at(t, i)))
             .collect();
-        if usable.is_empty() {
-            return None;
-        }
-        Some(usable[variant % usable.len()].clone())
+        pick(&usable, variant)
     }
 
     /// A member of the target, preferring ones the exemplars never showed
@@ -295,14 +298,40 @@ impl Designer<'_> {
 
     /// Normalised tokens that fired in the top exemplars.
     fn seen_words(&self) -> Vec<String> {
-        self.exemplars
-            .top
+        self.top
             .iter()
             .flat_map(|e| e.record.tokens.iter().zip(&e.record.values))
             .filter(|(_, v)| **v > 0.0)
             .map(|(t, _)| normalize(t).to_string())
             .collect()
     }
+}
+
+/// Up to `count` distinct sentences on which `rule` predicts firing: the
+/// generator for generative accuracy when no LLM is configured. Members,
+/// contexts and carrier frames rotate so the sentences vary.
+pub fn sentences_for(rule: &Rule, count: usize) -> Vec<String> {
+    let designer = Designer {
+        hypothesis: HypothesisId(0),
+        rule,
+        top: &[],
+        done: Vec::new(),
+    };
+    let mut out: Vec<String> = Vec::new();
+    for variant in 0..count * 4 {
+        if out.len() >= count {
+            break;
+        }
+        let built = designer
+            .positive(variant)
+            .filter(|b| !out.contains(&b.text));
+        if let Some(draft) = built.and_then(|b| designer.draft(b))
+            && !draft.prediction.firing.is_empty()
+        {
+            out.push(draft.text);
+        }
+    }
+    out
 }
 
 /// A designed text before its prediction is attached.
@@ -312,21 +341,30 @@ struct Built {
     rationale: String,
 }
 
+/// Each token as the text it stands for, without special tokens.
+fn surface_tokens(tokens: &[String]) -> Vec<String> {
+    let (text, spans) = token_spans(tokens);
+    let is_special = |t: &str| t.len() > 2 && t.starts_with('<') && t.ends_with('>');
+    spans
+        .iter()
+        .zip(tokens)
+        .filter(|(_, raw)| !is_special(raw))
+        .map(|(&(start, end), _)| text[start..end].iter().collect())
+        .collect()
+}
+
 /// The `variant`-th item, cycling.
 fn pick<T: Clone>(pool: &[T], variant: usize) -> Option<T> {
     (!pool.is_empty()).then(|| pool[variant % pool.len()].clone())
 }
 
-/// Joins slot words: a space between words, none before punctuation or
-/// after a currency sign.
+/// Joins slot words with spaces, except before sentence punctuation and
+/// after a currency sign (`$25`, `said,`).
 fn join_words<'a>(words: impl IntoIterator<Item = &'a String>) -> String {
     let mut out = String::new();
     for word in words {
         let word = normalize(word);
-        let glue = !out.is_empty()
-            && !out.ends_with('$')
-            && word.chars().next().is_some_and(char::is_alphanumeric);
-        if glue || (!out.is_empty() && !out.ends_with('$') && TokenClass::Operator.matches(word)) {
+        if !out.is_empty() && !out.ends_with('$') && !TokenClass::Punctuation.matches(word) {
             out.push(' ');
         }
         out.push_str(word);
@@ -360,14 +398,11 @@ fn strength(value: f32) -> Strength {
 mod tests {
     use super::*;
     use crate::activation::synthetic::SyntheticSource;
-    use crate::activation::{ActivationSource, ExemplarQuery};
+    use crate::activation::{ExemplarQuery, FeatureExemplars};
 
     fn exemplars(feature: u32) -> FeatureExemplars {
-        let source = SyntheticSource::new();
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .map(|rt| rt.block_on(source.exemplars(feature, &ExemplarQuery::default())))
-            .unwrap_or_else(|e| panic!("{e}"))
+        SyntheticSource::new()
+            .feature_exemplars(feature, &ExemplarQuery::default())
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
@@ -380,7 +415,7 @@ mod tests {
         let designer = Designer {
             hypothesis: HypothesisId(1),
             rule: &rule,
-            exemplars: &ex,
+            top: &ex.top,
             done: vec![],
         };
         let drafts = designer.design(3, 0);
@@ -415,6 +450,22 @@ mod tests {
     }
 
     #[test]
+    fn byte_level_exemplars_become_plain_text() {
+        let tokens: Vec<String> = [
+            "<|endoftext|>",
+            "We",
+            "\u{120}met",
+            "\u{120}in",
+            "\u{120}May",
+            "\u{10a}",
+        ]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+        assert_eq!(surface_tokens(&tokens), ["We", " met", " in", " May", "\n"]);
+    }
+
+    #[test]
     fn context_rule_controls_drop_the_context() {
         let ex = exemplars(11);
         let rule = Rule {
@@ -426,7 +477,7 @@ mod tests {
         let designer = Designer {
             hypothesis: HypothesisId(2),
             rule: &rule,
-            exemplars: &ex,
+            top: &ex.top,
             done: vec![],
         };
         let drafts = designer.design(3, 0);
@@ -436,5 +487,26 @@ mod tests {
         assert!(!drafts[1].text.contains("$"), "{}", drafts[1].text);
         assert!(!drafts[2].text.contains("$"), "{}", drafts[2].text);
         assert!(drafts[2].prediction.firing.is_empty());
+    }
+
+    #[test]
+    fn generated_sentences_vary_and_make_the_rule_fire() {
+        let rule = Rule {
+            preceded_by: vec![TokenTest::one_of(["$"])],
+            ..Rule::on(TokenTest::Class {
+                class: TokenClass::Digits,
+            })
+        };
+        let sentences = sentences_for(&rule, 5);
+        assert_eq!(sentences.len(), 5);
+        for s in &sentences {
+            let words = s.split_whitespace().count();
+            assert!((5..=15).contains(&words), "{s}");
+            assert!(rule.firing(&tokenize(s)).contains(&true), "{s}");
+        }
+        let mut unique = sentences.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 5, "{sentences:?}");
     }
 }

@@ -12,6 +12,7 @@ mod rule;
 mod steps;
 
 pub use classes::{TokenClass, normalize};
+pub use design::sentences_for;
 pub use learner::{Candidate, Dataset, Fit, assess, candidates, evaluate};
 pub use reasoner::HeuristicReasoner;
 pub use rule::{Rule, RuleError, RuleKind, TokenTest, predict_from_rule};

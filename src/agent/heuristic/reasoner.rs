@@ -57,3 +57,79 @@ impl Reasoner for HeuristicReasoner {
         Ok((self.reply(req)?, Usage::default()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::FeatureExemplars;
+    use crate::agent::{Context, StopReason};
+
+    fn silent_context() -> Context {
+        Context {
+            feature: 0,
+            round: 0,
+            max_rounds: 5,
+            firing_threshold: 1.0,
+            exemplars: FeatureExemplars {
+                feature: 0,
+                top: Vec::new(),
+                quantiles: Vec::new(),
+                non_activating: Vec::new(),
+                density: None,
+                max_activation: 0.0,
+            },
+            hypotheses: Vec::new(),
+            experiments: Vec::new(),
+            feedback: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn nothing_to_learn_from_is_a_typed_error_not_an_empty_reply() {
+        let req = ReasonRequest::Hypothesise {
+            context: silent_context(),
+            count: 4,
+        };
+        let err = HeuristicReasoner.reply(&req).err();
+        assert!(
+            matches!(
+                err,
+                Some(ReasonerError::Unable {
+                    step: "hypothesise",
+                    ..
+                })
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn every_step_gets_the_reply_kind_that_answers_it() {
+        let context = silent_context();
+        let requests = [
+            ReasonRequest::Design {
+                context: context.clone(),
+                targets: Vec::new(),
+                per_hypothesis: 3,
+            },
+            ReasonRequest::Update {
+                context: context.clone(),
+                targets: Vec::new(),
+            },
+            ReasonRequest::Review {
+                context: context.clone(),
+                max_tests: 4,
+            },
+            ReasonRequest::Conclude {
+                context,
+                stop_reason: StopReason::MaxRounds,
+            },
+        ];
+        for req in &requests {
+            let reply = HeuristicReasoner
+                .reply(req)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(reply.answers(req), "{} got {reply:?}", req.name());
+        }
+    }
+}

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use super::classes::normalize;
 use super::design::Designer;
 use super::learner::{Candidate, Dataset, assess, candidates};
-use super::rule::{Rule, RuleKind};
+use super::rule::{Rule, RuleKind, TokenTest};
 use crate::agent::{
     ConclusionDraft, Context, Decision, ExperimentDraft, ExperimentId, Hypothesis, HypothesisDraft,
     HypothesisId, HypothesisStatus, ReviewOutcome, StopReason, Verdict,
@@ -41,9 +41,38 @@ pub fn dataset(ctx: &Context) -> Dataset {
     data
 }
 
-/// The rule a hypothesis carries, if it carries a readable one.
+/// The rule a hypothesis carries, or one read from its wording (for a
+/// researcher's hypothesis, which has none).
 fn rule_of(h: &Hypothesis) -> Option<Rule> {
-    h.rule.as_ref().and_then(|v| Rule::from_json(v).ok())
+    match &h.rule {
+        Some(v) => Rule::from_json(v).ok(),
+        None => rule_from_words(&h.description),
+    }
+}
+
+/// Reads a rule from a researcher's wording: quoted tokens are the firing
+/// set, and quoted tokens after the word "after" the required context, as
+/// in `fires on "York" after "New"`. `None` when nothing is quoted.
+pub fn rule_from_words(text: &str) -> Option<Rule> {
+    let quoted = |part: &str| -> Vec<String> {
+        part.split('"')
+            .skip(1)
+            .step_by(2)
+            .filter(|q| !q.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let (head, tail) = text.split_once(" after ").unwrap_or((text, ""));
+    let targets = quoted(head);
+    if targets.is_empty() {
+        return None;
+    }
+    let context = quoted(tail);
+    let mut rule = Rule::on(TokenTest::one_of(targets.iter().map(String::as_str)));
+    if !context.is_empty() {
+        rule.preceded_by = vec![TokenTest::one_of(context.iter().map(String::as_str))];
+    }
+    Some(rule)
 }
 
 /// Upper-cases the first letter.
@@ -130,7 +159,7 @@ pub fn design(
         let designer = Designer {
             hypothesis: id,
             rule: &rule,
-            exemplars: &ctx.exemplars,
+            top: &ctx.exemplars.top,
             done,
         };
         out.extend(designer.design(per_hypothesis, variant));
@@ -432,4 +461,293 @@ fn near_misses(ctx: &Context, rule: &Rule, data: &Dataset) -> Vec<String> {
         .take(NEAR_MISSES)
         .map(|(t, _)| t)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::synthetic::SyntheticSource;
+    use crate::activation::{ExemplarQuery, FeatureExemplars};
+    use crate::agent::heuristic::{TokenClass, TokenTest};
+    use crate::agent::score::score;
+    use crate::agent::{Actor, Experiment, ExperimentKind, ExperimentStatus, Prediction};
+
+    fn context(feature: u32) -> Context {
+        let source = SyntheticSource::new();
+        let exemplars: FeatureExemplars = source
+            .feature_exemplars(feature, &ExemplarQuery::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        Context {
+            feature,
+            round: 1,
+            max_rounds: 5,
+            firing_threshold: 0.2 * exemplars.max_activation,
+            exemplars,
+            hypotheses: Vec::new(),
+            experiments: Vec::new(),
+            feedback: Vec::new(),
+        }
+    }
+
+    fn hypothesis(id: u32, rule: &Rule) -> Hypothesis {
+        Hypothesis {
+            id: HypothesisId(id),
+            version: 1,
+            parent: None,
+            description: rule.describe(),
+            evidence: String::new(),
+            prediction: String::new(),
+            status: HypothesisStatus::Testing,
+            confidence: 0.5,
+            decided_by: Vec::new(),
+            origin: Actor::Agent,
+            rule: Some(rule.to_json()),
+        }
+    }
+
+    /// Runs a text through the synthetic source and scores `firing` on it.
+    fn experiment(ctx: &Context, id: u32, h: u32, text: &str, firing: &[&str]) -> Experiment {
+        let source = SyntheticSource::new();
+        let record = source
+            .records(ctx.feature, &[text.to_string()])
+            .unwrap_or_else(|e| panic!("{e}"))
+            .remove(0);
+        let prediction = Prediction {
+            firing: firing.iter().map(|s| s.to_string()).collect(),
+            strength: None,
+        };
+        Experiment {
+            id: ExperimentId(id),
+            hypothesis: HypothesisId(h),
+            text: text.to_string(),
+            score: Some(score(&prediction, &record, ctx.firing_threshold, 0.5)),
+            prediction,
+            kind: ExperimentKind::Positive,
+            status: ExperimentStatus::Done,
+            origin: Actor::Agent,
+            round: 1,
+            rationale: String::new(),
+            result: Some(record),
+        }
+    }
+
+    #[test]
+    fn hypotheses_differ_in_kind_and_carry_rules() {
+        let ctx = context(16);
+        let drafts = hypothesise(&ctx, 4);
+        assert_eq!(drafts.len(), 4);
+        let rules: Vec<Rule> = drafts
+            .iter()
+            .map(|d| Rule::from_json(d.rule.as_ref().unwrap_or(&serde_json::Value::Null)))
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{e}"));
+        // On exemplars alone "York" and "New York" explain the same tokens;
+        // both must be on the table for the experiments to decide.
+        let mut kinds: Vec<RuleKind> = rules.iter().map(Rule::kind).collect();
+        assert_eq!(kinds[0], RuleKind::TokenSet, "{:?}", drafts[0]);
+        let phrase = kinds.iter().position(|k| *k == RuleKind::Phrase);
+        let phrase = phrase.unwrap_or_else(|| panic!("no phrase hypothesis: {drafts:?}"));
+        assert!(drafts[phrase].description.contains("\"New York\""));
+        kinds.sort();
+        kinds.dedup();
+        assert_eq!(kinds.len(), 4, "{kinds:?}");
+        assert!(
+            drafts[0].evidence.contains("precision 1.00"),
+            "{}",
+            drafts[0].evidence
+        );
+    }
+
+    #[test]
+    fn passing_tests_confirm_and_a_surprise_refines() {
+        let mut ctx = context(0);
+        let class = Rule::on(TokenTest::Class {
+            class: TokenClass::Month,
+        });
+        let narrow = Rule::on(TokenTest::one_of(["May", "June"]));
+        ctx.hypotheses = vec![hypothesis(1, &class), hypothesis(2, &narrow)];
+        ctx.experiments = vec![
+            experiment(&ctx, 1, 1, "We left in October.", &["October"]),
+            experiment(&ctx, 2, 1, "You may leave now.", &[]),
+            experiment(&ctx, 3, 2, "We left in October.", &[]),
+            experiment(&ctx, 4, 2, "We left in June.", &["June"]),
+        ];
+        let verdicts = update(&ctx, &[HypothesisId(1), HypothesisId(2)]);
+        assert_eq!(verdicts[0].decision, Decision::Confirm);
+        assert_eq!(verdicts[0].cites, [ExperimentId(1), ExperimentId(2)]);
+        let Decision::Refine {
+            rule: Some(json), ..
+        } = &verdicts[1].decision
+        else {
+            panic!("expected a refinement, got {:?}", verdicts[1]);
+        };
+        let refined = Rule::from_json(json).unwrap_or_else(|e| panic!("{e}"));
+        assert!(refined.target.matches(" October"), "{refined:?}");
+        assert!(!refined.same_claim(&class), "must not restate H1");
+        assert_eq!(verdicts[1].cites, [ExperimentId(3)]);
+        assert!(
+            verdicts[1].rationale.contains("E3"),
+            "{}",
+            verdicts[1].rationale
+        );
+    }
+
+    #[test]
+    fn failing_tests_without_a_fix_refute() {
+        let mut ctx = context(0);
+        let wrong = Rule::on(TokenTest::Class {
+            class: TokenClass::Digits,
+        });
+        ctx.hypotheses = vec![hypothesis(1, &wrong)];
+        // Everything a one-part change could reach is already stated by H2.
+        let month = Rule::on(TokenTest::Class {
+            class: TokenClass::Month,
+        });
+        ctx.hypotheses.push(hypothesis(2, &month));
+        ctx.experiments = vec![
+            experiment(&ctx, 1, 1, "It took 42 days.", &["42"]),
+            experiment(&ctx, 2, 1, "Room 7 is empty.", &["7"]),
+        ];
+        let verdicts = update(&ctx, &[HypothesisId(1)]);
+        assert!(
+            matches!(
+                verdicts[0].decision,
+                Decision::Refute | Decision::Refine { .. }
+            ),
+            "{:?}",
+            verdicts[0]
+        );
+        assert!(verdicts[0].cites.contains(&ExperimentId(1)));
+    }
+
+    #[test]
+    fn conclusion_uses_the_best_rule_and_lists_near_misses() {
+        let mut ctx = context(0);
+        let class = Rule::on(TokenTest::Class {
+            class: TokenClass::Month,
+        });
+        let caps = Rule::on(TokenTest::Class {
+            class: TokenClass::Capitalised,
+        });
+        ctx.hypotheses = vec![hypothesis(1, &class), hypothesis(2, &caps)];
+        ctx.hypotheses[0].status = HypothesisStatus::Confirmed;
+        ctx.experiments = vec![experiment(
+            &ctx,
+            1,
+            2,
+            "We met Anna in Paris.",
+            &["We", "Anna", "Paris"],
+        )];
+        let draft = conclude(&ctx, StopReason::Converged);
+        assert_eq!(draft.hypothesis, Some(HypothesisId(1)));
+        assert_eq!(draft.label, "month names");
+        assert!(draft.confidence > 0.9);
+        assert!(
+            draft.does_not_fire_on.iter().any(|t| t.contains("Paris")),
+            "{:?}",
+            draft.does_not_fire_on
+        );
+        let rule = Rule::from_json(draft.rule.as_ref().unwrap_or(&serde_json::Value::Null));
+        assert!(rule.is_ok_and(|r| r.same_claim(&class)));
+    }
+
+    #[test]
+    fn a_researchers_quoted_wording_becomes_a_testable_rule() {
+        let rule = rule_from_words("Fires on \"York\" after \"New\"");
+        let rule = rule.unwrap_or_else(|| panic!("no rule"));
+        assert_eq!(rule.kind(), RuleKind::Phrase);
+        assert!(rule_from_words("something about cities").is_none());
+        let mut ctx = context(16);
+        let mut h = hypothesis(1, &rule);
+        h.rule = None;
+        h.description = "Fires on \"York\" after \"New\"".to_string();
+        h.origin = Actor::Researcher;
+        ctx.hypotheses = vec![h];
+        let drafts = design(&ctx, &[HypothesisId(1)], 3);
+        assert_eq!(drafts.len(), 3, "{drafts:?}");
+        assert!(drafts[0].text.contains("New York"), "{}", drafts[0].text);
+    }
+
+    #[test]
+    fn byte_level_bpe_exemplars_work_end_to_end() {
+        use crate::activation::{ActivationRecord, Exemplar, SourceInfo};
+        let info = SourceInfo {
+            model: "bpe".into(),
+            sae: "s".into(),
+            hook: "h".into(),
+            n_features: 1,
+        };
+        let window = |tokens: &[&str], fire: &[usize]| {
+            let values = (0..tokens.len())
+                .map(|i| if fire.contains(&i) { 6.0 } else { 0.0 })
+                .collect();
+            let tokens: Vec<String> = tokens.iter().map(|t| t.to_string()).collect();
+            let ids = vec![0; tokens.len()];
+            Exemplar {
+                record: ActivationRecord::new(&info, 0, tokens, ids, values),
+                origin: None,
+                offset: None,
+            }
+        };
+        let mut ctx = context(0);
+        ctx.firing_threshold = 1.2;
+        ctx.exemplars = FeatureExemplars {
+            feature: 0,
+            top: vec![
+                window(
+                    &[
+                        "<|endoftext|>",
+                        "We",
+                        "\u{120}met",
+                        "\u{120}in",
+                        "\u{120}May",
+                        ".",
+                    ],
+                    &[4],
+                ),
+                window(
+                    &[
+                        "<|endoftext|>",
+                        "Due",
+                        "\u{120}in",
+                        "\u{120}June",
+                        "\u{10a}",
+                    ],
+                    &[3],
+                ),
+                window(
+                    &["<|endoftext|>", "March", "\u{120}came", "\u{120}early"],
+                    &[1],
+                ),
+            ],
+            quantiles: Vec::new(),
+            non_activating: vec![window(&["<|endoftext|>", "The", "\u{120}cat"], &[])],
+            density: None,
+            max_activation: 6.0,
+        };
+        let drafts = hypothesise(&ctx, 4);
+        let best = drafts[0].rule.as_ref().map(Rule::from_json);
+        let Some(Ok(best)) = best else {
+            panic!("no rule: {drafts:?}")
+        };
+        assert_eq!(
+            best.target,
+            TokenTest::Class {
+                class: TokenClass::Month
+            }
+        );
+        ctx.hypotheses = vec![hypothesis(1, &best)];
+        for d in design(&ctx, &[HypothesisId(1)], 3) {
+            assert!(
+                !d.text.contains('\u{120}') && !d.text.contains("<|"),
+                "{}",
+                d.text
+            );
+        }
+        let tokens: Vec<String> = ["In", "\u{120}October"]
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
+        assert_eq!(best.firing(&tokens), [false, true]);
+    }
 }
