@@ -437,10 +437,10 @@ mod live {
             let ctx = req.context();
             let mut rng = SplitMix64::new(
                 self.seed
-                    ^ (ctx.hypotheses.len() as u64) << 20
-                    ^ (ctx.experiments.len() as u64) << 40
-                    ^ u64::from(ctx.round) << 8
-                    ^ req.name().len() as u64,
+                    ^ ((ctx.hypotheses.len() as u64) << 20)
+                    ^ ((ctx.experiments.len() as u64) << 40)
+                    ^ (u64::from(ctx.round) << 8)
+                    ^ (req.name().len() as u64),
             );
             for _ in 0..rng.below(4) {
                 tokio::task::yield_now().await;
@@ -622,7 +622,13 @@ mod live {
                         }
                     }
                 });
-                let session = NewSession { feature, config: config(), seed, durability: Durability::OnClose };
+                let session = NewSession {
+                    feature,
+                    config: config(),
+                    seed,
+                    reasoner_spec: "test-random".into(),
+                    durability: Durability::OnClose,
+                };
                 let controls = Controls { actions: Some(rx), on_snapshots: None };
                 let result = run::start(&store, instruments(seed), session, controls).await;
                 sender.await.unwrap();
@@ -654,6 +660,103 @@ mod live {
             prop_assert_eq!(&resumed_log.entries[..keep], &log.entries[..keep]);
             prop_assert_eq!(resumed_log.entries.len() as u64, resumed.events);
             prop_assert_eq!(&replay(Agent::new(), &resumed_log.entries, None).state(), &resumed.state);
+        }
+    }
+}
+
+mod kill {
+    //! SIGKILL the real `sage explain` at seeded points and resume: the log
+    //! always loads (at most the event being written is lost) and `sage
+    //! resume` completes the session.
+
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Stdio};
+    use std::time::Duration;
+
+    use sage::agent::{Agent, AgentConfig, Event, SplitMix64};
+    use sage::session::{read_log, replay};
+
+    /// `sage explain` of one synthetic feature in a data dir.
+    fn explain(data: &Path, feature: &str) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sage"));
+        command
+            .args(["explain", "--source", "synthetic", "--jobs", "1"])
+            .args(["--features", feature, "--out"])
+            .arg(data.join("out"))
+            .env("SAGE_DATA_DIR", data);
+        command
+    }
+
+    /// The only log in the sessions folder, once it has `lines` lines.
+    fn log_with_lines(sessions: &Path, lines: usize) -> Option<PathBuf> {
+        let entry = std::fs::read_dir(sessions).ok()?.next()?.ok()?;
+        let bytes = std::fs::read(entry.path()).ok()?;
+        (bytes.iter().filter(|&&b| b == b'\n').count() >= lines).then(|| entry.path())
+    }
+
+    #[test]
+    fn a_session_killed_at_random_points_loads_and_resumes_to_its_end() {
+        let mut rng = SplitMix64::new(0x5A6E);
+        for round in 0..6 {
+            let data = tempfile::tempdir().unwrap();
+            let sessions = data.path().join("sessions");
+            let feature = rng.below(25).to_string();
+            // Kill once the log holds the header and `after` events.
+            let after = 1 + rng.below(12);
+            let mut child = explain(data.path(), &feature)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut finished = false;
+            while log_with_lines(&sessions, 1 + after).is_none() {
+                if child.try_wait().unwrap().is_some() {
+                    finished = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            child.kill().unwrap(); // SIGKILL on Unix
+            child.wait().unwrap();
+            let path = log_with_lines(&sessions, 1).expect("the session log exists");
+
+            let killed = read_log::<AgentConfig, Event>(&path)
+                .unwrap_or_else(|e| panic!("round {round}: the killed log must load: {e}"));
+            if !finished {
+                assert!(killed.entries.len() >= after, "round {round}");
+            }
+            let id = path.file_stem().unwrap().to_str().unwrap().to_string();
+            // Odd rounds continue with `sage resume`, even rounds by running
+            // the same `sage explain` again, which must pick the session up.
+            let resumed = if round % 2 == 1 {
+                Command::new(env!("CARGO_BIN_EXE_sage"))
+                    .args(["resume", &id])
+                    .env("SAGE_DATA_DIR", data.path())
+                    .output()
+                    .unwrap()
+            } else {
+                explain(data.path(), &feature).output().unwrap()
+            };
+            let stdout = String::from_utf8_lossy(&resumed.stdout);
+            assert!(
+                resumed.status.success() && stdout.contains(id.as_str()),
+                "round {round}: resuming failed: {stdout} {}",
+                String::from_utf8_lossy(&resumed.stderr)
+            );
+            assert_eq!(
+                std::fs::read_dir(&sessions).unwrap().count(),
+                1,
+                "round {round}: the interrupted session was continued, not restarted"
+            );
+            let done = read_log::<AgentConfig, Event>(&path).unwrap();
+            assert!(done.torn_tail.is_none(), "round {round}");
+            assert_eq!(
+                &done.entries[..killed.entries.len()],
+                &killed.entries[..],
+                "round {round}: resuming keeps every event that survived the kill"
+            );
+            let state = replay(Agent::new(), &done.entries, None).state();
+            assert!(state.conclusion.is_some(), "round {round}");
         }
     }
 }

@@ -2,8 +2,20 @@
 //! error, never panic. The loader file is compiled here directly (it needs
 //! only serde and thiserror) so fuzzing does not instrument the model stack.
 //!
-//! Run: `cargo +nightly fuzz run load_log` from the repository root. Copy
-//! every crashing input to `tests/fixtures/fuzz_regressions/`.
+//! Run with cargo-fuzz: `cargo +nightly fuzz run load_log`. Without it, the
+//! same build by hand (what produced the committed corpus picks), from
+//! `fuzz/`:
+//! ```text
+//! RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+//!   -Cllvm-args=-sanitizer-coverage-inline-8bit-counters \
+//!   -Cllvm-args=-sanitizer-coverage-pc-table \
+//!   -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing \
+//!   -Zsanitizer=address -Cdebug-assertions" \
+//!   cargo +nightly build --release --target x86_64-unknown-linux-gnu --bin load_log
+//! ./target/x86_64-unknown-linux-gnu/release/load_log corpus/load_log \
+//!   -artifact_prefix=artifacts/load_log/ -max_total_time=300 -max_len=4096
+//! ```
+//! Copy every crashing input to `tests/fixtures/fuzz_regressions/crash-*`.
 
 #![no_main]
 

@@ -1,7 +1,12 @@
 //! Subcommand definitions and their dispatch; one file per subcommand.
 
+mod explain;
 mod hook;
+mod instruments;
 mod paths;
+mod replay;
+mod resume;
+mod sessions;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +26,14 @@ pub enum Command {
     Paths(paths::PathsArgs),
     /// Run a model to one TransformerLens hook and print the activations per token.
     Hook(hook::HookArgs),
+    /// List saved sessions: id, feature, status, label, rounds, tokens, cost, date.
+    Sessions(sessions::SessionsArgs),
+    /// Continue an interrupted session from its log.
+    Resume(resume::ResumeArgs),
+    /// Rebuild a session's state after N events, offline, and export a report.
+    Replay(replay::ReplayArgs),
+    /// Explain many features unattended: one explanation JSON + Markdown each.
+    Explain(explain::ExplainArgs),
 }
 
 /// Runs one parsed command line.
@@ -28,5 +41,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Paths(args) => paths::run(args),
         Command::Hook(args) => hook::run(args),
+        Command::Sessions(args) => sessions::run(args),
+        Command::Resume(args) => resume::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Explain(args) => explain::run(args),
     }
 }

@@ -19,4 +19,4 @@ pub use log::{
 pub use replay::replay;
 pub use report::{REPORT_SCHEMA_VERSION, Report, SessionStatus};
 pub use run::{Controls, NewSession, SessionError, SessionRun};
-pub use store::{SessionStore, StoreError};
+pub use store::{SessionLog, SessionStore, StoreError};

@@ -314,7 +314,7 @@ impl Report {
             self.usage.prompt_tokens,
             self.usage.cached_tokens,
             self.usage.completion_tokens,
-            format_cost(self.usage.cost_usd)
+            format_cost(self.usage.cost_usd, self.usage.total_tokens)
         ));
         md
     }
@@ -403,15 +403,20 @@ impl Report {
             "<h2>Usage</h2>\n<p>{} reasoner call(s) · {} tokens · cost {}</p>\n</body></html>\n",
             self.usage.reasoner_calls,
             self.usage.total_tokens,
-            format_cost(self.usage.cost_usd)
+            format_cost(self.usage.cost_usd, self.usage.total_tokens)
         ));
         html
     }
 }
 
-/// Cost as dollars, or `unknown` when a price was missing.
-pub fn format_cost(cost: Option<f64>) -> String {
-    cost.map_or("unknown".into(), |c| format!("${c:.4}"))
+/// Cost as dollars: `unknown` when tokens were spent at a missing price,
+/// `$0.0000` when no LLM tokens were spent at all (the heuristic reasoner).
+pub fn format_cost(cost: Option<f64>, tokens: u64) -> String {
+    match cost {
+        Some(c) => format!("${c:.4}"),
+        None if tokens == 0 => "$0.0000".into(),
+        None => "unknown".into(),
+    }
 }
 
 fn report_hypothesis(h: &Hypothesis) -> ReportHypothesis {

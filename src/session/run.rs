@@ -46,6 +46,10 @@ pub struct NewSession {
     pub config: AgentConfig,
     /// Seed for the agent's choices.
     pub seed: u64,
+    /// The reasoner spec as the user gave it (`heuristic`, `openai:MODEL`,
+    /// …), recorded so `sage resume` can rebuild the same reasoner. Specs
+    /// carry no keys.
+    pub reasoner_spec: String,
     /// When events reach the disk.
     pub durability: Durability,
 }
@@ -76,7 +80,7 @@ pub async fn start(
         sae: info.sae,
         hook: info.hook,
         feature: session.feature,
-        reasoner: instruments.reasoner.spec(),
+        reasoner: session.reasoner_spec.clone(),
         seed: session.seed,
         created_at_ms,
         config: session.config.clone(),

@@ -4,8 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::log::{Durability, LogError, LogHeader, LogWriter};
-use crate::agent::AgentConfig;
+use super::log::{Durability, LoadedLog, LogError, LogHeader, LogWriter, read_log};
+use crate::agent::{AgentConfig, Event};
+
+/// A session log as sage writes it.
+pub type SessionLog = LoadedLog<AgentConfig, Event>;
 
 /// Why a session could not be found or named.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +98,11 @@ impl SessionStore {
             }
         }
         Err(LogError::AlreadyExists(self.path_of(&base)?).into())
+    }
+
+    /// Reads an existing session's log (without changing it).
+    pub fn load(&self, id: &str) -> Result<SessionLog, StoreError> {
+        Ok(read_log(&self.existing(id)?)?)
     }
 
     /// Every session id in the folder, oldest first.

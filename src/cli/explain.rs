@@ -1,0 +1,430 @@
+//! `sage explain`: explain many features unattended. One session per
+//! feature (its log kept in the data dir), one explanation JSON + Markdown
+//! per feature, a summary table, and a progress bar. Failed features are
+//! reported and get no explanation; on a re-run finished ones are skipped
+//! and interrupted sessions are resumed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, bail};
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use sage::agent::{Agent, AgentConfig, GateMode, StopReason};
+use sage::config::Paths;
+use sage::session::report::format_cost;
+use sage::session::run::{resume, start};
+use sage::session::{
+    Controls, DriveOutcome, Durability, Instruments, NewSession, Report, SessionStore, replay,
+};
+
+use super::instruments::{SourceChoice, activation_source, reasoner};
+
+/// Where activations come from, as a flag value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SourceKind {
+    /// A local model and SAE (`--model`, `--sae`).
+    Local,
+    /// A Neuronpedia server (`--model-id`, `--sae-id`).
+    Neuronpedia,
+    /// Built-in features with known rules: for offline demos and tests,
+    /// not for explaining a real model.
+    Synthetic,
+}
+
+/// Arguments of `sage explain`.
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// Activation source. `synthetic` serves built-in features with known
+    /// rules over a built-in corpus: legitimate for offline demos and tests.
+    #[arg(long, value_enum, default_value = "local")]
+    pub source: SourceKind,
+    /// Model (local source): a directory, a .gguf file or a repo id.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// SAE (local source): a directory or `release/sae_id`.
+    #[arg(long)]
+    pub sae: Option<String>,
+    /// Neuronpedia model id (neuronpedia source).
+    #[arg(long)]
+    pub model_id: Option<String>,
+    /// Neuronpedia SAE id (neuronpedia source).
+    #[arg(long)]
+    pub sae_id: Option<String>,
+    /// Features to explain: `0..200`, `0..=9`, `7`, or a comma list of those.
+    #[arg(long)]
+    pub features: String,
+    /// Reasoner: `heuristic` (offline) or an LLM spec.
+    #[arg(long, default_value = "heuristic")]
+    pub llm: String,
+    /// Approval gate; unattended runs need `auto`.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub gate: GateArg,
+    /// Features explained at the same time.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    /// Folder for the explanations and the summary.
+    #[arg(long, default_value = "explanations")]
+    pub out: PathBuf,
+    /// Design rounds per feature.
+    #[arg(long)]
+    pub max_rounds: Option<u32>,
+    /// Seed for every session (each feature's session mixes in its index).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Gate modes accepted on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GateArg {
+    /// Nothing waits for approval.
+    Auto,
+}
+
+/// How one feature went.
+#[derive(Debug, Clone)]
+enum Outcome {
+    Explained(Box<Report>),
+    Skipped(Box<Report>),
+    Failed(String),
+}
+
+/// Live numbers for the progress bar.
+#[derive(Default)]
+struct Progress {
+    rounds: BTreeMap<u32, u32>,
+    tokens: u64,
+    cost: f64,
+}
+
+/// Runs the batch.
+pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
+    let features = parse_features(&args.features)?;
+    let source = activation_source(&source_choice(&args)?)?;
+    let n_features = source.info().n_features;
+    if let Some(bad) = features.iter().find(|&&f| f >= n_features) {
+        bail!("feature {bad} is out of range: this SAE has features 0..{n_features}");
+    }
+    let instruments = Instruments {
+        source,
+        reasoner: reasoner(&args.llm)?,
+    };
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("could not create {}", args.out.display()))?;
+    let store = SessionStore::new(Paths::resolve().sessions_dir());
+    let mut config = AgentConfig {
+        gate: match args.gate {
+            GateArg::Auto => GateMode::Auto,
+        },
+        ..AgentConfig::default()
+    };
+    if let Some(rounds) = args.max_rounds {
+        config.max_rounds = rounds;
+    }
+
+    let bar = ProgressBar::new(features.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} features · {msg} · ETA {eta}")
+            .context("bad progress template")?,
+    );
+    let progress = Arc::new(Mutex::new(Progress::default()));
+    let runtime = tokio::runtime::Runtime::new().context("could not start the async runtime")?;
+    let outcomes: Vec<(u32, Outcome)> = runtime.block_on(
+        futures::stream::iter(features.iter().copied())
+            .map(|feature| {
+                let job = Job {
+                    store: &store,
+                    instruments: instruments.clone(),
+                    config: config.clone(),
+                    seed: args.seed ^ u64::from(feature).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                    reasoner_spec: args.llm.clone(),
+                    out: &args.out,
+                    progress: progress.clone(),
+                    bar: bar.clone(),
+                };
+                async move {
+                    let outcome = job.explain(feature).await;
+                    job.bar.inc(1);
+                    (feature, outcome)
+                }
+            })
+            .buffer_unordered(args.jobs.max(1))
+            .collect(),
+    );
+    bar.finish_and_clear();
+
+    let mut outcomes = outcomes;
+    outcomes.sort_by_key(|(feature, _)| *feature);
+    let summary = summary_table(&outcomes);
+    std::fs::write(args.out.join("summary.md"), &summary)
+        .with_context(|| format!("could not write {}/summary.md", args.out.display()))?;
+    print!("{summary}");
+    let failed = outcomes
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Failed(_)))
+        .count();
+    if failed > 0 {
+        eprintln!(
+            "{failed} feature(s) failed and have no explanation; re-run the same command to retry them"
+        );
+    }
+    Ok(())
+}
+
+/// One feature's work and what it shares with the batch.
+struct Job<'a> {
+    store: &'a SessionStore,
+    instruments: Instruments,
+    config: AgentConfig,
+    seed: u64,
+    reasoner_spec: String,
+    out: &'a Path,
+    progress: Arc<Mutex<Progress>>,
+    bar: ProgressBar,
+}
+
+impl Job<'_> {
+    /// The newest unfinished session of this feature recorded with the same
+    /// source, reasoner and configuration: an interrupted batch continues it
+    /// instead of starting over.
+    fn interrupted_session(&self, feature: u32) -> Option<String> {
+        let info = self.instruments.source.info();
+        let suffix = format!("-f{feature}");
+        let ids = self.store.ids().ok()?;
+        ids.into_iter().rev().find(|id| {
+            let own_feature = id.ends_with(&suffix) || id.contains(&format!("{suffix}-"));
+            own_feature
+                && self.store.load(id).is_ok_and(|log| {
+                    let h = &log.header;
+                    h.feature == feature
+                        && h.model == info.model
+                        && h.sae == info.sae
+                        && h.reasoner == self.reasoner_spec
+                        && h.config == self.config
+                        && replay(Agent::new(), &log.entries, None)
+                            .conclusion()
+                            .is_none()
+                })
+        })
+    }
+
+    async fn explain(&self, feature: u32) -> Outcome {
+        let json_path = self.out.join(format!("feature-{feature}.json"));
+        if let Ok(text) = std::fs::read_to_string(&json_path)
+            && let Ok(report) = serde_json::from_str::<Report>(&text)
+        {
+            return Outcome::Skipped(Box::new(report));
+        }
+        let progress = self.progress.clone();
+        let bar = self.bar.clone();
+        let controls = Controls {
+            actions: None,
+            on_snapshots: Some(Box::new(move |mut snapshots| {
+                tokio::spawn(async move {
+                    let mut last_tokens = 0;
+                    let mut last_cost = 0.0;
+                    while snapshots.changed().await.is_ok() {
+                        let state = snapshots.borrow_and_update().clone();
+                        let mut p = progress.lock().unwrap_or_else(|e| e.into_inner());
+                        p.rounds.insert(feature, state.round);
+                        p.tokens += state.total_tokens().saturating_sub(last_tokens);
+                        let cost = state.usage.cost_usd.unwrap_or(0.0);
+                        p.cost += cost - last_cost;
+                        last_tokens = state.total_tokens();
+                        last_cost = cost;
+                        bar.set_message(progress_message(&p));
+                    }
+                });
+            })),
+        };
+        let session = NewSession {
+            feature,
+            config: self.config.clone(),
+            seed: self.seed,
+            reasoner_spec: self.reasoner_spec.clone(),
+            durability: Durability::EveryEvent,
+        };
+        let started = match self.interrupted_session(feature) {
+            Some(id) => {
+                let instruments = self.instruments.clone();
+                resume(
+                    self.store,
+                    &id,
+                    instruments,
+                    Durability::EveryEvent,
+                    controls,
+                )
+                .await
+            }
+            None => start(self.store, self.instruments.clone(), session, controls).await,
+        };
+        let run = match started {
+            Ok(run) => run,
+            Err(err) => return Outcome::Failed(err.to_string()),
+        };
+        if let Ok(mut p) = self.progress.lock() {
+            p.rounds.remove(&feature);
+        }
+        let header = match self.store.load(&run.id) {
+            Ok(log) => log.header,
+            Err(err) => return Outcome::Failed(err.to_string()),
+        };
+        let report = Report::build(&header, &run.state, run.events);
+        match (&run.outcome, run.state.stop_reason) {
+            (DriveOutcome::Idle, _) => Outcome::Failed(format!(
+                "session {} stopped without concluding (waiting for approval or paused)",
+                run.id
+            )),
+            (DriveOutcome::Concluded(_), Some(reason)) if no_explanation(reason) => {
+                Outcome::Failed(format!(
+                    "session {}: no explanation ({})",
+                    run.id,
+                    report.stop_reason.as_deref().unwrap_or("unknown")
+                ))
+            }
+            (DriveOutcome::Concluded(_), _) => match write_report(self.out, feature, &report) {
+                Ok(()) => Outcome::Explained(Box::new(report)),
+                Err(err) => Outcome::Failed(format!("{err:#}")),
+            },
+        }
+    }
+}
+
+/// Stops that leave nothing observed or no working reasoner: the agent's
+/// conclusion then is a placeholder, not an explanation.
+fn no_explanation(reason: StopReason) -> bool {
+    matches!(
+        reason,
+        StopReason::ExemplarsFailed | StopReason::NoExemplars | StopReason::ReasonerFailed
+    )
+}
+
+fn progress_message(p: &Progress) -> String {
+    let rounds: Vec<String> = p
+        .rounds
+        .iter()
+        .map(|(feature, round)| format!("f{feature} r{round}"))
+        .collect();
+    format!(
+        "{} tokens · ${:.4} · {}",
+        p.tokens,
+        p.cost,
+        if rounds.is_empty() {
+            "-".to_string()
+        } else {
+            rounds.join(" ")
+        }
+    )
+}
+
+/// Writes `feature-F.json` (last, so its presence means "finished") and
+/// `feature-F.md`.
+fn write_report(out: &Path, feature: u32, report: &Report) -> anyhow::Result<()> {
+    let md = out.join(format!("feature-{feature}.md"));
+    std::fs::write(&md, report.to_markdown())
+        .with_context(|| format!("could not write {}", md.display()))?;
+    let json = out.join(format!("feature-{feature}.json"));
+    let partial = out.join(format!(".feature-{feature}.json.partial"));
+    std::fs::write(&partial, serde_json::to_string_pretty(report)? + "\n")
+        .and_then(|()| std::fs::rename(&partial, &json))
+        .with_context(|| format!("could not write {}", json.display()))?;
+    Ok(())
+}
+
+fn summary_table(outcomes: &[(u32, Outcome)]) -> String {
+    let mut table = String::from(
+        "| feature | status | label | confidence | rounds | tokens | cost | session |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    for (feature, outcome) in outcomes {
+        let row = match outcome {
+            Outcome::Explained(r) | Outcome::Skipped(r) => format!(
+                "| {feature} | {} | {} | {} | {} | {} | {} | {} |\n",
+                if matches!(outcome, Outcome::Skipped(_)) {
+                    "done earlier"
+                } else {
+                    "explained"
+                },
+                r.label.as_deref().unwrap_or("").replace('|', "\\|"),
+                r.confidence.map_or("".into(), |c| format!("{c:.2}")),
+                r.rounds,
+                r.usage.total_tokens,
+                format_cost(r.usage.cost_usd, r.usage.total_tokens),
+                r.session_id
+            ),
+            Outcome::Failed(why) => format!(
+                "| {feature} | failed | {} |  |  |  |  |  |\n",
+                why.replace('|', "\\|").replace('\n', " ")
+            ),
+        };
+        table.push_str(&row);
+    }
+    table
+}
+
+fn source_choice(args: &ExplainArgs) -> anyhow::Result<SourceChoice> {
+    Ok(match args.source {
+        SourceKind::Synthetic => SourceChoice::Synthetic,
+        SourceKind::Local => match (&args.model, &args.sae) {
+            (Some(model), Some(sae)) => SourceChoice::Local {
+                model: model.clone(),
+                sae: sae.clone(),
+            },
+            _ => bail!(
+                "the local source needs --model and --sae (or pick --source neuronpedia / synthetic)"
+            ),
+        },
+        SourceKind::Neuronpedia => match (&args.model_id, &args.sae_id) {
+            (Some(model_id), Some(sae_id)) => SourceChoice::Neuronpedia {
+                model_id: model_id.clone(),
+                sae_id: sae_id.clone(),
+            },
+            _ => bail!("the neuronpedia source needs --model-id and --sae-id"),
+        },
+    })
+}
+
+/// Parses `0..200`, `0..=9`, `7` and comma lists of them into sorted,
+/// distinct feature indices.
+pub fn parse_features(spec: &str) -> anyhow::Result<Vec<u32>> {
+    let mut features = Vec::new();
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let number = |s: &str| -> anyhow::Result<u32> {
+            s.trim().parse().with_context(|| {
+                format!("`{s}` in --features `{spec}` is not a feature index (use e.g. 0..200, 0..=9, 7)")
+            })
+        };
+        if let Some((a, b)) = part.split_once("..=") {
+            features.extend(number(a)?..=number(b)?);
+        } else if let Some((a, b)) = part.split_once("..") {
+            features.extend(number(a)?..number(b)?);
+        } else {
+            features.push(number(part)?);
+        }
+    }
+    features.sort_unstable();
+    features.dedup();
+    if features.is_empty() {
+        bail!("--features `{spec}` names no feature (use e.g. 0..200, 0..=9, 7)");
+    }
+    Ok(features)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feature_ranges_parse_like_rust_ranges() {
+        assert_eq!(parse_features("0..3").unwrap(), [0, 1, 2]);
+        assert_eq!(parse_features("0..=2, 7,2").unwrap(), [0, 1, 2, 7]);
+        assert!(parse_features("5..5").is_err());
+        assert!(
+            parse_features("a..3")
+                .unwrap_err()
+                .to_string()
+                .contains("`a`")
+        );
+    }
+}

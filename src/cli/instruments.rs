@@ -1,0 +1,79 @@
+//! Choosing the activation source and the reasoner from command-line
+//! words. Every command that runs an agent goes through these two
+//! functions, so a new source plugs in here once.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use sage::activation::ActivationSource;
+use sage::activation::synthetic::SyntheticSource;
+use sage::agent::heuristic::HeuristicReasoner;
+use sage::agent::{LlmReasoner, Reasoner};
+use sage::llm::{BaseUrls, LlmConfig, LlmSpec, build_client};
+
+/// The model name the synthetic source reports (how resumed sessions find it).
+const SYNTHETIC_MODEL: &str = "synthetic";
+
+/// Where activations come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceChoice {
+    /// Built-in features with known rules over a built-in corpus.
+    Synthetic,
+    /// A local model and SAE.
+    Local {
+        /// Model path or repo id.
+        model: String,
+        /// SAE path or `release/sae_id`.
+        sae: String,
+    },
+    /// A Neuronpedia(-compatible) server.
+    Neuronpedia {
+        /// Neuronpedia model id.
+        model_id: String,
+        /// Neuronpedia SAE id.
+        sae_id: String,
+    },
+}
+
+impl SourceChoice {
+    /// The source a session log was recorded with, from its header.
+    pub fn from_recorded(model: &str, sae: &str) -> SourceChoice {
+        if model == SYNTHETIC_MODEL {
+            SourceChoice::Synthetic
+        } else {
+            SourceChoice::Local {
+                model: model.to_string(),
+                sae: sae.to_string(),
+            }
+        }
+    }
+}
+
+/// Opens the chosen activation source.
+pub fn activation_source(choice: &SourceChoice) -> anyhow::Result<Arc<dyn ActivationSource>> {
+    match choice {
+        SourceChoice::Synthetic => Ok(Arc::new(SyntheticSource::new())),
+        SourceChoice::Local { model, sae } => bail!(
+            "the local model + SAE source ({model}, {sae}) is not part of this build yet; \
+             use `--source synthetic` for now"
+        ),
+        SourceChoice::Neuronpedia { model_id, sae_id } => bail!(
+            "the Neuronpedia source ({model_id}, {sae_id}) is not part of this build yet; \
+             use `--source synthetic` for now"
+        ),
+    }
+}
+
+/// Builds the reasoner a spec names: `heuristic` (offline) or any LLM spec
+/// (`openai:MODEL`, `anthropic:MODEL`, `http://HOST:PORT/v1#MODEL`).
+pub fn reasoner(spec: &str) -> anyhow::Result<Arc<dyn Reasoner>> {
+    let parsed = LlmSpec::parse(spec, &BaseUrls::from_env())?;
+    Ok(match parsed {
+        LlmSpec::Heuristic => Arc::new(HeuristicReasoner),
+        endpoint => {
+            let client = build_client(&endpoint, &LlmConfig::default())
+                .with_context(|| format!("could not set up the reasoner `{spec}`"))?;
+            Arc::new(LlmReasoner::new(client))
+        }
+    })
+}

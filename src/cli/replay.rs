@@ -1,0 +1,58 @@
+//! `sage replay ID`: rebuild a session's state after N events, offline, and
+//! export it as Markdown, JSON or HTML.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use sage::agent::Agent;
+use sage::config::Paths;
+use sage::session::{Report, SessionStore, replay};
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// Markdown, tokens listed with their activations.
+    Md,
+    /// The stable JSON schema of docs/explain-schema.md.
+    Json,
+    /// A standalone page, tokens coloured by activation.
+    Html,
+}
+
+/// Arguments of `sage replay`.
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// The session id (see `sage sessions`).
+    pub id: String,
+    /// Rebuild the state after this many events (default: all of them).
+    #[arg(long)]
+    pub at: Option<usize>,
+    /// Report format (default: Markdown).
+    #[arg(long, value_enum, default_value = "md")]
+    pub export: ExportFormat,
+    /// Write the report here instead of to standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Replays the log and prints or writes the report.
+pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
+    let store = SessionStore::new(Paths::resolve().sessions_dir());
+    let log = store.load(&args.id)?;
+    if let Some(torn) = &log.torn_tail {
+        eprintln!("warning: {torn}");
+    }
+    let fold = replay(Agent::new(), &log.entries, args.at);
+    let report = Report::build(&log.header, &fold.state(), fold.applied());
+    let text = match args.export {
+        ExportFormat::Md => report.to_markdown(),
+        ExportFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
+        ExportFormat::Html => report.to_html(),
+    };
+    match args.out {
+        Some(path) => std::fs::write(&path, text)
+            .with_context(|| format!("could not write the report to {}", path.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(())
+}
