@@ -1,9 +1,11 @@
 //! Subcommand definitions and their dispatch; one file per subcommand.
 
 mod explain;
+mod explore;
 mod hook;
 mod instruments;
 mod paths;
+mod presets;
 mod replay;
 mod resume;
 mod sessions;
@@ -14,14 +16,19 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "sage", version, about, long_about = None)]
 pub struct Cli {
-    /// What to do.
+    /// What to do; without a subcommand sage opens the start screen.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// Appearance of the start screen.
+    #[command(flatten)]
+    pub look: explore::LookArgs,
 }
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open the TUI on a feature: watch the agent explain it, and steer it.
+    Explore(explore::ExploreArgs),
     /// Print where sage keeps its config file, sessions and caches.
     Paths(paths::PathsArgs),
     /// Run a model to one TransformerLens hook and print the activations per token.
@@ -38,7 +45,11 @@ pub enum Command {
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        return explore::run_start_screen(&cli.look);
+    };
+    match command {
+        Command::Explore(args) => explore::run(args),
         Command::Paths(args) => paths::run(args),
         Command::Hook(args) => hook::run(args),
         Command::Sessions(args) => sessions::run(args),

@@ -1,6 +1,7 @@
 //! `sage replay ID`: rebuild a session's state after N events, offline, and
 //! export it as Markdown, JSON or HTML.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -27,9 +28,13 @@ pub struct ReplayArgs {
     /// Rebuild the state after this many events (default: all of them).
     #[arg(long)]
     pub at: Option<usize>,
-    /// Report format (default: Markdown).
-    #[arg(long, value_enum, default_value = "md")]
-    pub export: ExportFormat,
+    /// Export a report in this format instead of opening the TUI. Without
+    /// it, a terminal gets the replay TUI and a pipe gets Markdown.
+    #[arg(long, value_enum)]
+    pub export: Option<ExportFormat>,
+    /// Appearance of the replay TUI.
+    #[command(flatten)]
+    pub look: super::explore::LookArgs,
     /// Write the report here instead of to standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -37,14 +42,18 @@ pub struct ReplayArgs {
 
 /// Replays the log and prints or writes the report.
 pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
-    let store = SessionStore::new(Paths::resolve().sessions_dir());
+    let paths = Paths::resolve();
+    if args.export.is_none() && args.out.is_none() && std::io::stdout().is_terminal() {
+        return super::explore::replay_tui(&paths, &args.id, &args.look);
+    }
+    let store = SessionStore::new(paths.sessions_dir());
     let log = store.load(&args.id)?;
     if let Some(torn) = &log.torn_tail {
         eprintln!("warning: {torn}");
     }
     let fold = replay(Agent::new(), &log.entries, args.at);
     let report = Report::build(&log.header, &fold.state(), fold.applied());
-    let text = match args.export {
+    let text = match args.export.unwrap_or(ExportFormat::Md) {
         ExportFormat::Md => report.to_markdown(),
         ExportFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
         ExportFormat::Html => report.to_html(),

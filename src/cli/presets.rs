@@ -1,0 +1,93 @@
+//! Named starting points for the TUI: what `sage explore --preset NAME`
+//! and the start screen offer. Each preset resolves to an activation
+//! source choice and says, when it cannot run here, the command that fixes it.
+
+use sage::activation::synthetic::SyntheticSource;
+use sage::config::Paths;
+use sage::tui::start::Preset;
+
+use super::instruments::SourceChoice;
+
+/// The name of the offline demo preset, and where its SAE is installed.
+pub const DEMO: &str = "demo";
+const DEMO_SAE_DIR: &str = "sae";
+
+/// A preset together with the source it opens.
+#[derive(Debug, Clone)]
+pub struct NamedPreset {
+    /// What the start screen shows.
+    pub preset: Preset,
+    /// What it opens.
+    pub source: SourceChoice,
+}
+
+/// Every preset, the offline demo first.
+pub fn all(paths: &Paths) -> Vec<NamedPreset> {
+    let demo_model = paths.demo_model();
+    let demo_sae = paths.demo_dir().join(DEMO_SAE_DIR);
+    let demo_missing = (!demo_model.is_file() || !demo_sae.is_dir()).then(|| {
+        "the demo pack is not installed: run `bash scripts/install-demo-pack.sh`".to_string()
+    });
+    let synthetic = SyntheticSource::new();
+    vec![
+        NamedPreset {
+            preset: Preset {
+                name: DEMO.into(),
+                description: "SmolLM2-135M-Instruct (Q4_1 GGUF) with the demo SAE trained by `sage train-sae`, offline".into(),
+                missing: demo_missing,
+                live_features: Vec::new(),
+                n_features: u32::MAX,
+            },
+            source: SourceChoice::Local {
+                model: demo_model.display().to_string(),
+                sae: demo_sae.display().to_string(),
+            },
+        },
+        NamedPreset {
+            preset: Preset {
+                name: "synthetic".into(),
+                description: "built-in features with known rules over a built-in corpus: a fast, fully offline tour of the agent".into(),
+                missing: None,
+                live_features: (0..synthetic.features().len() as u32).map(|i| (i, 1.0)).collect(),
+                n_features: synthetic.features().len() as u32,
+            },
+            source: SourceChoice::Synthetic,
+        },
+        NamedPreset {
+            preset: Preset {
+                name: "gpt2-small-res-jb".into(),
+                description: "GPT-2 small with Joseph Bloom's residual SAE at blocks.8.hook_resid_pre (weights from the Hugging Face cache or hub)".into(),
+                missing: None,
+                live_features: Vec::new(),
+                n_features: 24576,
+            },
+            source: SourceChoice::Local {
+                model: "gpt2".into(),
+                sae: "gpt2-small-res-jb/blocks.8.hook_resid_pre".into(),
+            },
+        },
+        NamedPreset {
+            preset: Preset {
+                name: "neuronpedia-gpt2-small".into(),
+                description: "gpt2-small 8-res-jb served by Neuronpedia (network; set NEURONPEDIA_API_KEY if your instance needs one)".into(),
+                missing: None,
+                live_features: Vec::new(),
+                n_features: 24576,
+            },
+            source: SourceChoice::Neuronpedia {
+                model_id: "gpt2-small".into(),
+                sae_id: "8-res-jb".into(),
+            },
+        },
+    ]
+}
+
+/// Finds a preset by name, or says which names exist.
+pub fn find(paths: &Paths, name: &str) -> anyhow::Result<NamedPreset> {
+    let presets = all(paths);
+    let names: Vec<String> = presets.iter().map(|p| p.preset.name.clone()).collect();
+    presets
+        .into_iter()
+        .find(|p| p.preset.name == name)
+        .ok_or_else(|| anyhow::anyhow!("unknown preset `{name}`; presets: {}", names.join(", ")))
+}
