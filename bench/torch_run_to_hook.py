@@ -28,7 +28,9 @@ STOP_LAYER = 8
 
 
 def model_config(n_layer: int) -> GPT2Config:
-    return GPT2Config(vocab_size=VOCAB, n_positions=1024, n_embd=768, n_layer=n_layer, n_head=12)
+    return GPT2Config(
+        vocab_size=VOCAB, n_positions=1024, n_embd=768, n_layer=n_layer, n_head=12, bos_token_id=0, eos_token_id=0
+    )
 
 
 def time_shape(model, batch: int, seq: int, repeats: int) -> float:

@@ -13,7 +13,7 @@ use super::attention::{HeadLayout, attend, attention_mask};
 use super::batch::{Dims, PaddedForward};
 use super::blocks::{Block, Context, run_blocks};
 use super::layers::{Activation, Affine, LayerNorm};
-use super::weights::tensor;
+use super::weights::{embed, tensor, under_optional_prefix};
 use super::{HookPoint, ModelError};
 
 /// The fields of a GPT-2 config.json that the forward pass needs.
@@ -70,11 +70,7 @@ pub struct Gpt2 {
 impl Gpt2 {
     /// Builds the model from its config and a VarBuilder over HF tensor names.
     pub fn new(cfg: &Gpt2Config, vb: VarBuilder) -> Result<Gpt2, ModelError> {
-        let vb = if vb.contains_tensor("transformer.wte.weight") {
-            vb.pp("transformer")
-        } else {
-            vb
-        };
+        let vb = under_optional_prefix(vb, "transformer", "wte.weight");
         let d = cfg.n_embd;
         let inner = cfg.n_inner.unwrap_or(4 * d);
         let act = Activation::parse(&cfg.activation_function)?;
@@ -162,12 +158,8 @@ impl PaddedForward for Gpt2 {
         lens: &[usize],
         stop: HookPoint,
     ) -> Result<Tensor, ModelError> {
-        let (b, s) = ids.dims2()?;
-        let tokens =
-            self.wte
-                .index_select(&ids.flatten_all()?, 0)?
-                .reshape((b, s, self.cfg.n_embd))?;
-        let x = tokens.broadcast_add(&self.wpe.narrow(0, 0, s)?)?;
+        let s = ids.dim(1)?;
+        let x = embed(&self.wte, ids)?.broadcast_add(&self.wpe.narrow(0, 0, s)?)?;
         let ctx = Context {
             mask: attention_mask(lens, s, None, ids.device())?,
             sliding_mask: None,

@@ -15,7 +15,7 @@ use super::batch::{Dims, PaddedForward};
 use super::blocks::{Block, Context, run_blocks};
 use super::layers::{Activation, Affine, RmsNorm};
 use super::rope::{Rope, RopeParameters, apply_rope, resolve_rope};
-use super::weights::tensor;
+use super::weights::{embed, tensor, under_optional_prefix};
 use super::{HookPoint, ModelError};
 
 /// A Llama-family config.json, field for field as Hugging Face writes it.
@@ -150,11 +150,7 @@ impl Llama {
     /// Builds the model from its config and a VarBuilder over HF tensor
     /// names (`model.layers.N...`, or the same without `model.`).
     pub fn new(cfg: &LlamaConfig, vb: VarBuilder) -> Result<Llama, ModelError> {
-        let vb = if vb.contains_tensor("model.embed_tokens.weight") {
-            vb.pp("model")
-        } else {
-            vb
-        };
+        let vb = under_optional_prefix(vb, "model", "embed_tokens.weight");
         let (d, hd, h, kvh) = (
             cfg.hidden_size,
             cfg.head_dim(),
@@ -342,11 +338,8 @@ impl PaddedForward for Llama {
         lens: &[usize],
         stop: HookPoint,
     ) -> Result<Tensor, ModelError> {
-        let (b, s) = ids.dims2()?;
-        let x = self
-            .embed_tokens
-            .index_select(&ids.flatten_all()?, 0)?
-            .reshape((b, s, self.cfg.hidden_size))?;
+        let s = ids.dim(1)?;
+        let x = embed(&self.embed_tokens, ids)?;
         let ctx = Context {
             mask: attention_mask(lens, s, None, ids.device())?,
             sliding_mask: None,
