@@ -11,7 +11,7 @@
 use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 
-use super::attention::{HeadLayout, attention_mask};
+use super::attention::HeadLayout;
 use super::batch::{Dims, PaddedForward};
 use super::blocks::{Block, Context, run_blocks};
 use super::layers::{Activation, RmsNorm};
@@ -182,16 +182,11 @@ impl PaddedForward for Gemma2 {
         lens: &[usize],
         stop: HookPoint,
     ) -> Result<Tensor, ModelError> {
-        let s = ids.dim(1)?;
         // transformers rounds sqrt(d_model) to the model dtype before scaling.
         let normalizer = Tensor::new(&[(self.cfg.hidden_size as f64).sqrt()], ids.device())?
             .to_dtype(self.embed_tokens.dtype())?;
         let x = embed(&self.embed_tokens, ids)?.broadcast_mul(&normalizer)?;
-        let ctx = Context {
-            mask: attention_mask(lens, s, None, ids.device())?,
-            sliding_mask: attention_mask(lens, s, self.cfg.sliding_window, ids.device())?,
-            rope: Some(self.rope.tables(s, ids.device())?),
-        };
+        let ctx = Context::new(&x, lens, self.cfg.sliding_window, Some(&self.rope))?;
         run_blocks(x, &self.blocks, &ctx, stop)
     }
 }

@@ -9,7 +9,7 @@
 use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 
-use super::attention::{HeadLayout, attend, attention_mask};
+use super::attention::{HeadLayout, attend};
 use super::batch::{Dims, PaddedForward};
 use super::blocks::{Block, Context, run_blocks};
 use super::layers::{Activation, Affine, LayerNorm};
@@ -160,11 +160,7 @@ impl PaddedForward for Gpt2 {
     ) -> Result<Tensor, ModelError> {
         let s = ids.dim(1)?;
         let x = embed(&self.wte, ids)?.broadcast_add(&self.wpe.narrow(0, 0, s)?)?;
-        let ctx = Context {
-            mask: attention_mask(lens, s, None, ids.device())?,
-            sliding_mask: None,
-            rope: None,
-        };
+        let ctx = Context::new(&x, lens, None, None)?;
         run_blocks(x, &self.blocks, &ctx, stop)
     }
 }

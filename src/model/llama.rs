@@ -10,7 +10,7 @@
 use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 
-use super::attention::{HeadLayout, attend, attention_mask};
+use super::attention::{HeadLayout, attend};
 use super::batch::{Dims, PaddedForward};
 use super::blocks::{Block, Context, run_blocks};
 use super::layers::{Activation, Affine, RmsNorm};
@@ -338,13 +338,8 @@ impl PaddedForward for Llama {
         lens: &[usize],
         stop: HookPoint,
     ) -> Result<Tensor, ModelError> {
-        let s = ids.dim(1)?;
         let x = embed(&self.embed_tokens, ids)?;
-        let ctx = Context {
-            mask: attention_mask(lens, s, None, ids.device())?,
-            sliding_mask: None,
-            rope: Some(self.rope.tables(s, ids.device())?),
-        };
+        let ctx = Context::new(&x, lens, None, Some(&self.rope))?;
         run_blocks(x, &self.blocks, &ctx, stop)
     }
 }

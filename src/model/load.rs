@@ -249,6 +249,48 @@ mod tests {
     }
 
     #[test]
+    fn bf16_weights_run_every_family_and_stay_close_to_f32() {
+        let bf16 = LoadOptions {
+            dtype: DType::BF16,
+            ..LoadOptions::default()
+        };
+        let hook = "blocks.1.hook_resid_post".parse().unwrap();
+        let ids = [3, 17, 42, 99, 7, 250];
+        for name in ["gpt2", "llama-gqa", "qwen3", "gemma2"] {
+            let f32_out = load_hf_dir(&fixture(name), &LoadOptions::default())
+                .unwrap()
+                .model
+                .run_to_hook(&ids, hook)
+                .unwrap();
+            let bf16_out = load_hf_dir(&fixture(name), &bf16)
+                .unwrap()
+                .model
+                .run_to_hook(&ids, hook)
+                .unwrap();
+            assert_eq!(bf16_out.dtype(), DType::F32);
+            let scale = f32_out
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            let err = (f32_out - bf16_out)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(
+                err < 0.05 * scale,
+                "{name}: bf16 error {err} vs scale {scale}"
+            );
+        }
+    }
+
+    #[test]
     fn the_family_comes_from_architectures_when_model_type_is_absent() {
         let arch = |a: &str| architecture(&serde_json::json!({ "architectures": [a] })).unwrap();
         assert_eq!(arch("Qwen2ForCausalLM"), "qwen2");
