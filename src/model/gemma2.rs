@@ -102,7 +102,8 @@ impl Gemma2 {
             head_dim: cfg.head_dim,
             scale: cfg.query_pre_attn_scalar.powf(-0.5),
             softcap: cfg.attn_logit_softcapping,
-        };
+        }
+        .checked()?;
         let act = Activation::parse(&cfg.hidden_activation)?;
         let blocks = (0..cfg.num_hidden_layers)
             .map(|i| {

@@ -74,13 +74,21 @@ impl Gpt2 {
         let d = cfg.n_embd;
         let inner = cfg.n_inner.unwrap_or(4 * d);
         let act = Activation::parse(&cfg.activation_function)?;
+        let head_dim = d.checked_div(cfg.n_head).unwrap_or(0);
         let heads = HeadLayout {
             n_heads: cfg.n_head,
             n_kv_heads: cfg.n_head,
-            head_dim: d / cfg.n_head,
-            scale: 1.0 / ((d / cfg.n_head) as f64).sqrt(),
+            head_dim,
+            scale: 1.0 / (head_dim as f64).sqrt(),
             softcap: None,
-        };
+        }
+        .checked()?;
+        if head_dim * cfg.n_head != d {
+            return Err(ModelError::Config {
+                path: "config.json".to_string(),
+                message: format!("n_embd {d} is not a multiple of n_head {}", cfg.n_head),
+            });
+        }
         let blocks = (0..cfg.n_layer)
             .map(|i| {
                 let vb = vb.pp(format!("h.{i}"));

@@ -79,8 +79,11 @@ fn default_hidden_act() -> String {
 
 impl LlamaConfig {
     fn head_dim(&self) -> usize {
-        self.head_dim
-            .unwrap_or(self.hidden_size / self.num_attention_heads)
+        self.head_dim.unwrap_or(
+            self.hidden_size
+                .checked_div(self.num_attention_heads)
+                .unwrap_or(0),
+        )
     }
 
     fn n_kv_heads(&self) -> usize {
@@ -157,14 +160,6 @@ impl Llama {
             cfg.num_attention_heads,
             cfg.n_kv_heads(),
         );
-        if kvh == 0 || h % kvh != 0 {
-            return Err(ModelError::Config {
-                path: "config.json".to_string(),
-                message: format!(
-                    "num_attention_heads ({h}) must be a multiple of num_key_value_heads ({kvh})"
-                ),
-            });
-        }
         let qkv_bias = cfg.attention_bias || cfg.model_type == "qwen2";
         let qk_norm = cfg.model_type == "qwen3";
         let heads = HeadLayout {
@@ -173,7 +168,8 @@ impl Llama {
             head_dim: hd,
             scale: 1.0 / (hd as f64).sqrt(),
             softcap: None,
-        };
+        }
+        .checked()?;
         let act = Activation::parse(&cfg.hidden_act)?;
         let eps = cfg.rms_norm_eps;
         let blocks = (0..cfg.num_hidden_layers)
