@@ -1,5 +1,7 @@
 //! `sage hook`: run a model to one hook on one text and print the activations.
 
+use std::io::Write;
+
 use anyhow::Context as _;
 use sage::model::{HookPoint, LoadOptions, ModelError, load_model};
 
@@ -68,12 +70,19 @@ pub fn run(args: HookArgs) -> anyhow::Result<()> {
         token_ids,
         values: rows,
     };
-    if args.json {
-        println!("{}", serde_json::to_string(&output)?);
+    let mut stdout = std::io::stdout().lock();
+    let printed = if args.json {
+        serde_json::to_writer(&mut stdout, &output)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(stdout))
     } else {
-        print_table(&output);
+        print_table(&mut stdout, &output)
+    };
+    match printed {
+        // A closed pipe (`| head`) means the reader has all it wanted.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other.context("writing the activations to stdout")?),
     }
-    Ok(())
 }
 
 /// Parses `1,2,3`; an empty list is [`ModelError::EmptyInput`].
@@ -97,15 +106,17 @@ fn parse_token_ids(list: &str) -> anyhow::Result<Vec<u32>> {
 }
 
 /// One readable line per token: position, id, token, and a summary of its row.
-fn print_table(out: &HookOutput) {
-    println!(
+fn print_table(w: &mut impl Write, out: &HookOutput) -> std::io::Result<()> {
+    writeln!(
+        w,
         "{} · {} · shape [{}, {}]",
         out.model, out.hook, out.shape[0], out.shape[1]
-    );
-    println!(
+    )?;
+    writeln!(
+        w,
         "{:>4}  {:>7}  {:<16} {:>9} {:>9} {:>9} {:>9}",
         "pos", "id", "token", "norm", "mean", "min", "max"
-    );
+    )?;
     for (pos, ((id, token), row)) in out
         .token_ids
         .iter()
@@ -119,6 +130,10 @@ fn print_table(out: &HookOutput) {
         let min = row.iter().copied().fold(f32::INFINITY, f32::min);
         let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let shown = format!("{token:?}");
-        println!("{pos:>4}  {id:>7}  {shown:<16} {norm:>9.4} {mean:>9.4} {min:>9.4} {max:>9.4}");
+        writeln!(
+            w,
+            "{pos:>4}  {id:>7}  {shown:<16} {norm:>9.4} {mean:>9.4} {min:>9.4} {max:>9.4}"
+        )?;
     }
+    Ok(())
 }
