@@ -185,3 +185,202 @@ fn bad_requests_fail_with_errors_that_say_what_to_do() {
         .to_string();
     assert!(err.contains("hyperparams.json"), "{err}");
 }
+
+/// A fake Hugging Face hub on 127.0.0.1: serves files under `root` at
+/// `/{repo}/resolve/main/{path}` with the headers hf-hub 0.5 reads (ETag,
+/// X-Repo-Commit, Content-Range for ranged GETs), and logs request paths.
+struct FakeHub {
+    url: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+fn start_fake_hub(repo: &'static str, root: PathBuf) -> FakeHub {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = requests.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let mut range = None;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line.trim().is_empty() {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("range: bytes=") {
+                    let (a, b) = value.trim().split_once('-').unwrap();
+                    range = Some((a.parse::<usize>().unwrap(), b.parse::<usize>().unwrap()));
+                }
+            }
+            let path = request_line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("")
+                .to_string();
+            log.lock().unwrap().push(path.clone());
+            let prefix = format!("/{repo}/resolve/main/");
+            let file = path.strip_prefix(&prefix).map(|p| root.join(p));
+            let response = match file.and_then(|f| std::fs::read(f).ok()) {
+                Some(bytes) => {
+                    let (a, b) = range.unwrap_or((0, bytes.len() - 1));
+                    let b = b.min(bytes.len() - 1);
+                    let mut head = format!(
+                        "HTTP/1.1 206 Partial Content\r\nContent-Length: {}\r\nContent-Range: bytes {a}-{b}/{}\r\n\
+                         ETag: \"{:x}\"\r\nX-Repo-Commit: {}\r\nConnection: close\r\n\r\n",
+                        b + 1 - a,
+                        bytes.len(),
+                        bytes.len() * 7919 + path.len(),
+                        "ab".repeat(20),
+                    )
+                    .into_bytes();
+                    head.extend_from_slice(&bytes[a..=b]);
+                    head
+                }
+                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_vec(),
+            };
+            stream.write_all(&response).unwrap();
+        }
+    });
+    FakeHub { url, requests }
+}
+
+const TEST_REGISTRY: &str = r#"
+[[release]]
+name = "tiny-res"
+repo = "sage-test/tiny-saes"
+format = "saelens"
+model = "tiny-gpt2"
+hf_model = "sage-test/tiny-gpt2"
+center_writing_weights = true
+
+[[release.sae]]
+id = "blocks.1.hook_resid_pre"
+path = "saelens-standard/sae"
+hook = "blocks.1.hook_resid_pre"
+
+[[release]]
+name = "tiny-gemma-scope"
+repo = "sage-test/tiny-saes"
+format = "gemma-scope"
+model = "tiny-gemma"
+hf_model = "sage-test/tiny-gemma"
+
+[[release.sae]]
+id = "layer_1/canonical"
+path = "gemma-scope-npz/gemma-scope-2b-pt-res/layer_1/width_64/average_l0_20"
+hook = "blocks.1.hook_resid_post"
+"#;
+
+#[tokio::test]
+async fn registry_names_resolve_through_the_hub_cache() {
+    use sage::sae::hub::HubConfig;
+    use sage::sae::registry::Registry;
+
+    let hub = start_fake_hub("sage-test/tiny-saes", fixtures());
+    let cache = tempfile::tempdir().unwrap();
+    let registry = Registry::parse(TEST_REGISTRY).unwrap();
+    let online = HubConfig {
+        endpoint: Some(hub.url.clone()),
+        cache_dir: Some(cache.path().to_path_buf()),
+        offline: false,
+    };
+    let options = LoadOptions::default();
+
+    let sae = sage::sae::open_sae(
+        "tiny-res/blocks.1.hook_resid_pre",
+        &registry,
+        &online,
+        &options,
+    )
+    .await
+    .unwrap();
+    // The registry's override wins over the file's `center_writing_weights: false`.
+    assert_eq!(sae.info().center_writing_weights, Some(true));
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == "saelens-standard")
+        .unwrap();
+    let want = expected(&case);
+    assert!(max_abs_diff(&sae.encode(&want["input"]).unwrap(), &want["acts"]) <= TOLERANCE);
+    let seen = hub.requests.lock().unwrap().clone();
+    assert!(
+        seen.contains(
+            &"/sage-test/tiny-saes/resolve/main/saelens-standard/sae/sae_weights.safetensors"
+                .to_string()
+        ),
+        "{seen:?}"
+    );
+
+    let gemma = sage::sae::open_sae(
+        "tiny-gemma-scope/layer_1/canonical",
+        &registry,
+        &online,
+        &options,
+    )
+    .await
+    .unwrap();
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == "gemma-scope-npz")
+        .unwrap();
+    let want = expected(&case);
+    assert!(max_abs_diff(&gemma.encode(&want["input"]).unwrap(), &want["acts"]) <= TOLERANCE);
+    assert!(gemma.info().notes.is_empty(), "the registry names the hook");
+
+    // Offline, cached files are used without a single request.
+    let before = hub.requests.lock().unwrap().len();
+    let offline = HubConfig {
+        offline: true,
+        ..online.clone()
+    };
+    sage::sae::open_sae(
+        "tiny-res/blocks.1.hook_resid_pre",
+        &registry,
+        &offline,
+        &options,
+    )
+    .await
+    .unwrap();
+    assert_eq!(hub.requests.lock().unwrap().len(), before);
+
+    // Offline with an empty cache says why it cannot proceed.
+    let empty = tempfile::tempdir().unwrap();
+    let cold = HubConfig {
+        cache_dir: Some(empty.path().to_path_buf()),
+        ..offline
+    };
+    let err = sage::sae::open_sae(
+        "tiny-res/blocks.1.hook_resid_pre",
+        &registry,
+        &cold,
+        &options,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("HF_HUB_OFFLINE") && err.contains("sage-test/tiny-saes"),
+        "{err}"
+    );
+
+    // A file the hub does not have is an error naming it.
+    let missing =
+        Registry::parse(&TEST_REGISTRY.replace("saelens-standard/sae", "nowhere")).unwrap();
+    let err = sage::sae::open_sae(
+        "tiny-res/blocks.1.hook_resid_pre",
+        &missing,
+        &online,
+        &options,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("nowhere/cfg.json"), "{err}");
+}

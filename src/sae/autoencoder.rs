@@ -188,8 +188,8 @@ impl Sae {
         self.w_enc.device()
     }
 
-    /// The same SAE with `center_writing_weights` recorded (used when the
-    /// registry knows what the SAE's own files leave out).
+    /// The same SAE with `center_writing_weights` replaced (the registry's
+    /// per-release override, as SAELens's `config_overrides`).
     pub fn with_center_writing_weights(mut self, center: Option<bool>) -> Sae {
         self.info.center_writing_weights = center;
         self

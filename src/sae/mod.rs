@@ -14,9 +14,11 @@
 mod autoencoder;
 mod error;
 pub mod format;
+pub mod hub;
 mod norm;
 pub mod registry;
 pub mod residual;
+mod resolve;
 mod topk;
 mod weights_file;
 
@@ -25,6 +27,7 @@ pub use error::SaeError;
 pub use format::{LoadOptions, SaeFormat, load_sae};
 pub use norm::InputNorm;
 pub use residual::InputTransform;
+pub use resolve::open_sae;
 
 use crate::model::HookPoint;
 

@@ -91,8 +91,8 @@ pub struct LoadOptions {
     /// The hook the SAE reads, for formats whose files do not name it; an
     /// error if it contradicts the SAE's config.
     pub hook: Option<HookPoint>,
-    /// `center_writing_weights` to assume when the SAE's files do not say
-    /// (the registry supplies this for releases whose config omits it).
+    /// `center_writing_weights` overriding what the SAE's files say, as
+    /// SAELens's per-release `config_overrides` do (the registry sets it).
     pub center_writing_weights: Option<bool>,
     /// Where to put the weights (CPU when `None`).
     pub device: Option<Device>,
@@ -128,7 +128,7 @@ pub fn load_sae(path: &Path, options: &LoadOptions) -> Result<Sae, SaeError> {
         SaeFormat::LlamaScope => llama_scope::load(&dir, options, &device),
         SaeFormat::Sparsify => sparsify::load(&dir, options, &device),
     }?;
-    if sae.info().center_writing_weights.is_none() {
+    if options.center_writing_weights.is_some() {
         sae = sae.with_center_writing_weights(options.center_writing_weights);
     }
     Ok(sae)
