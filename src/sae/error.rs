@@ -146,6 +146,15 @@ pub enum SaeError {
         /// The underlying error.
         message: String,
     },
+    /// The model cannot feed this SAE (width, depth or model name differ).
+    #[error("model and SAE do not match: {message}")]
+    ModelMismatch {
+        /// What differs and what to do.
+        message: String,
+    },
+    /// Running the model failed.
+    #[error(transparent)]
+    Model(#[from] crate::model::ModelError),
     /// A tensor operation failed inside candle.
     #[error("tensor error: {0}")]
     Candle(#[from] candle_core::Error),
