@@ -6,7 +6,10 @@
 //! a local model + SAE (+ a mined corpus), a Neuronpedia server, and a
 //! synthetic source with known rules for tests.
 
+mod local;
 mod types;
+
+pub use local::LocalSource;
 
 pub use types::{
     ActivationRecord, Exemplar, ExemplarQuery, FeatureExemplars, QuantileBand, SourceError,
