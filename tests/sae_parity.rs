@@ -568,6 +568,19 @@ fn sage_cli(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs `sage activations --model MODEL --sae SAE EXTRA...`.
+fn run_activations(model: &Path, sae: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "activations",
+        "--model",
+        model.to_str().unwrap(),
+        "--sae",
+        sae,
+    ];
+    args.extend_from_slice(extra);
+    sage_cli(&args)
+}
+
 fn ids_arg(ids: &[u32]) -> String {
     ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
 }
@@ -580,16 +593,7 @@ fn the_cli_prints_neuronpedia_shaped_records_matching_the_reference() {
         let model = model_dir(&case.model);
         let sae = fixtures().join(&case.path);
         let feature_arg = feature.to_string();
-        let mut args = vec![
-            "activations",
-            "--model",
-            model.to_str().unwrap(),
-            "--sae",
-            sae.to_str().unwrap(),
-            "--feature",
-            &feature_arg,
-            "--json",
-        ];
+        let mut args = vec!["--feature", &feature_arg, "--json"];
         let id_args: Vec<String> = case.sequences.iter().map(|s| ids_arg(s)).collect();
         for ids in &id_args {
             args.extend(["--token-ids", ids.as_str()]);
@@ -622,18 +626,17 @@ fn the_cli_prints_neuronpedia_shaped_records_matching_the_reference() {
         }
 
         // One input: a single object, not an array.
-        let one = sage_cli(&[
-            "activations",
-            "--model",
-            model.to_str().unwrap(),
-            "--sae",
+        let one = run_activations(
+            &model,
             sae.to_str().unwrap(),
-            "--feature",
-            &feature_arg,
-            "--json",
-            "--token-ids",
-            &id_args[0],
-        ]);
+            &[
+                "--feature",
+                &feature_arg,
+                "--json",
+                "--token-ids",
+                &id_args[0],
+            ],
+        );
         let record: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
         assert!(record.is_object(), "{record}");
         let got: Vec<f32> = serde_json::from_value(record["values"].clone()).unwrap();
@@ -649,19 +652,18 @@ fn the_cli_runs_texts_and_prints_a_plain_table_when_piped() {
         .unwrap();
     let model = model_dir(&case.model);
     let sae = fixtures().join(&case.path);
-    let out = sage_cli(&[
-        "activations",
-        "--model",
-        model.to_str().unwrap(),
-        "--sae",
+    let out = run_activations(
+        &model,
         sae.to_str().unwrap(),
-        "--feature",
-        "3",
-        "--text",
-        "Hello world!",
-        "--text",
-        "The fox met the dog in May.",
-    ]);
+        &[
+            "--feature",
+            "3",
+            "--text",
+            "Hello world!",
+            "--text",
+            "The fox met the dog in May.",
+        ],
+    );
     assert!(
         out.status.success(),
         "{}",
@@ -688,15 +690,7 @@ fn the_cli_fails_clearly_on_bad_requests() {
         .unwrap();
     let sae = fixtures().join(&gpt2_case.path);
     let run = |extra: &[&str]| {
-        let mut args = vec![
-            "activations",
-            "--model",
-            model.to_str().unwrap(),
-            "--sae",
-            sae.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        let out = sage_cli(&args);
+        let out = run_activations(&model, sae.to_str().unwrap(), extra);
         assert!(!out.status.success());
         String::from_utf8(out.stderr).unwrap()
     };
@@ -715,32 +709,20 @@ fn the_cli_fails_clearly_on_bad_requests() {
     assert!(err.contains("bad token id `x`"), "{err}");
 
     let llama = model_dir("llama-gqa");
-    let out = sage_cli(&[
-        "activations",
-        "--model",
-        llama.to_str().unwrap(),
-        "--sae",
+    let out = run_activations(
+        &llama,
         sae.to_str().unwrap(),
-        "--feature",
-        "1",
-        "--token-ids",
-        "1,2",
-    ]);
+        &["--feature", "1", "--token-ids", "1,2"],
+    );
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("trained on `gpt2`"), "{err}");
 
-    let out = sage_cli(&[
-        "activations",
-        "--model",
-        model.to_str().unwrap(),
-        "--sae",
+    let out = run_activations(
+        &model,
         "no-such-release/x",
-        "--feature",
-        "1",
-        "--token-ids",
-        "1,2",
-    ]);
+        &["--feature", "1", "--token-ids", "1,2"],
+    );
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("gpt2-small-res-jb"), "{err}");
 }
