@@ -598,7 +598,7 @@ fn the_cli_prints_neuronpedia_shaped_records_matching_the_reference() {
         for ids in &id_args {
             args.extend(["--token-ids", ids.as_str()]);
         }
-        let out = sage_cli(&args);
+        let out = run_activations(&model, sae.to_str().unwrap(), &args);
         assert!(
             out.status.success(),
             "{}",
