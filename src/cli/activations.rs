@@ -112,11 +112,21 @@ pub fn run(args: ActivationsArgs) -> anyhow::Result<()> {
 /// Background colours (xterm-256) from faint to strong activation.
 const HEAT: [u8; 6] = [230, 229, 222, 215, 208, 202];
 
-/// The records as text: in colour, each token on a background whose
-/// strength is its activation relative to the largest value shown; plain,
-/// one line per token with its position, id and value.
+/// The records as text: per record a header, then (in colour) the text
+/// with each token on a background whose strength is its activation
+/// relative to the largest value shown, then one line per token with its
+/// position, id and value (its token coloured the same way).
 fn render(records: &[ActivationRecord], colour: bool) -> String {
     let peak = records.iter().map(|r| r.max_value).fold(0.0f32, f32::max);
+    let heat = |token: &str, value: f32| -> String {
+        if colour && value > 0.0 && peak > 0.0 {
+            let level = ((value / peak) * (HEAT.len() - 1) as f32).round() as usize;
+            let bg = HEAT[level.min(HEAT.len() - 1)];
+            format!("\x1b[48;5;{bg}m\x1b[38;5;16m{token}\x1b[0m")
+        } else {
+            token.to_string()
+        }
+    };
     let mut out = String::new();
     for (i, record) in records.iter().enumerate() {
         out.push_str(&format!(
@@ -125,26 +135,22 @@ fn render(records: &[ActivationRecord], colour: bool) -> String {
         ));
         if colour {
             for (token, value) in record.tokens.iter().zip(&record.values) {
-                if *value > 0.0 && peak > 0.0 {
-                    let level = ((value / peak) * (HEAT.len() - 1) as f32).round() as usize;
-                    let bg = HEAT[level.min(HEAT.len() - 1)];
-                    out.push_str(&format!("\x1b[48;5;{bg}m\x1b[38;5;16m{token}\x1b[0m"));
-                } else {
-                    out.push_str(token);
-                }
+                out.push_str(&heat(token, *value));
             }
             out.push('\n');
-        } else {
-            for (pos, ((token, id), value)) in record
-                .tokens
-                .iter()
-                .zip(&record.token_ids)
-                .zip(&record.values)
-                .enumerate()
-            {
-                let shown = format!("{token:?}");
-                out.push_str(&format!("{pos:>4}  {id:>7}  {shown:<20} {value:>10.4}\n"));
-            }
+        }
+        for (pos, ((token, id), value)) in record
+            .tokens
+            .iter()
+            .zip(&record.token_ids)
+            .zip(&record.values)
+            .enumerate()
+        {
+            let shown = format!("{:<20}", format!("{token:?}"));
+            out.push_str(&format!(
+                "{pos:>4}  {id:>7}  {} {value:>10.4}\n",
+                heat(&shown, *value)
+            ));
         }
     }
     out
@@ -188,6 +194,11 @@ mod tests {
         let text = render(&[record(vec![0.0, 1.0, 4.0])], true);
         let body = text.lines().nth(1).unwrap();
         assert!(body.starts_with("t0\x1b[48;5;"), "{body:?}");
+        let last_row = text.lines().nth(4).unwrap();
+        assert!(
+            last_row.contains(&format!("\x1b[48;5;{}m", HEAT[5])) && last_row.ends_with("4.0000"),
+            "{last_row:?}"
+        );
         // 4.0 is the peak: strongest colour; 1.0 is a quarter: a faint one.
         assert!(
             body.contains(&format!("\x1b[48;5;{}m\x1b[38;5;16mt2", HEAT[5])),
