@@ -280,16 +280,18 @@ hook = "blocks.1.hook_resid_post"
 
 #[tokio::test]
 async fn registry_names_resolve_through_the_hub_cache() {
-    use sage::sae::hub::HubConfig;
+    use sage::model::hub::HubSettings;
     use sage::sae::registry::Registry;
 
     let hub = start_fake_hub("sage-test/tiny-saes", fixtures());
     let cache = tempfile::tempdir().unwrap();
     let registry = Registry::parse(TEST_REGISTRY).unwrap();
-    let online = HubConfig {
-        endpoint: Some(hub.url.clone()),
-        cache_dir: Some(cache.path().to_path_buf()),
+    let online = HubSettings {
+        endpoint: hub.url.clone(),
+        cache_dir: cache.path().to_path_buf(),
         offline: false,
+        token: None,
+        progress: false,
     };
     let options = LoadOptions::default();
 
@@ -336,7 +338,7 @@ async fn registry_names_resolve_through_the_hub_cache() {
 
     // Offline, cached files are used without a single request.
     let before = hub.requests.lock().unwrap().len();
-    let offline = HubConfig {
+    let offline = HubSettings {
         offline: true,
         ..online.clone()
     };
@@ -352,8 +354,8 @@ async fn registry_names_resolve_through_the_hub_cache() {
 
     // Offline with an empty cache says why it cannot proceed.
     let empty = tempfile::tempdir().unwrap();
-    let cold = HubConfig {
-        cache_dir: Some(empty.path().to_path_buf()),
+    let cold = HubSettings {
+        cache_dir: empty.path().to_path_buf(),
         ..offline
     };
     let err = sage::sae::open_sae(

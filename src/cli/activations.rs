@@ -5,8 +5,8 @@ use std::io::IsTerminal as _;
 
 use anyhow::Context as _;
 use sage::activation::{ActivationRecord, LocalSource};
+use sage::model::hub::HubSettings;
 use sage::model::{HookPoint, LoadOptions as ModelLoadOptions, load_model};
-use sage::sae::hub::HubConfig;
 use sage::sae::registry::Registry;
 use sage::sae::{LoadOptions, SaeFormat, check_model_name, open_sae};
 
@@ -70,7 +70,7 @@ pub fn run(args: ActivationsArgs) -> anyhow::Result<()> {
         .block_on(open_sae(
             &args.sae,
             &registry,
-            &HubConfig::from_env(),
+            &HubSettings::from_env(),
             &options,
         ))
         .with_context(|| format!("loading SAE `{}`", args.sae))?;

@@ -1,6 +1,7 @@
 //! Subcommand definitions and their dispatch; one file per subcommand.
 
 mod activations;
+mod hook;
 mod input;
 mod paths;
 
@@ -20,6 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Print where sage keeps its config file, sessions and caches.
     Paths(paths::PathsArgs),
+    /// Run a model to one TransformerLens hook and print the activations per token.
+    Hook(hook::HookArgs),
     /// Per-token activations of one SAE feature on texts or token ids.
     Activations(activations::ActivationsArgs),
 }
@@ -28,6 +31,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Paths(args) => paths::run(args),
+        Command::Hook(args) => hook::run(args),
         Command::Activations(args) => activations::run(args),
     }
 }

@@ -51,17 +51,29 @@ pub struct LoadedModel {
     pub source: PathBuf,
 }
 
-/// Loads `spec`: a local Hugging Face directory. Other sources (a `.gguf`
-/// file, a hub repo id) are answered with an error saying what to give.
+/// Loads `spec`: a local Hugging Face directory, a `.gguf` file, or a hub
+/// repo id resolved through the shared Hugging Face cache (environment as
+/// `huggingface_hub` reads it). Anything else is answered with an error
+/// saying what to give.
 pub fn load_model(spec: &str, opts: &LoadOptions) -> Result<LoadedModel, ModelError> {
     let path = Path::new(spec);
     if path.is_dir() {
         return load_hf_dir(path, opts);
     }
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gguf"))
+    {
+        return super::gguf::load_gguf(path, opts);
+    }
+    if !path.exists() && super::hub::looks_like_repo_id(spec) {
+        return super::hub::load_hub_model(spec, &super::hub::HubSettings::from_env(), opts);
+    }
     Err(ModelError::UnsupportedSource {
         spec: spec.to_string(),
-        reason: "not a directory; give a local Hugging Face model directory holding \
-                 config.json, model.safetensors and tokenizer.json"
+        reason: "not a directory, a .gguf file or a hub repo id; give a local Hugging Face \
+                 model directory (config.json, model.safetensors, tokenizer.json), a .gguf \
+                 file, or a repo id such as `gpt2`"
             .to_string(),
     })
 }

@@ -10,8 +10,10 @@ mod attention;
 mod batch;
 mod blocks;
 pub mod gemma2;
+pub mod gguf;
 pub mod gpt2;
 mod hook;
+pub mod hub;
 mod layers;
 pub mod llama;
 mod load;
@@ -142,6 +144,12 @@ pub enum ModelError {
     /// The tokenizer could not be loaded or failed on the input.
     #[error("tokenizer error: {0}")]
     Tokenizer(String),
+    /// A GGUF file could not be read into a model.
+    #[error(transparent)]
+    Gguf(#[from] gguf::GgufError),
+    /// A hub repo id could not be resolved to local files.
+    #[error(transparent)]
+    Hub(#[from] hub::HubError),
     /// A tensor operation failed inside candle.
     #[error("tensor error: {0}")]
     Candle(#[from] candle_core::Error),

@@ -1,0 +1,102 @@
+//! `sage hook`: run a model to one hook on one text and print the activations.
+
+use anyhow::Context as _;
+use sage::model::{HookPoint, LoadOptions, load_model};
+
+use super::input::{bos_choice, parse_token_ids};
+
+/// Arguments of `sage hook`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["text", "token_ids"])))]
+pub struct HookArgs {
+    /// A local Hugging Face model directory (config.json, model.safetensors, tokenizer.json),
+    /// a `.gguf` file, or a Hugging Face repo id such as `gpt2` (resolved through the HF cache).
+    #[arg(long)]
+    pub model: String,
+    /// TransformerLens hook name, e.g. `blocks.8.hook_resid_pre`.
+    #[arg(long)]
+    pub hook: HookPoint,
+    /// Text to tokenise and run.
+    #[arg(long)]
+    pub text: Option<String>,
+    /// Comma-separated token ids, used exactly as given (no BOS added).
+    #[arg(long)]
+    pub token_ids: Option<String>,
+    /// Print JSON: model, hook, tokens, token_ids, shape, values.
+    #[arg(long)]
+    pub json: bool,
+    /// Prepend the model's BOS token to --text (the default when the config defines one).
+    #[arg(long, conflicts_with = "no_prepend_bos")]
+    pub prepend_bos: bool,
+    /// Do not prepend a BOS token to --text.
+    #[arg(long)]
+    pub no_prepend_bos: bool,
+}
+
+/// What `--json` prints; one row of `values` per token.
+#[derive(Debug, serde::Serialize)]
+struct HookOutput {
+    model: String,
+    hook: HookPoint,
+    tokens: Vec<String>,
+    token_ids: Vec<u32>,
+    shape: [usize; 2],
+    values: Vec<Vec<f32>>,
+}
+
+/// Loads the model, runs it to the hook and prints the result.
+pub fn run(args: HookArgs) -> anyhow::Result<()> {
+    let loaded = load_model(&args.model, &LoadOptions::default())
+        .with_context(|| format!("loading model `{}`", args.model))?;
+    let token_ids = match (&args.text, &args.token_ids) {
+        (Some(text), _) => {
+            let bos = bos_choice(args.prepend_bos, args.no_prepend_bos);
+            loaded.tokenizer.encode(text, bos)?
+        }
+        (None, Some(list)) => parse_token_ids(list)?,
+        (None, None) => unreachable!("clap requires --text or --token-ids"),
+    };
+    let values = loaded.model.run_to_hook(&token_ids, args.hook)?;
+    let rows: Vec<Vec<f32>> = values.to_vec2()?;
+    let output = HookOutput {
+        model: loaded.name,
+        hook: args.hook,
+        tokens: loaded.tokenizer.token_strings(&token_ids)?,
+        shape: [rows.len(), loaded.model.d_model()],
+        token_ids,
+        values: rows,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string(&output)?);
+    } else {
+        print_table(&output);
+    }
+    Ok(())
+}
+
+/// One readable line per token: position, id, token, and a summary of its row.
+fn print_table(out: &HookOutput) {
+    println!(
+        "{} · {} · shape [{}, {}]",
+        out.model, out.hook, out.shape[0], out.shape[1]
+    );
+    println!(
+        "{:>4}  {:>7}  {:<16} {:>9} {:>9} {:>9} {:>9}",
+        "pos", "id", "token", "norm", "mean", "min", "max"
+    );
+    for (pos, ((id, token), row)) in out
+        .token_ids
+        .iter()
+        .zip(&out.tokens)
+        .zip(&out.values)
+        .enumerate()
+    {
+        let n = row.len().max(1) as f32;
+        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let mean = row.iter().sum::<f32>() / n;
+        let min = row.iter().copied().fold(f32::INFINITY, f32::min);
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let shown = format!("{token:?}");
+        println!("{pos:>4}  {id:>7}  {shown:<16} {norm:>9.4} {mean:>9.4} {min:>9.4} {max:>9.4}");
+    }
+}
