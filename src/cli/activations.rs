@@ -10,7 +10,7 @@ use sage::model::{HookPoint, LoadOptions as ModelLoadOptions, load_model};
 use sage::sae::registry::Registry;
 use sage::sae::{LoadOptions, SaeFormat, check_model_name, open_sae};
 
-use super::input::{bos_choice, parse_token_ids};
+use super::input::{BosArgs, parse_token_ids};
 
 /// Arguments of `sage activations`.
 #[derive(Debug, clap::Args)]
@@ -42,12 +42,9 @@ pub struct ActivationsArgs {
     /// Print JSON: one object for one input, an array for several.
     #[arg(long)]
     pub json: bool,
-    /// Prepend the model's BOS token to each --text (the default when the config defines one).
-    #[arg(long, conflicts_with = "no_prepend_bos")]
-    pub prepend_bos: bool,
-    /// Do not prepend a BOS token to --text.
-    #[arg(long)]
-    pub no_prepend_bos: bool,
+    /// BOS handling for --text.
+    #[command(flatten)]
+    pub bos: BosArgs,
     /// Run even though the SAE names a different model than --model.
     #[arg(long)]
     pub ignore_model_name: bool,
@@ -80,12 +77,7 @@ pub fn run(args: ActivationsArgs) -> anyhow::Result<()> {
     if !args.ignore_model_name {
         check_model_name(&sae, &loaded.name)?;
     }
-    let source = LocalSource::new(
-        loaded,
-        sae,
-        &args.sae,
-        bos_choice(args.prepend_bos, args.no_prepend_bos),
-    )?;
+    let source = LocalSource::new(loaded, sae, &args.sae, args.bos.choice())?;
 
     let mut sequences = Vec::with_capacity(args.text.len() + args.token_ids.len());
     for text in &args.text {

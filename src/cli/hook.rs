@@ -3,7 +3,7 @@
 use anyhow::Context as _;
 use sage::model::{HookPoint, LoadOptions, load_model};
 
-use super::input::{bos_choice, parse_token_ids};
+use super::input::{BosArgs, parse_token_ids};
 
 /// Arguments of `sage hook`.
 #[derive(Debug, clap::Args)]
@@ -25,12 +25,9 @@ pub struct HookArgs {
     /// Print JSON: model, hook, tokens, token_ids, shape, values.
     #[arg(long)]
     pub json: bool,
-    /// Prepend the model's BOS token to --text (the default when the config defines one).
-    #[arg(long, conflicts_with = "no_prepend_bos")]
-    pub prepend_bos: bool,
-    /// Do not prepend a BOS token to --text.
-    #[arg(long)]
-    pub no_prepend_bos: bool,
+    /// BOS handling for --text.
+    #[command(flatten)]
+    pub bos: BosArgs,
 }
 
 /// What `--json` prints; one row of `values` per token.
@@ -50,7 +47,7 @@ pub fn run(args: HookArgs) -> anyhow::Result<()> {
         .with_context(|| format!("loading model `{}`", args.model))?;
     let token_ids = match (&args.text, &args.token_ids) {
         (Some(text), _) => {
-            let bos = bos_choice(args.prepend_bos, args.no_prepend_bos);
+            let bos = args.bos.choice();
             loaded.tokenizer.encode(text, bos)?
         }
         (None, Some(list)) => parse_token_ids(list)?,

@@ -3,13 +3,25 @@
 use anyhow::Context as _;
 use sage::model::ModelError;
 
-/// The BOS choice from `--prepend-bos` / `--no-prepend-bos`: `None` keeps
-/// the model's default.
-pub fn bos_choice(prepend_bos: bool, no_prepend_bos: bool) -> Option<bool> {
-    match (prepend_bos, no_prepend_bos) {
-        (true, _) => Some(true),
-        (_, true) => Some(false),
-        _ => None,
+/// `--prepend-bos` / `--no-prepend-bos`, for subcommands that tokenise text.
+#[derive(Debug, clap::Args)]
+pub struct BosArgs {
+    /// Prepend the model's BOS token to --text (the default when the config defines one).
+    #[arg(long, conflicts_with = "no_prepend_bos")]
+    pub prepend_bos: bool,
+    /// Do not prepend a BOS token to --text.
+    #[arg(long)]
+    pub no_prepend_bos: bool,
+}
+
+impl BosArgs {
+    /// The BOS choice: `None` keeps the model's default.
+    pub fn choice(&self) -> Option<bool> {
+        match (self.prepend_bos, self.no_prepend_bos) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        }
     }
 }
 
