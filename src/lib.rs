@@ -10,4 +10,5 @@ pub mod agent;
 pub mod config;
 pub mod llm;
 pub mod model;
+pub mod sae;
 pub mod session;

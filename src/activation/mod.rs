@@ -6,8 +6,11 @@
 //! a local model + SAE (+ a mined corpus), a Neuronpedia server, and a
 //! synthetic source with known rules for tests.
 
+mod local;
 pub mod synthetic;
 mod types;
+
+pub use local::LocalSource;
 
 pub use types::{
     ActivationRecord, Exemplar, ExemplarQuery, FeatureExemplars, QuantileBand, SourceError,
