@@ -5,8 +5,32 @@
 //! single spec string (`openai:MODEL`, `anthropic:MODEL`,
 //! `http://HOST:PORT/v1#MODEL`, `heuristic`).
 
+//!
+//! Choices made here: structured replies use OpenAI's `json_schema`
+//! response format where the server has it (falling back to schema
+//! instructions + parsing on a 400 that names `response_format`) and
+//! instructions + parsing on Anthropic; explicit URL endpoints send the key
+//! in `SAGE_LLM_API_KEY` if set, never `OPENAI_API_KEY`; session cost totals
+//! sum the priced calls and count the unpriced ones.
+
+mod anthropic;
+mod client;
+mod cost;
+mod http;
+mod openai;
+mod retry;
+mod schema;
+mod spec;
 mod types;
 
+pub use client::{LlmConfig, StructuredMode, build_client};
+pub use cost::{Price, PriceTable, PriceTableError, UsageTotals};
+pub use retry::{RetryPolicy, parse_retry_after};
+pub use schema::{extract_json, validate};
+pub use spec::{
+    ANTHROPIC_DEFAULT_BASE_URL, ANTHROPIC_KEY_VAR, ApiKey, BaseUrls, EndpointSpec, KeySource,
+    LlmSpec, OPENAI_DEFAULT_BASE_URL, OPENAI_KEY_VAR, Provider, URL_ENDPOINT_KEY_VAR,
+};
 pub use types::{LlmError, LlmReply, LlmRequest, Message, Role, TokenLogprob, Usage};
 
 /// A chat-style language model.

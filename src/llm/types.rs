@@ -91,7 +91,7 @@ pub struct TokenLogprob {
 /// A model's answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LlmReply {
-    /// The reply text, exactly as received.
+    /// The reply text, exactly as received (only an echoed API key is masked).
     pub text: String,
     /// The parsed, schema-checked value when the request carried a schema.
     pub json: Option<serde_json::Value>,
@@ -145,4 +145,20 @@ pub enum LlmError {
         /// Response body, for diagnosis.
         body: String,
     },
+    /// The key found for an endpoint cannot be sent in an HTTP header.
+    #[error(
+        "the API key in {var} contains characters not allowed in an HTTP header; check it for stray quotes or line breaks"
+    )]
+    InvalidKey {
+        /// The variable (or config `[keys]` entry) holding the key.
+        var: &'static str,
+    },
+    /// The server answered 200 but not in the shape its API promises.
+    #[error(
+        "unexpected reply shape from the LLM server: {0}; is the base URL pointing at the right API?"
+    )]
+    UnexpectedReply(String),
+    /// The HTTP client could not be set up.
+    #[error("could not set up the HTTP client: {0}")]
+    Setup(String),
 }

@@ -1,0 +1,260 @@
+//! Building a client from a spec, and the part every backend shares:
+//! pricing each call and re-asking until a structured reply parses and
+//! validates.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::anthropic::AnthropicWire;
+use super::cost::{Price, PriceTable};
+use super::http::Endpoint;
+use super::openai::OpenAiWire;
+use super::retry::RetryPolicy;
+use super::schema::{extract_json, validate};
+use super::spec::{EndpointSpec, KeySource, LlmSpec, Provider};
+use super::{LlmClient, LlmError, LlmReply, LlmRequest, Message, Role, TokenLogprob, Usage};
+
+/// How a backend asks for JSON when a request carries a schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StructuredMode {
+    /// Use the provider's structured-output mode, and switch to
+    /// instructions for good if the server answers 400 that it lacks it.
+    #[default]
+    Auto,
+    /// Always use the provider's structured-output mode.
+    Native,
+    /// Always describe the schema in the prompt and parse the reply text.
+    Instructions,
+}
+
+/// Everything a client needs besides its spec. Built by the caller from the
+/// config file and environment; tests shrink the timeouts.
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    /// Where API keys come from.
+    pub keys: KeySource,
+    /// Prices for cost accounting.
+    pub prices: PriceTable,
+    /// Timeouts and transport retries.
+    pub retry: RetryPolicy,
+    /// Extra attempts after a reply that does not parse or validate.
+    pub max_reasks: u32,
+    /// Concurrent requests allowed per base URL, across all clients.
+    pub concurrency_per_endpoint: usize,
+    /// How structured replies are requested.
+    pub structured: StructuredMode,
+}
+
+impl Default for LlmConfig {
+    fn default() -> LlmConfig {
+        LlmConfig {
+            keys: KeySource::env_then(Default::default()),
+            prices: PriceTable::embedded(),
+            retry: RetryPolicy::default(),
+            max_reasks: 2,
+            concurrency_per_endpoint: 8,
+            structured: StructuredMode::Auto,
+        }
+    }
+}
+
+impl LlmConfig {
+    /// The defaults plus the config file's tables: `keys` (variable name →
+    /// key, consulted after the environment) and `prices` (model → price,
+    /// replacing or extending `assets/prices.toml`).
+    pub fn with_file_tables(
+        keys: BTreeMap<String, String>,
+        prices: BTreeMap<String, Price>,
+    ) -> LlmConfig {
+        LlmConfig {
+            keys: KeySource::env_then(keys),
+            prices: PriceTable::embedded().with_overrides(prices),
+            ..LlmConfig::default()
+        }
+    }
+}
+
+/// Builds the client a spec names. `heuristic` is not an LLM client: the
+/// agent serves it, so asking for it here is an error that says so.
+pub fn build_client(spec: &LlmSpec, config: &LlmConfig) -> Result<Arc<dyn LlmClient>, LlmError> {
+    let endpoint_spec = match spec {
+        LlmSpec::Endpoint(e) => e,
+        LlmSpec::Heuristic => {
+            return Err(LlmError::InvalidSpec {
+                spec: "heuristic".into(),
+                reason: "the heuristic reasoner runs inside the agent, not through an LLM client; \
+                         route it there or pick an `openai:`, `anthropic:` or URL spec"
+                    .into(),
+            });
+        }
+    };
+    let key = config.keys.lookup(endpoint_spec.key_var);
+    if key.is_none() && endpoint_spec.key_required {
+        return Err(LlmError::MissingKey {
+            var: endpoint_spec.key_var,
+        });
+    }
+    let endpoint = Endpoint::new(
+        &endpoint_spec.base_url,
+        key,
+        config.retry.clone(),
+        config.concurrency_per_endpoint,
+    )?;
+    Ok(match endpoint_spec.provider {
+        Provider::OpenAi => Arc::new(ChatClient::new(
+            endpoint_spec,
+            config,
+            OpenAiWire::new(endpoint, endpoint_spec, config.structured)?,
+        )),
+        Provider::Anthropic => Arc::new(ChatClient::new(
+            endpoint_spec,
+            config,
+            AnthropicWire::new(endpoint, endpoint_spec)?,
+        )),
+    })
+}
+
+/// One exchange with a provider, before parsing or pricing.
+pub(crate) struct RawReply {
+    /// Reply text with any key scrubbed out.
+    pub text: String,
+    /// Token counts; `cost_usd` is filled in later.
+    pub usage: Usage,
+    /// Per-token log-probabilities when asked for.
+    pub logprobs: Option<Vec<TokenLogprob>>,
+}
+
+/// A provider's wire protocol: turns messages into one HTTP exchange.
+#[async_trait::async_trait]
+pub(crate) trait Wire: Send + Sync {
+    /// Sends `messages` with the options of `request` (its schema, token
+    /// limit, temperature, logprobs); transport retries happen inside.
+    async fn send(&self, messages: &[Message], request: &LlmRequest) -> Result<RawReply, LlmError>;
+}
+
+/// An [`LlmClient`] over any [`Wire`].
+struct ChatClient<W> {
+    spec: String,
+    model: String,
+    prices: PriceTable,
+    max_reasks: u32,
+    wire: W,
+}
+
+impl<W: Wire> ChatClient<W> {
+    fn new(spec: &EndpointSpec, config: &LlmConfig, wire: W) -> ChatClient<W> {
+        ChatClient {
+            spec: spec.spec.clone(),
+            model: spec.model.clone(),
+            prices: config.prices.clone(),
+            max_reasks: config.max_reasks,
+            wire,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<W: Wire> LlmClient for ChatClient<W> {
+    fn spec(&self) -> &str {
+        &self.spec
+    }
+
+    async fn complete(&self, request: &LlmRequest) -> Result<LlmReply, LlmError> {
+        let mut messages = request.messages.clone();
+        let mut usage = Usage::default();
+        let attempts = 1 + if request.schema.is_some() {
+            self.max_reasks
+        } else {
+            0
+        };
+        let mut last_problem = String::new();
+        for _ in 0..attempts {
+            let raw = self.wire.send(&messages, request).await?;
+            usage = add_tokens(usage, raw.usage);
+            let priced = self.prices.price_usage(&self.model, usage);
+            let Some(schema) = &request.schema else {
+                return Ok(LlmReply {
+                    text: raw.text,
+                    json: None,
+                    usage: priced,
+                    logprobs: raw.logprobs,
+                });
+            };
+            match extract_json(&raw.text).and_then(|v| validate(&v, schema).map(|()| v)) {
+                Ok(value) => {
+                    return Ok(LlmReply {
+                        text: raw.text,
+                        json: Some(value),
+                        usage: priced,
+                        logprobs: raw.logprobs,
+                    });
+                }
+                Err(problem) => {
+                    messages.push(Message::assistant(raw.text));
+                    messages.push(Message::user(format!(
+                        "Your previous reply could not be used: {problem}. Answer again with \
+                         only a JSON value that satisfies the schema, and nothing else."
+                    )));
+                    last_problem = problem;
+                }
+            }
+        }
+        Err(LlmError::InvalidReply {
+            attempts,
+            reason: last_problem,
+        })
+    }
+}
+
+fn add_tokens(a: Usage, b: Usage) -> Usage {
+    Usage {
+        prompt_tokens: a.prompt_tokens + b.prompt_tokens,
+        cached_tokens: a.cached_tokens + b.cached_tokens,
+        completion_tokens: a.completion_tokens + b.completion_tokens,
+        cost_usd: None,
+    }
+}
+
+/// The system text that asks for JSON when the provider cannot be told the
+/// schema directly.
+pub(crate) fn schema_instructions(schema: &serde_json::Value) -> String {
+    format!(
+        "Reply with a single JSON value and no other text. It must satisfy this JSON Schema:\n{schema}"
+    )
+}
+
+/// The system prompt: every system message joined, plus `extra` when given.
+pub(crate) fn system_text(messages: &[Message], extra: Option<String>) -> Option<String> {
+    let parts: Vec<String> = messages
+        .iter()
+        .filter(|m| m.role == Role::System)
+        .map(|m| m.content.clone())
+        .chain(extra)
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("\n\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_tables_add_keys_and_prices_to_the_defaults() {
+        let keys = BTreeMap::from([("SAGE_TEST_FILE_ONLY_KEY".to_string(), "k-1".to_string())]);
+        let price = Price {
+            input: 0.5,
+            cached_input: None,
+            output: 1.5,
+        };
+        let prices = BTreeMap::from([("house-model".to_string(), price)]);
+        let config = LlmConfig::with_file_tables(keys, prices);
+        let key = config.keys.lookup("SAGE_TEST_FILE_ONLY_KEY");
+        assert_eq!(key.as_ref().map(|k| k.expose()), Some("k-1"));
+        assert_eq!(config.prices.price("house-model"), Some(price));
+        assert!(
+            config.prices.price("gpt-4o").is_some(),
+            "embedded prices kept"
+        );
+        assert!(!format!("{config:?}").contains("k-1"));
+    }
+}

@@ -1,0 +1,218 @@
+//! OpenAI-compatible chat completions (OpenAI, vLLM, SGLang, Ollama,
+//! llama.cpp server): native JSON-schema replies with an automatic fall back
+//! to instructions, token log-probabilities, cached-token usage.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use reqwest::header::{AUTHORIZATION, HeaderMap};
+use serde_json::{Value, json};
+
+use super::client::{RawReply, StructuredMode, Wire, schema_instructions, system_text};
+use super::http::{Endpoint, secret_header};
+use super::schema::is_strict_compatible;
+use super::spec::{EndpointSpec, OPENAI_DEFAULT_BASE_URL};
+use super::{LlmError, LlmRequest, Message, Role, TokenLogprob, Usage};
+
+/// The chat-completions wire protocol.
+pub(crate) struct OpenAiWire {
+    endpoint: Endpoint,
+    model: String,
+    headers: HeaderMap,
+    /// Whether schemas go in `response_format`; cleared when the server
+    /// says it does not support that (in `Auto` mode).
+    native_schema: AtomicBool,
+    may_fall_back: bool,
+    /// OpenAI's own API wants `max_completion_tokens`; other servers know `max_tokens`.
+    hosted_openai: bool,
+}
+
+impl OpenAiWire {
+    pub(crate) fn new(
+        endpoint: Endpoint,
+        spec: &EndpointSpec,
+        mode: StructuredMode,
+    ) -> Result<OpenAiWire, LlmError> {
+        let mut headers = HeaderMap::new();
+        if let Some(key) = endpoint.key() {
+            let value = secret_header(&format!("Bearer {}", key.expose()), spec.key_var)?;
+            headers.insert(AUTHORIZATION, value);
+        }
+        Ok(OpenAiWire {
+            endpoint,
+            model: spec.model.clone(),
+            headers,
+            native_schema: AtomicBool::new(mode != StructuredMode::Instructions),
+            may_fall_back: mode == StructuredMode::Auto,
+            hosted_openai: spec.base_url == OPENAI_DEFAULT_BASE_URL,
+        })
+    }
+
+    fn body(&self, messages: &[Message], request: &LlmRequest, native: bool) -> Value {
+        let instructions = match (&request.schema, native) {
+            (Some(schema), false) => Some(schema_instructions(schema)),
+            _ => None,
+        };
+        let mut wire_messages: Vec<Value> = system_text(messages, instructions)
+            .map(|text| json!({"role": "system", "content": text}))
+            .into_iter()
+            .collect();
+        wire_messages.extend(
+            messages
+                .iter()
+                .filter(|m| m.role != Role::System)
+                .map(|m| json!({"role": m.role, "content": m.content})),
+        );
+        let mut body = json!({"model": self.model, "messages": wire_messages});
+        if let Some(max) = request.max_tokens {
+            let field = if self.hosted_openai {
+                "max_completion_tokens"
+            } else {
+                "max_tokens"
+            };
+            body[field] = json!(max);
+        }
+        if let Some(t) = request.temperature {
+            body["temperature"] = json!(t);
+        }
+        if let Some(n) = request.top_logprobs {
+            body["logprobs"] = json!(true);
+            body["top_logprobs"] = json!(n);
+        }
+        if let (Some(schema), true) = (&request.schema, native) {
+            body["response_format"] = json!({
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "reply",
+                    "schema": schema,
+                    "strict": is_strict_compatible(schema),
+                }
+            });
+        }
+        body
+    }
+
+    fn parse(&self, reply: &Value, request: &LlmRequest) -> Result<RawReply, LlmError> {
+        let choice = reply
+            .pointer("/choices/0")
+            .ok_or_else(|| LlmError::UnexpectedReply("no `choices[0]` in the reply".into()))?;
+        let message = &choice["message"];
+        let text = message["content"]
+            .as_str()
+            .or_else(|| message["refusal"].as_str())
+            .ok_or_else(|| {
+                LlmError::UnexpectedReply("`choices[0].message` has no text content".into())
+            })?;
+        let logprobs = match request.top_logprobs {
+            None => None,
+            Some(_) => Some(
+                parse_logprobs(&choice["logprobs"]["content"]).ok_or_else(|| {
+                    LlmError::LogprobsUnsupported(format!(
+                        "{} answered without `logprobs.content`",
+                        self.model
+                    ))
+                })?,
+            ),
+        };
+        let count = |path: &str| reply.pointer(path).and_then(Value::as_u64).unwrap_or(0);
+        let cached = count("/usage/prompt_tokens_details/cached_tokens");
+        let usage = Usage {
+            prompt_tokens: count("/usage/prompt_tokens").saturating_sub(cached),
+            cached_tokens: cached,
+            completion_tokens: count("/usage/completion_tokens"),
+            cost_usd: None,
+        };
+        Ok(RawReply {
+            text: self.endpoint.scrub(text),
+            usage,
+            logprobs,
+        })
+    }
+}
+
+fn parse_logprobs(content: &Value) -> Option<Vec<TokenLogprob>> {
+    let pair = |v: &Value| Some((v["token"].as_str()?.to_string(), v["logprob"].as_f64()?));
+    content
+        .as_array()?
+        .iter()
+        .map(|entry| {
+            let (token, logprob) = pair(entry)?;
+            let top = entry["top_logprobs"]
+                .as_array()
+                .map(|alts| alts.iter().filter_map(pair).collect())
+                .unwrap_or_default();
+            Some(TokenLogprob {
+                token,
+                logprob,
+                top,
+            })
+        })
+        .collect()
+}
+
+/// Whether a 400 body says the server does not understand `response_format`.
+fn rejects_response_format(body: &str) -> bool {
+    let lower = body.to_ascii_lowercase();
+    lower.contains("response_format") || lower.contains("json_schema")
+}
+
+#[async_trait::async_trait]
+impl Wire for OpenAiWire {
+    async fn send(&self, messages: &[Message], request: &LlmRequest) -> Result<RawReply, LlmError> {
+        let native = request.schema.is_some() && self.native_schema.load(Ordering::Relaxed);
+        let body = self.body(messages, request, native);
+        let result = self
+            .endpoint
+            .post_json("/chat/completions", self.headers.clone(), &body)
+            .await;
+        let reply = match result {
+            Err(LlmError::Http { status: 400, body })
+                if native && self.may_fall_back && rejects_response_format(&body) =>
+            {
+                self.native_schema.store(false, Ordering::Relaxed);
+                let body = self.body(messages, request, false);
+                self.endpoint
+                    .post_json("/chat/completions", self.headers.clone(), &body)
+                    .await?
+            }
+            Err(LlmError::Http { status: 400, body })
+                if request.top_logprobs.is_some()
+                    && body.to_ascii_lowercase().contains("logprobs") =>
+            {
+                return Err(LlmError::LogprobsUnsupported(body));
+            }
+            other => other?,
+        };
+        self.parse(&reply, request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logprobs_parse_with_alternatives() {
+        let content = json!([
+            {"token": "7", "logprob": -0.1, "top_logprobs": [{"token": "7", "logprob": -0.1}, {"token": "8", "logprob": -2.5}]},
+            {"token": ".", "logprob": -0.01}
+        ]);
+        let parsed = parse_logprobs(&content).expect("well-formed");
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(
+            parsed[0].top,
+            vec![("7".to_string(), -0.1), ("8".to_string(), -2.5)]
+        );
+        assert!(parsed[1].top.is_empty());
+        assert!(parse_logprobs(&Value::Null).is_none());
+        assert!(parse_logprobs(&json!([{"token": "x"}])).is_none());
+    }
+
+    #[test]
+    fn recognises_servers_that_lack_response_format() {
+        assert!(rejects_response_format(
+            "{\"error\": \"Unrecognized request argument: response_format\"}"
+        ));
+        assert!(rejects_response_format("json_schema is not supported"));
+        assert!(!rejects_response_format("model not found"));
+    }
+}

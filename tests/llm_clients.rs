@@ -1,0 +1,882 @@
+//! The LLM clients against fake OpenAI-compatible and Anthropic servers:
+//! real HTTP on 127.0.0.1, scripted replies, recorded requests.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sage::llm::{
+    BaseUrls, KeySource, LlmClient, LlmConfig, LlmError, LlmRequest, LlmSpec, Message, PriceTable,
+    RetryPolicy, StructuredMode, UsageTotals, build_client,
+};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// A minimal HTTP/1.1 server that answers requests in arrival order from a
+/// script and records what it was sent.
+struct FakeServer {
+    base_url: String,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    peak_in_flight: Arc<AtomicUsize>,
+}
+
+/// One scripted response.
+#[derive(Clone)]
+struct Reply {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: String,
+    delay: Duration,
+}
+
+impl Reply {
+    fn json(status: u16, body: Value) -> Reply {
+        Reply::raw(status, body.to_string())
+    }
+
+    fn raw(status: u16, body: impl Into<String>) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+            delay: Duration::ZERO,
+        }
+    }
+
+    fn header(mut self, name: &'static str, value: &str) -> Reply {
+        self.headers.push((name, value.to_string()));
+        self
+    }
+
+    fn delayed(mut self, delay: Duration) -> Reply {
+        self.delay = delay;
+        self
+    }
+}
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+struct Recorded {
+    path: String,
+    headers: BTreeMap<String, String>,
+    body: Value,
+}
+
+impl FakeServer {
+    async fn start(script: Vec<Reply>) -> FakeServer {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1");
+        let port = listener.local_addr().expect("local addr").port();
+        let script = Arc::new(Mutex::new(VecDeque::from(script)));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let peak_in_flight = Arc::new(AtomicUsize::new(0));
+        let (reqs, peak) = (requests.clone(), peak_in_flight.clone());
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (script, reqs, in_flight, peak) = (
+                    script.clone(),
+                    reqs.clone(),
+                    in_flight.clone(),
+                    peak.clone(),
+                );
+                tokio::spawn(async move {
+                    serve_one(stream, script, reqs, in_flight, peak).await;
+                });
+            }
+        });
+        FakeServer {
+            base_url: format!("http://127.0.0.1:{port}/v1"),
+            requests,
+            peak_in_flight,
+        }
+    }
+
+    fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().expect("request log").clone()
+    }
+}
+
+async fn serve_one(
+    mut stream: TcpStream,
+    script: Arc<Mutex<VecDeque<Reply>>>,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    in_flight: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+) {
+    let Some(recorded) = read_request(&mut stream).await else {
+        return;
+    };
+    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    peak.fetch_max(now, Ordering::SeqCst);
+    let reply = {
+        requests.lock().expect("request log").push(recorded);
+        script.lock().expect("script").pop_front()
+    }
+    .unwrap_or_else(|| Reply::raw(418, "fake server: script exhausted"));
+    tokio::time::sleep(reply.delay).await;
+    // Leave the in-flight count before answering, so a client that waits for
+    // this reply can never be counted as overlapping with it.
+    in_flight.fetch_sub(1, Ordering::SeqCst);
+    let mut head = format!(
+        "HTTP/1.1 {} Scripted\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+        reply.status,
+        reply.body.len()
+    );
+    for (name, value) in &reply.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(reply.body.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+async fn read_request(stream: &mut TcpStream) -> Option<Recorded> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break pos;
+        }
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let path = lines.next()?.split_whitespace().nth(1)?.to_string();
+    let headers: BTreeMap<String, String> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let length: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = buf[head_end + 4..].to_vec();
+    while body.len() < length {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Some(Recorded {
+        path,
+        headers,
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+    })
+}
+
+const KEY: &str = "sk-test-CANARY-7f3a9c";
+
+/// Fails the test if `fut` hangs (a liveness guard, not a speed check).
+async fn within<T>(fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), fut)
+        .await
+        .expect("the call hung")
+}
+
+fn fast_config() -> LlmConfig {
+    let keys = BTreeMap::from([
+        ("OPENAI_API_KEY".to_string(), KEY.to_string()),
+        ("ANTHROPIC_API_KEY".to_string(), KEY.to_string()),
+        ("SAGE_LLM_API_KEY".to_string(), KEY.to_string()),
+    ]);
+    LlmConfig {
+        keys: KeySource::table_only(keys),
+        prices: PriceTable::embedded(),
+        retry: RetryPolicy {
+            connect_timeout: Duration::from_secs(2),
+            read_timeout: Duration::from_secs(2),
+            max_attempts: 3,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+            max_retry_after: Duration::from_secs(5),
+        },
+        max_reasks: 2,
+        concurrency_per_endpoint: 4,
+        structured: StructuredMode::Auto,
+    }
+}
+
+/// A client for `PROVIDER:MODEL` whose base URL is the fake server.
+fn client(
+    server: &FakeServer,
+    provider: &str,
+    model: &str,
+    config: &LlmConfig,
+) -> Arc<dyn LlmClient> {
+    let urls = BaseUrls {
+        openai: Some(server.base_url.clone()),
+        anthropic: Some(server.base_url.clone()),
+    };
+    let spec = LlmSpec::parse(&format!("{provider}:{model}"), &urls).expect("spec parses");
+    build_client(&spec, config).expect("client builds")
+}
+
+fn chat_reply(content: &str, prompt: u64, cached: u64, completion: u64) -> Reply {
+    Reply::json(
+        200,
+        json!({
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+                "prompt_tokens_details": {"cached_tokens": cached}
+            }
+        }),
+    )
+}
+
+fn anthropic_reply(text: &str, input: u64, cache_read: u64, output: u64) -> Reply {
+    Reply::json(
+        200,
+        json!({
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": "end_turn",
+            "usage": {"input_tokens": input, "output_tokens": output, "cache_read_input_tokens": cache_read, "cache_creation_input_tokens": 0}
+        }),
+    )
+}
+
+fn label_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {"label": {"type": "string"}, "confidence": {"type": "number", "minimum": 0, "maximum": 1}},
+        "required": ["label", "confidence"],
+        "additionalProperties": false
+    })
+}
+
+fn structured_request() -> LlmRequest {
+    LlmRequest {
+        messages: vec![
+            Message::system("You explain SAE features."),
+            Message::user("Label feature 1337."),
+        ],
+        schema: Some(label_schema()),
+        max_tokens: Some(200),
+        temperature: Some(0.0),
+        top_logprobs: None,
+    }
+}
+
+fn text_request(prompt: &str) -> LlmRequest {
+    LlmRequest {
+        messages: vec![Message::user(prompt)],
+        ..LlmRequest::default()
+    }
+}
+
+fn last_user_message(request: &Recorded) -> String {
+    let messages = request.body["messages"].as_array().expect("messages array");
+    messages
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "user")
+        .and_then(|m| m["content"].as_str())
+        .expect("a user message")
+        .to_string()
+}
+
+#[tokio::test]
+async fn openai_structured_success_sends_schema_key_and_model() {
+    let server = FakeServer::start(vec![chat_reply(
+        r#"{"label": "month names", "confidence": 0.9}"#,
+        50,
+        0,
+        12,
+    )])
+    .await;
+    let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
+    let reply = within(client.complete(&structured_request()))
+        .await
+        .expect("success");
+    assert_eq!(
+        reply.json,
+        Some(json!({"label": "month names", "confidence": 0.9}))
+    );
+    assert_eq!(reply.text, r#"{"label": "month names", "confidence": 0.9}"#);
+    assert_eq!(client.spec(), "openai:gpt-4o-mini");
+
+    let sent = server.requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].path, "/v1/chat/completions");
+    assert_eq!(sent[0].headers["authorization"], format!("Bearer {KEY}"));
+    let body = &sent[0].body;
+    assert_eq!(body["model"], "gpt-4o-mini");
+    assert_eq!(body["max_tokens"], 200);
+    assert_eq!(
+        body["messages"][0],
+        json!({"role": "system", "content": "You explain SAE features."})
+    );
+    assert_eq!(
+        body["messages"][1],
+        json!({"role": "user", "content": "Label feature 1337."})
+    );
+    assert_eq!(body["response_format"]["type"], "json_schema");
+    assert_eq!(
+        body["response_format"]["json_schema"]["schema"],
+        label_schema()
+    );
+    assert_eq!(body["response_format"]["json_schema"]["strict"], true);
+    assert!(body.get("logprobs").is_none());
+}
+
+#[tokio::test]
+async fn reply_text_with_alarming_words_is_kept_verbatim() {
+    let server = FakeServer::start(vec![
+        chat_reply("failed error", 5, 0, 2),
+        chat_reply(r#"{"label": "error failed", "confidence": 0.5}"#, 5, 0, 2),
+    ])
+    .await;
+    let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
+    let reply = within(client.complete(&text_request("Say it.")))
+        .await
+        .expect("plain text");
+    assert_eq!(reply.text, "failed error");
+    assert_eq!(reply.json, None);
+    let reply = within(client.complete(&structured_request()))
+        .await
+        .expect("structured");
+    assert_eq!(reply.json.expect("json")["label"], "error failed");
+    assert_eq!(server.requests().len(), 2, "no re-ask for either reply");
+}
+
+/// Scripts one 429 with `Retry-After: 1` and then `ok`, and checks the
+/// client waits and retries. The backoff is set to an hour, so if the
+/// client ignored Retry-After the call would trip the `within` guard.
+async fn retries_after_rate_limit(provider: &str, model: &str, limited: Reply, ok: Reply) {
+    let server = FakeServer::start(vec![limited.header("Retry-After", "1"), ok]).await;
+    let mut config = fast_config();
+    config.retry.base_delay = Duration::from_secs(3600);
+    config.retry.max_delay = Duration::from_secs(3600);
+    let client = client(&server, provider, model, &config);
+    let reply = within(client.complete(&text_request("hi")))
+        .await
+        .expect("retried");
+    assert_eq!(reply.text, "hello");
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn openai_429_with_retry_after_is_retried() {
+    let limited = Reply::json(429, json!({"error": {"message": "rate limited"}}));
+    retries_after_rate_limit(
+        "openai",
+        "gpt-4o-mini",
+        limited,
+        chat_reply("hello", 5, 0, 1),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn server_errors_until_retries_run_out() {
+    let script = vec![Reply::json(500, json!({"error": "boom"})); 3];
+    let server = FakeServer::start(script).await;
+    let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
+    let err = within(client.complete(&text_request("hi")))
+        .await
+        .unwrap_err();
+    match &err {
+        LlmError::RetriesExhausted { attempts, last } => {
+            assert_eq!(*attempts, 3);
+            assert!(last.contains("HTTP 500") && last.contains("boom"), "{last}");
+        }
+        other => panic!("expected RetriesExhausted, got {other:?}"),
+    }
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[tokio::test]
+async fn client_errors_are_not_retried() {
+    let server = FakeServer::start(vec![Reply::json(404, json!({"error": "no such model"}))]).await;
+    let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
+    let err = within(client.complete(&text_request("hi")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, LlmError::Http { status: 404, body } if body.contains("no such model")),
+        "{err:?}"
+    );
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn malformed_http_body_is_retried_then_valid_reply_used() {
+    let server = FakeServer::start(vec![
+        Reply::raw(200, "{\"choices\": [ truncated"),
+        chat_reply(r#"{"label": "dates", "confidence": 0.7}"#, 5, 0, 3),
+    ])
+    .await;
+    let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
+    let reply = within(client.complete(&structured_request()))
+        .await
+        .expect("second try");
+    assert_eq!(reply.json.expect("json")["label"], "dates");
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn unparseable_reply_is_reasked_with_the_problem_then_accepted() {
+    let server = FakeServer::start(vec![
+        chat_reply("I think it is about months.", 100, 0, 10),
+        chat_reply(
+            "Sure:\n```json\n{\"label\": \"months\", \"confidence\": 0.8}\n```",
+            130,
+            0,
+            20,
+        ),
+    ])
+    .await;
+    let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
+    let reply = within(client.complete(&structured_request()))
+        .await
+        .expect("re-asked");
+    assert_eq!(
+        reply.json,
+        Some(json!({"label": "months", "confidence": 0.8}))
+    );
+    // Tokens of both attempts are billed to the call.
+    assert_eq!(reply.usage.prompt_tokens, 230);
+    assert_eq!(reply.usage.completion_tokens, 30);
+
+    let sent = server.requests();
+    assert_eq!(sent.len(), 2);
+    let second = sent[1].body["messages"]
+        .as_array()
+        .expect("messages")
+        .clone();
+    assert_eq!(
+        second.len(),
+        4,
+        "original two turns + bad reply + correction"
+    );
+    assert_eq!(
+        second[2],
+        json!({"role": "assistant", "content": "I think it is about months."})
+    );
+    assert!(last_user_message(&sent[1]).contains("no parseable JSON"));
+}
+
+#[tokio::test]
+async fn schema_invalid_replies_end_in_invalid_reply() {
+    let bad = r#"{"label": "months", "confidence": 3}"#;
+    let server = FakeServer::start(vec![chat_reply(bad, 5, 0, 5); 3]).await;
+    let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
+    let err = within(client.complete(&structured_request()))
+        .await
+        .unwrap_err();
+    match &err {
+        LlmError::InvalidReply { attempts, reason } => {
+            assert_eq!(*attempts, 3);
+            assert_eq!(reason, "$.confidence: 3 is above the maximum 1");
+        }
+        other => panic!("expected InvalidReply, got {other:?}"),
+    }
+    let sent = server.requests();
+    assert_eq!(sent.len(), 3);
+    assert!(last_user_message(&sent[1]).contains("$.confidence: 3 is above the maximum 1"));
+    assert!(last_user_message(&sent[2]).contains("$.confidence: 3 is above the maximum 1"));
+}
+
+#[tokio::test]
+async fn slow_reply_times_out_and_is_retried() {
+    let server = FakeServer::start(vec![
+        chat_reply("late", 1, 0, 1).delayed(Duration::from_secs(10)),
+        chat_reply("on time", 1, 0, 1),
+    ])
+    .await;
+    let mut config = fast_config();
+    config.retry.read_timeout = Duration::from_millis(200);
+    let client = client(&server, "openai", "gpt-4o-mini", &config);
+    let reply = within(client.complete(&text_request("hi")))
+        .await
+        .expect("second try");
+    assert_eq!(reply.text, "on time");
+    assert_eq!(server.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn replies_slower_than_the_timeout_every_time_exhaust_retries() {
+    let slow = chat_reply("late", 1, 0, 1).delayed(Duration::from_secs(10));
+    let server = FakeServer::start(vec![slow; 2]).await;
+    let mut config = fast_config();
+    config.retry.read_timeout = Duration::from_millis(200);
+    config.retry.max_attempts = 2;
+    let client = client(&server, "openai", "gpt-4o-mini", &config);
+    let err = within(client.complete(&text_request("hi")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, LlmError::RetriesExhausted { attempts: 2, last } if last.contains("timed out")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn logprobs_are_requested_and_parsed() {
+    let reply = Reply::json(
+        200,
+        json!({
+            "choices": [{
+                "message": {"role": "assistant", "content": "7"},
+                "logprobs": {"content": [{
+                    "token": "7", "logprob": -0.25,
+                    "top_logprobs": [{"token": "7", "logprob": -0.25}, {"token": "8", "logprob": -1.75}]
+                }]}
+            }],
+            "usage": {"prompt_tokens": 20, "completion_tokens": 1}
+        }),
+    );
+    let server = FakeServer::start(vec![reply, chat_reply("7", 20, 0, 1)]).await;
+    let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
+    let request = LlmRequest {
+        top_logprobs: Some(2),
+        ..text_request("Rate 0-10.")
+    };
+    let reply = within(client.complete(&request)).await.expect("logprobs");
+    let logprobs = reply.logprobs.expect("logprobs present");
+    assert_eq!(logprobs.len(), 1);
+    assert_eq!(logprobs[0].token, "7");
+    assert_eq!(logprobs[0].logprob, -0.25);
+    assert_eq!(
+        logprobs[0].top,
+        vec![("7".to_string(), -0.25), ("8".to_string(), -1.75)]
+    );
+    let sent = server.requests();
+    assert_eq!(sent[0].body["logprobs"], true);
+    assert_eq!(sent[0].body["top_logprobs"], 2);
+
+    // A server that ignores the request is reported, not papered over.
+    let err = within(client.complete(&request)).await.unwrap_err();
+    assert!(matches!(err, LlmError::LogprobsUnsupported(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn usage_and_cost_sum_against_the_price_table() {
+    let server = FakeServer::start(vec![
+        chat_reply("a", 1200, 200, 300),
+        chat_reply("b", 1200, 200, 300),
+        chat_reply("c", 1000, 0, 100),
+    ])
+    .await;
+    let config = fast_config();
+    let priced = client(&server, "openai", "gpt-4o-mini", &config);
+    let unpriced_spec = LlmSpec::parse(
+        &format!("{}#my-local-model", server.base_url),
+        &BaseUrls::default(),
+    )
+    .expect("url spec");
+    let unpriced = build_client(&unpriced_spec, &config).expect("client");
+
+    let mut totals = UsageTotals::default();
+    for _ in 0..2 {
+        let reply = within(priced.complete(&text_request("x")))
+            .await
+            .expect("priced");
+        assert_eq!(reply.usage.prompt_tokens, 1000, "cached tokens split out");
+        assert_eq!(reply.usage.cached_tokens, 200);
+        assert_eq!(reply.usage.completion_tokens, 300);
+        // gpt-4o-mini: $0.15 input, $0.075 cached, $0.60 output per million:
+        // 1000*0.15 + 200*0.075 + 300*0.60 = 345 micro-dollars.
+        let cost = reply.usage.cost_usd.expect("gpt-4o-mini is priced");
+        assert!((cost - 345e-6).abs() < 1e-12, "{cost}");
+        totals.add(&reply.usage);
+    }
+    let reply = within(unpriced.complete(&text_request("x")))
+        .await
+        .expect("unpriced");
+    assert_eq!(
+        reply.usage.cost_usd, None,
+        "unknown model: tokens without cost"
+    );
+    assert_eq!(reply.usage.prompt_tokens, 1000);
+    totals.add(&reply.usage);
+
+    assert_eq!(totals.calls, 3);
+    assert_eq!(totals.prompt_tokens, 3000);
+    assert_eq!(totals.cached_tokens, 400);
+    assert_eq!(totals.completion_tokens, 700);
+    assert!(
+        (totals.cost_usd - 690e-6).abs() < 1e-12,
+        "{}",
+        totals.cost_usd
+    );
+    assert_eq!(totals.unpriced_calls, 1);
+    assert!(!totals.cost_is_complete());
+}
+
+#[tokio::test]
+async fn missing_response_format_support_falls_back_to_instructions() {
+    let server = FakeServer::start(vec![
+        Reply::json(
+            400,
+            json!({"error": {"message": "Unknown parameter: response_format"}}),
+        ),
+        chat_reply(
+            "```json\n{\"label\": \"x\", \"confidence\": 0.1}\n```",
+            5,
+            0,
+            5,
+        ),
+        chat_reply("{\"label\": \"y\", \"confidence\": 0.2}", 5, 0, 5),
+    ])
+    .await;
+    let client = client(&server, "openai", "local-model", &fast_config());
+    let first = within(client.complete(&structured_request()))
+        .await
+        .expect("fallback");
+    assert_eq!(first.json.expect("json")["label"], "x");
+    let second = within(client.complete(&structured_request()))
+        .await
+        .expect("remembered");
+    assert_eq!(second.json.expect("json")["label"], "y");
+
+    let sent = server.requests();
+    assert_eq!(
+        sent.len(),
+        3,
+        "one rejected native try, then instructions only"
+    );
+    assert!(sent[0].body.get("response_format").is_some());
+    for request in &sent[1..] {
+        assert!(request.body.get("response_format").is_none());
+        let system = request.body["messages"][0]["content"]
+            .as_str()
+            .expect("system text");
+        assert!(system.starts_with("You explain SAE features."));
+        assert!(system.contains("JSON Schema") && system.contains("\"confidence\""));
+    }
+}
+
+#[tokio::test]
+async fn endpoint_concurrency_limit_holds_across_clients() {
+    let script = (0..4)
+        .map(|i| chat_reply(&format!("r{i}"), 1, 0, 1).delayed(Duration::from_millis(100)))
+        .collect();
+    let server = FakeServer::start(script).await;
+    let mut config = fast_config();
+    config.concurrency_per_endpoint = 1;
+    let a = client(&server, "openai", "gpt-4o-mini", &config);
+    let b = client(&server, "openai", "gpt-4o", &config);
+    let request = text_request("x");
+    let calls = futures::future::join_all([
+        a.complete(&request),
+        b.complete(&request),
+        a.complete(&request),
+        b.complete(&request),
+    ]);
+    for result in within(calls).await {
+        result.expect("each call succeeds");
+    }
+    assert_eq!(server.requests().len(), 4);
+    assert_eq!(server.peak_in_flight.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn dropping_a_call_aborts_it_and_frees_the_endpoint() {
+    let server = FakeServer::start(vec![
+        chat_reply("never read", 1, 0, 1).delayed(Duration::from_secs(120)),
+        chat_reply("next", 1, 0, 1),
+    ])
+    .await;
+    let mut config = fast_config();
+    config.concurrency_per_endpoint = 1;
+    config.retry.read_timeout = Duration::from_secs(300);
+    let client = client(&server, "openai", "gpt-4o-mini", &config);
+    let request = text_request("x");
+    let dropped = tokio::time::timeout(Duration::from_millis(200), client.complete(&request)).await;
+    assert!(dropped.is_err(), "the slow call was cut off");
+    // With one permit per endpoint, this only runs if the dropped call let go of it.
+    let reply = within(client.complete(&request))
+        .await
+        .expect("endpoint free again");
+    assert_eq!(reply.text, "next");
+}
+
+#[tokio::test]
+async fn anthropic_success_sends_system_separately_and_counts_cache_reads() {
+    let server = FakeServer::start(vec![anthropic_reply(
+        r#"{"label": "months", "confidence": 0.6}"#,
+        1000,
+        4000,
+        200,
+    )])
+    .await;
+    let client = client(&server, "anthropic", "claude-haiku-4-5", &fast_config());
+    let reply = within(client.complete(&structured_request()))
+        .await
+        .expect("success");
+    assert_eq!(
+        reply.json,
+        Some(json!({"label": "months", "confidence": 0.6}))
+    );
+    assert_eq!(reply.usage.prompt_tokens, 1000);
+    assert_eq!(reply.usage.cached_tokens, 4000);
+    assert_eq!(reply.usage.completion_tokens, 200);
+    // claude-haiku-4-5: $1 input, $0.10 cached, $5 output per million:
+    // 1000*1 + 4000*0.1 + 200*5 = 2400 micro-dollars.
+    let cost = reply.usage.cost_usd.expect("priced");
+    assert!((cost - 2400e-6).abs() < 1e-12, "{cost}");
+
+    let sent = server.requests();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].path, "/v1/messages");
+    assert_eq!(sent[0].headers["x-api-key"], KEY);
+    assert_eq!(sent[0].headers["anthropic-version"], "2023-06-01");
+    assert!(!sent[0].headers.contains_key("authorization"));
+    let body = &sent[0].body;
+    assert_eq!(body["model"], "claude-haiku-4-5");
+    assert_eq!(body["max_tokens"], 200);
+    assert_eq!(
+        body["messages"],
+        json!([{"role": "user", "content": "Label feature 1337."}])
+    );
+    let system = body["system"].as_str().expect("system prompt");
+    assert!(system.starts_with("You explain SAE features.") && system.contains("JSON Schema"));
+}
+
+#[tokio::test]
+async fn anthropic_429_with_retry_after_is_retried() {
+    let limited = Reply::json(
+        429,
+        json!({"type": "error", "error": {"type": "rate_limit_error"}}),
+    );
+    let ok = anthropic_reply("hello", 10, 0, 2);
+    retries_after_rate_limit("anthropic", "claude-sonnet-4-5", limited, ok).await;
+}
+
+#[tokio::test]
+async fn anthropic_reports_logprobs_unsupported_without_calling() {
+    let server = FakeServer::start(vec![]).await;
+    let client = client(&server, "anthropic", "claude-sonnet-4-5", &fast_config());
+    let request = LlmRequest {
+        top_logprobs: Some(5),
+        ..text_request("x")
+    };
+    let err = within(client.complete(&request)).await.unwrap_err();
+    assert!(matches!(err, LlmError::LogprobsUnsupported(_)), "{err:?}");
+    assert!(err.to_string().contains("not supported by this endpoint"));
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn missing_keys_and_the_heuristic_spec_are_typed_errors() {
+    let config = LlmConfig {
+        keys: KeySource::table_only(BTreeMap::new()),
+        ..fast_config()
+    };
+    let hosted = LlmSpec::parse("anthropic:claude-opus-4-1", &BaseUrls::default()).expect("parses");
+    let err = build_client(&hosted, &config).err().expect("no key");
+    assert!(
+        matches!(
+            err,
+            LlmError::MissingKey {
+                var: "ANTHROPIC_API_KEY"
+            }
+        ),
+        "{err:?}"
+    );
+    let heuristic = LlmSpec::parse("heuristic", &BaseUrls::default()).expect("parses");
+    let err = build_client(&heuristic, &config)
+        .err()
+        .expect("not a client");
+    assert!(
+        err.to_string()
+            .contains("heuristic reasoner runs inside the agent")
+    );
+}
+
+#[tokio::test]
+async fn the_key_never_appears_in_errors_replies_or_debug_output() {
+    let echo = |status: u16| {
+        Reply::json(
+            status,
+            json!({"error": format!("bad header Authorization: Bearer {KEY}")}),
+        )
+    };
+    let server = FakeServer::start(vec![
+        echo(401),
+        echo(500),
+        echo(503),
+        echo(502),
+        Reply::raw(200, format!("not json {KEY}")),
+        Reply::raw(200, format!("not json {KEY}")),
+        Reply::raw(200, format!("not json {KEY}")),
+        chat_reply(&format!("your key is {KEY}"), 1, 0, 1),
+        chat_reply(&format!("{{\"label\": \"{KEY}\"}}"), 1, 0, 1),
+        chat_reply(&format!("{{\"label\": \"{KEY}\"}}"), 1, 0, 1),
+        chat_reply(&format!("{{\"label\": \"{KEY}\"}}"), 1, 0, 1),
+        Reply::json(200, json!({"choices": [], "echo": KEY})),
+    ])
+    .await;
+    let config = fast_config();
+    let client = client(&server, "openai", "gpt-4o-mini", &config);
+    let mut seen = vec![format!("{config:?}")];
+    let http = within(client.complete(&text_request("a")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(http, LlmError::Http { status: 401, .. }),
+        "{http:?}"
+    );
+    let exhausted = within(client.complete(&text_request("b")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(exhausted, LlmError::RetriesExhausted { .. }),
+        "{exhausted:?}"
+    );
+    let garbled = within(client.complete(&text_request("c")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(garbled, LlmError::RetriesExhausted { .. }),
+        "{garbled:?}"
+    );
+    let reply = within(client.complete(&text_request("d")))
+        .await
+        .expect("reply");
+    let invalid = within(client.complete(&structured_request()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(invalid, LlmError::InvalidReply { .. }),
+        "{invalid:?}"
+    );
+    let shape = within(client.complete(&text_request("e")))
+        .await
+        .unwrap_err();
+    assert!(matches!(shape, LlmError::UnexpectedReply(_)), "{shape:?}");
+    for err in [http, exhausted, garbled, invalid, shape] {
+        seen.push(format!("{err} {err:?}"));
+    }
+    seen.push(serde_json::to_string(&reply).expect("reply serialises"));
+    seen.push(format!("{reply:?}"));
+    assert!(reply.text.contains("[redacted]"));
+
+    // The canary really was sent, so its absence above means something.
+    assert_eq!(
+        server.requests()[0].headers["authorization"],
+        format!("Bearer {KEY}")
+    );
+    for text in seen {
+        assert!(!text.contains(KEY), "key leaked into: {text}");
+    }
+}
