@@ -113,6 +113,14 @@ fn write_corpus(dir: &Path) {
     std::fs::write(dir.join("sub/c.jsonl"), jsonl).unwrap();
 }
 
+/// The test corpus in a fresh temp dir (kept alive by the returned guard).
+fn corpus() -> (tempfile::TempDir, Corpus) {
+    let dir = tempfile::tempdir().unwrap();
+    write_corpus(dir.path());
+    let corpus = Corpus::open(dir.path()).unwrap();
+    (dir, corpus)
+}
+
 fn config() -> MiningConfig {
     MiningConfig {
         window: 16,
@@ -167,9 +175,7 @@ fn feature(result: &MinedFeatures, index: u32) -> &MinedFeature {
 
 #[test]
 fn top_k_density_and_max_match_brute_force() {
-    let dir = tempfile::tempdir().unwrap();
-    write_corpus(dir.path());
-    let corpus = Corpus::open(dir.path()).unwrap();
+    let (_dir, corpus) = corpus();
     let config = config();
     let result = run(&corpus, &config, &mut Synthetic::default());
     for f in FEATURES {
@@ -206,9 +212,7 @@ fn top_k_density_and_max_match_brute_force() {
 
 #[test]
 fn quantile_samples_come_from_their_bands_and_counts_are_exact() {
-    let dir = tempfile::tempdir().unwrap();
-    write_corpus(dir.path());
-    let corpus = Corpus::open(dir.path()).unwrap();
+    let (_dir, corpus) = corpus();
     let config = config();
     let result = run(&corpus, &config, &mut Synthetic::default());
     for f in FEATURES {
@@ -270,9 +274,7 @@ fn quantile_samples_come_from_their_bands_and_counts_are_exact() {
 
 #[test]
 fn results_do_not_depend_on_batch_size() {
-    let dir = tempfile::tempdir().unwrap();
-    write_corpus(dir.path());
-    let corpus = Corpus::open(dir.path()).unwrap();
+    let (_dir, corpus) = corpus();
     let a = run(&corpus, &config(), &mut Synthetic::default());
     let b = run(
         &corpus,
@@ -287,9 +289,7 @@ fn results_do_not_depend_on_batch_size() {
 
 #[test]
 fn an_interrupted_run_resumes_to_the_same_result() {
-    let dir = tempfile::tempdir().unwrap();
-    write_corpus(dir.path());
-    let corpus = Corpus::open(dir.path()).unwrap();
+    let (_dir, corpus) = corpus();
     let config = MiningConfig {
         checkpoint_every: 2,
         ..config()
@@ -347,8 +347,7 @@ fn an_interrupted_run_resumes_to_the_same_result() {
 
 #[test]
 fn the_store_answers_a_repeated_query_from_its_cache() {
-    let dir = tempfile::tempdir().unwrap();
-    write_corpus(dir.path());
+    let (dir, corpus) = corpus();
     let cache = tempfile::tempdir().unwrap();
     let store = MiningStore::new(cache.path());
     let config = config();
@@ -358,7 +357,6 @@ fn the_store_answers_a_repeated_query_from_its_cache() {
         features: &FEATURES,
         config: &config,
     };
-    let corpus = Corpus::open(dir.path()).unwrap();
     let mut scorer = Synthetic::default();
     let (first, cached) = store
         .mine(&corpus, &Words, &mut scorer, &request, None, None)
@@ -388,9 +386,7 @@ fn the_store_answers_a_repeated_query_from_its_cache() {
 
 #[test]
 fn mined_features_become_exemplars_with_their_origin() {
-    let dir = tempfile::tempdir().unwrap();
-    write_corpus(dir.path());
-    let corpus = Corpus::open(dir.path()).unwrap();
+    let (_dir, corpus) = corpus();
     let result = run(&corpus, &config(), &mut Synthetic::default());
     let info = SourceInfo {
         model: "synthetic".into(),
@@ -439,9 +435,7 @@ fn a_scorer_answering_the_wrong_shape_is_an_error() {
             Ok(windows.iter().map(|_| vec![1.0]).collect())
         }
     }
-    let dir = tempfile::tempdir().unwrap();
-    write_corpus(dir.path());
-    let corpus = Corpus::open(dir.path()).unwrap();
+    let (_dir, corpus) = corpus();
     let err = mine(
         &corpus,
         &Words,
