@@ -39,13 +39,14 @@ impl WindowTokenizer for Words {
     }
 }
 
-/// Feature `f` on token id `x`: a fixed hash mapped to [-9, 4), so it fires
-/// (> 0) on roughly 30% of tokens with values up to 4.
+/// Feature `f` on token id `x`: a fixed hash mapped to [-9, 4) and scaled
+/// by 1 to 32, so it fires (> 0) on roughly 30% of tokens with values
+/// spread over orders of magnitude (which makes the miner's bands grow).
 fn activation(feature: u32, id: u32) -> f32 {
     let h = (u64::from(id) * 2654435761 + u64::from(feature) * 40503)
         .wrapping_mul(0x9E3779B97F4A7C15)
         >> 40;
-    (h % 1300) as f32 / 100.0 - 9.0
+    ((h % 1300) as f32 / 100.0 - 9.0) * (1u32 << (h % 6)) as f32
 }
 
 /// The synthetic model + SAE; counts what it is asked to score and can
@@ -447,4 +448,45 @@ fn a_scorer_answering_the_wrong_shape_is_an_error() {
     .unwrap_err();
     assert!(matches!(err, MiningError::Score(_)), "{err:?}");
     assert!(err.to_string().contains("expected 48"), "{err}");
+}
+
+#[test]
+fn a_checkpoint_of_another_run_is_not_resumed() {
+    let (_dir, corpus) = corpus();
+    let state = tempfile::tempdir().unwrap();
+    let checkpoint = state.path().join("shared.json");
+    let stop = AtomicBool::new(false);
+    let mut first = Synthetic {
+        stop_after: Some((2, &stop)),
+        ..Synthetic::default()
+    };
+    let control = MiningControl {
+        stop: Some(&stop),
+        checkpoint: Some(checkpoint.clone()),
+        progress: None,
+    };
+    let other_features = [1, 2];
+    let outcome = mine(
+        &corpus,
+        &Words,
+        &mut first,
+        &other_features,
+        &config(),
+        control,
+    )
+    .unwrap();
+    assert!(matches!(outcome, MiningOutcome::Interrupted { .. }));
+    assert!(checkpoint.exists());
+
+    // Same checkpoint path, different features: a fresh, complete run.
+    let mut second = Synthetic::default();
+    let control = MiningControl {
+        stop: None,
+        checkpoint: Some(checkpoint.clone()),
+        progress: None,
+    };
+    let resumed = mine(&corpus, &Words, &mut second, &FEATURES, &config(), control).unwrap();
+    let fresh = run(&corpus, &config(), &mut Synthetic::default());
+    assert_eq!(resumed, MiningOutcome::Finished(fresh.clone()));
+    assert_eq!(second.windows_scored as u64, fresh.windows);
 }
