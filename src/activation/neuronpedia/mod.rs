@@ -88,7 +88,7 @@ impl NeuronpediaSource {
 
     fn unknown(&self, feature: u32) -> SourceError {
         SourceError::UnknownFeature(format!(
-            "Neuronpedia has no feature {}/{}/{feature}; check the model id, the SAE id and the index (see the feature's page on the site)",
+            "Neuronpedia has no feature {}/{}/{feature}; check the model id, the SAE id and the index (see the feature's page on the site), and that --neuronpedia-url points at a Neuronpedia server",
             self.info.model, self.info.sae
         ))
     }
