@@ -10,5 +10,6 @@ pub mod agent;
 pub mod config;
 pub mod llm;
 pub mod model;
+pub mod sae;
 pub mod session;
 pub mod tui;

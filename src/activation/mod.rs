@@ -6,8 +6,14 @@
 //! a local model + SAE (+ a mined corpus), a Neuronpedia server, and a
 //! synthetic source with known rules for tests.
 
+pub mod cache;
+mod local;
+pub mod mining;
+pub mod neuronpedia;
 pub mod synthetic;
 mod types;
+
+pub use local::LocalSource;
 
 pub use types::{
     ActivationRecord, Exemplar, ExemplarQuery, FeatureExemplars, QuantileBand, SourceError,

@@ -122,6 +122,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     if let Some(rounds) = args.max_rounds {
         config.max_rounds = rounds;
     }
+    config.validate()?;
 
     let bar = ProgressBar::new(features.len() as u64);
     bar.set_style(

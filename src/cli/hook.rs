@@ -1,7 +1,11 @@
 //! `sage hook`: run a model to one hook on one text and print the activations.
 
+use std::io::Write;
+
 use anyhow::Context as _;
-use sage::model::{HookPoint, LoadOptions, ModelError, load_model};
+use sage::model::{HookPoint, LoadOptions, load_model};
+
+use super::input::{BosArgs, parse_token_ids};
 
 /// Arguments of `sage hook`.
 #[derive(Debug, clap::Args)]
@@ -23,12 +27,9 @@ pub struct HookArgs {
     /// Print JSON: model, hook, tokens, token_ids, shape, values.
     #[arg(long)]
     pub json: bool,
-    /// Prepend the model's BOS token to --text (the default when the config defines one).
-    #[arg(long, conflicts_with = "no_prepend_bos")]
-    pub prepend_bos: bool,
-    /// Do not prepend a BOS token to --text.
-    #[arg(long)]
-    pub no_prepend_bos: bool,
+    /// BOS handling for --text.
+    #[command(flatten)]
+    pub bos: BosArgs,
 }
 
 /// What `--json` prints; one row of `values` per token.
@@ -48,11 +49,7 @@ pub fn run(args: HookArgs) -> anyhow::Result<()> {
         .with_context(|| format!("loading model `{}`", args.model))?;
     let token_ids = match (&args.text, &args.token_ids) {
         (Some(text), _) => {
-            let bos = match (args.prepend_bos, args.no_prepend_bos) {
-                (true, _) => Some(true),
-                (_, true) => Some(false),
-                _ => None,
-            };
+            let bos = args.bos.choice();
             loaded.tokenizer.encode(text, bos)?
         }
         (None, Some(list)) => parse_token_ids(list)?,
@@ -68,44 +65,33 @@ pub fn run(args: HookArgs) -> anyhow::Result<()> {
         token_ids,
         values: rows,
     };
-    if args.json {
-        println!("{}", serde_json::to_string(&output)?);
+    let mut stdout = std::io::stdout().lock();
+    let printed = if args.json {
+        serde_json::to_writer(&mut stdout, &output)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(stdout))
     } else {
-        print_table(&output);
+        print_table(&mut stdout, &output)
+    };
+    match printed {
+        // A closed pipe (`| head`) means the reader has all it wanted.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other.context("writing the activations to stdout")?),
     }
-    Ok(())
-}
-
-/// Parses `1,2,3`; an empty list is [`ModelError::EmptyInput`].
-fn parse_token_ids(list: &str) -> anyhow::Result<Vec<u32>> {
-    let ids = list
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<u32>().with_context(|| {
-                format!(
-                    "bad token id `{s}` in --token-ids: give comma-separated non-negative integers"
-                )
-            })
-        })
-        .collect::<anyhow::Result<Vec<u32>>>()?;
-    if ids.is_empty() {
-        return Err(ModelError::EmptyInput.into());
-    }
-    Ok(ids)
 }
 
 /// One readable line per token: position, id, token, and a summary of its row.
-fn print_table(out: &HookOutput) {
-    println!(
+fn print_table(w: &mut impl Write, out: &HookOutput) -> std::io::Result<()> {
+    writeln!(
+        w,
         "{} · {} · shape [{}, {}]",
         out.model, out.hook, out.shape[0], out.shape[1]
-    );
-    println!(
+    )?;
+    writeln!(
+        w,
         "{:>4}  {:>7}  {:<16} {:>9} {:>9} {:>9} {:>9}",
         "pos", "id", "token", "norm", "mean", "min", "max"
-    );
+    )?;
     for (pos, ((id, token), row)) in out
         .token_ids
         .iter()
@@ -119,6 +105,10 @@ fn print_table(out: &HookOutput) {
         let min = row.iter().copied().fold(f32::INFINITY, f32::min);
         let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let shown = format!("{token:?}");
-        println!("{pos:>4}  {id:>7}  {shown:<16} {norm:>9.4} {mean:>9.4} {min:>9.4} {max:>9.4}");
+        writeln!(
+            w,
+            "{pos:>4}  {id:>7}  {shown:<16} {norm:>9.4} {mean:>9.4} {min:>9.4} {max:>9.4}"
+        )?;
     }
+    Ok(())
 }

@@ -1,8 +1,10 @@
 //! Subcommand definitions and their dispatch; one file per subcommand.
 
+mod activations;
 mod explain;
 mod explore;
 mod hook;
+mod input;
 mod instruments;
 mod paths;
 mod presets;
@@ -41,6 +43,8 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Explain many features unattended: one explanation JSON + Markdown each.
     Explain(explain::ExplainArgs),
+    /// Per-token activations of one SAE feature on texts or token ids.
+    Activations(activations::ActivationsArgs),
 }
 
 /// Runs one parsed command line.
@@ -56,5 +60,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Resume(args) => resume::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Activations(args) => activations::run(args),
     }
 }
