@@ -66,7 +66,9 @@ pub struct FrameStats {
     pub mean_key_to_screen_us: f64,
     /// Slowest key-to-screen time, µs.
     pub max_key_to_screen_us: u64,
+    #[serde(skip)]
     frame_total_us: u64,
+    #[serde(skip)]
     key_total_us: u64,
 }
 
