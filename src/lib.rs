@@ -9,3 +9,4 @@ pub mod activation;
 pub mod config;
 pub mod llm;
 pub mod model;
+pub mod sae;

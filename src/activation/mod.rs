@@ -6,6 +6,9 @@
 //! a local model + SAE (+ a mined corpus), a Neuronpedia server, and a
 //! synthetic source with known rules for tests.
 
+pub mod cache;
+pub mod mining;
+pub mod neuronpedia;
 mod types;
 
 pub use types::{

@@ -157,6 +157,10 @@ pub enum SourceError {
     /// The model or SAE failed while computing activations.
     #[error("activation run failed: {0}")]
     Compute(String),
+    /// The source does not know this feature (for example Neuronpedia has
+    /// no such model, SAE or index). The message names what was asked.
+    #[error("unknown feature: {0}")]
+    UnknownFeature(String),
     /// A remote source (Neuronpedia) failed.
     #[error("remote source failed: {0}")]
     Remote(String),

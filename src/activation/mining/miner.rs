@@ -1,0 +1,470 @@
+//! The mining loop: windows in batches through a scorer, every requested
+//! feature updated from each batch, a checkpoint on interruption.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use super::MiningError;
+use super::corpus::{Corpus, Documents};
+use super::result::{MinedFeature, MinedFeatures};
+use super::sampling::{Reservoir, SplitMix64};
+use super::stats::{Capacities, FeatureStats, Sample, ScoredWindow, StoredWindow};
+use super::window::{TokenWindow, WindowTokenizer, windows_of};
+use crate::activation::cache::{CacheKey, write_atomic};
+
+/// Activations of many features on many windows at once: one forward pass
+/// of the model + SAE per batch in real runs.
+pub trait FeatureScorer {
+    /// For each window, the activation of each of `features` at each of
+    /// its tokens, row-major `[token][feature]`: a vector of
+    /// `window.ids.len() * features.len()` values per window, in window
+    /// order. Values must line up with the window's own tokens (drop any
+    /// BOS the model was given).
+    fn score(
+        &mut self,
+        windows: &[TokenWindow],
+        features: &[u32],
+    ) -> Result<Vec<Vec<f32>>, MiningError>;
+}
+
+/// Settings of a mining run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MiningConfig {
+    /// Tokens per window.
+    pub window: usize,
+    /// Windows per scorer call.
+    pub batch_size: usize,
+    /// Top windows kept per feature.
+    pub top_k: usize,
+    /// Activation bands for quantile samples.
+    pub bands: usize,
+    /// Samples kept per band.
+    pub per_band: usize,
+    /// Silent windows kept per feature.
+    pub non_activating: usize,
+    /// Seed of the sampling RNG.
+    pub seed: u64,
+    /// Write a checkpoint every this many batches (0: only when stopped).
+    pub checkpoint_every: usize,
+}
+
+impl Default for MiningConfig {
+    fn default() -> Self {
+        MiningConfig {
+            window: 64,
+            batch_size: 16,
+            top_k: 20,
+            bands: 10,
+            per_band: 5,
+            non_activating: 5,
+            seed: 0x5A6E,
+            checkpoint_every: 50,
+        }
+    }
+}
+
+impl MiningConfig {
+    /// The settings that change results (batch size and checkpoint
+    /// frequency do not), for cache keys.
+    pub fn result_identity(&self) -> String {
+        format!(
+            "window={};top_k={};bands={};per_band={};non_activating={};seed={}",
+            self.window, self.top_k, self.bands, self.per_band, self.non_activating, self.seed
+        )
+    }
+
+    fn capacities(&self) -> Capacities {
+        Capacities {
+            top_k: self.top_k,
+            per_band: self.per_band,
+            non_activating: self.non_activating,
+        }
+    }
+}
+
+/// How far a run has got, reported after each batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MiningProgress {
+    /// Windows scored (including those done before a resume).
+    pub windows_done: u64,
+    /// Tokens scored (including those done before a resume).
+    pub tokens_done: u64,
+    /// Corpus bytes read.
+    pub bytes_done: u64,
+    /// Corpus size in bytes.
+    pub total_bytes: u64,
+}
+
+/// Outside control over a run: a stop flag (set it from a Ctrl-C
+/// handler), where to keep the checkpoint, and a progress callback.
+#[derive(Default)]
+pub struct MiningControl<'a> {
+    /// Checked between batches; when set, the run writes its checkpoint
+    /// and returns [`MiningOutcome::Interrupted`].
+    pub stop: Option<&'a AtomicBool>,
+    /// Checkpoint file. If it exists and matches this run, the run resumes
+    /// from it; it is deleted when the run finishes.
+    pub checkpoint: Option<PathBuf>,
+    /// Called after every batch.
+    pub progress: Option<&'a mut dyn FnMut(&MiningProgress)>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MiningOutcome {
+    /// The whole corpus was mined.
+    Finished(MinedFeatures),
+    /// Stopped early; rerun with the same checkpoint to continue.
+    Interrupted {
+        /// Windows scored so far.
+        windows_done: u64,
+    },
+}
+
+/// Mines `corpus` for `features`; see the module docs.
+pub fn mine(
+    corpus: &Corpus,
+    tokenizer: &dyn WindowTokenizer,
+    scorer: &mut dyn FeatureScorer,
+    features: &[u32],
+    config: &MiningConfig,
+    mut control: MiningControl<'_>,
+) -> Result<MiningOutcome, MiningError> {
+    if features.is_empty() {
+        return Err(MiningError::BadConfig("no features requested".into()));
+    }
+    if config.window == 0 || config.batch_size == 0 {
+        return Err(MiningError::BadConfig(
+            "window and batch size must be at least 1".into(),
+        ));
+    }
+    let identity = run_identity(corpus, features, config);
+    let mut state = match &control.checkpoint {
+        Some(path) => Checkpoint::load(path, &identity)?,
+        None => None,
+    }
+    .unwrap_or_else(|| MinerState::fresh(features, config));
+    let mut stream = WindowStream {
+        documents: corpus.documents(),
+        next_seq: 0,
+        pending: Vec::new(),
+    };
+    stream.skip(state.windows_done, tokenizer, config.window)?;
+    let caps = config.capacities();
+    let total_bytes = corpus.total_bytes();
+    let mut batches = 0usize;
+    loop {
+        if control.stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+            if let Some(path) = &control.checkpoint {
+                Checkpoint::save(&state, &identity, path)?;
+            }
+            return Ok(MiningOutcome::Interrupted {
+                windows_done: state.windows_done,
+            });
+        }
+        let batch = stream.next_batch(config.batch_size, tokenizer, config.window)?;
+        if batch.is_empty() {
+            break;
+        }
+        let scores = scorer.score(&batch, features)?;
+        state.absorb(&batch, &scores, features.len(), caps)?;
+        batches += 1;
+        if let Some(report) = control.progress.as_mut() {
+            report(&MiningProgress {
+                windows_done: state.windows_done,
+                tokens_done: state.tokens_done,
+                bytes_done: batch.last().map_or(0, |w| w.corpus_bytes_done),
+                total_bytes,
+            });
+        }
+        if config.checkpoint_every > 0
+            && batches % config.checkpoint_every == 0
+            && let Some(path) = &control.checkpoint
+        {
+            Checkpoint::save(&state, &identity, path)?;
+        }
+    }
+    if let Some(path) = &control.checkpoint {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(MiningOutcome::Finished(state.finish()))
+}
+
+/// Identifies a run for checkpoint matching: corpus, features, settings.
+fn run_identity(corpus: &Corpus, features: &[u32], config: &MiningConfig) -> String {
+    let features: Vec<String> = features.iter().map(u32::to_string).collect();
+    CacheKey::from_parts([
+        corpus.fingerprint().as_str().to_string(),
+        features.join(","),
+        config.result_identity(),
+    ])
+    .as_str()
+    .to_string()
+}
+
+/// Documents turned into a stream of numbered windows.
+struct WindowStream<'a> {
+    documents: Documents<'a>,
+    next_seq: u64,
+    pending: Vec<TokenWindow>,
+}
+
+impl WindowStream<'_> {
+    fn next_batch(
+        &mut self,
+        size: usize,
+        tokenizer: &dyn WindowTokenizer,
+        window: usize,
+    ) -> Result<Vec<TokenWindow>, MiningError> {
+        while self.pending.len() < size {
+            let Some(doc) = self.documents.next() else {
+                break;
+            };
+            let windows = windows_of(&doc?, tokenizer, window, self.next_seq)?;
+            self.next_seq += windows.len() as u64;
+            self.pending.extend(windows);
+        }
+        let take = size.min(self.pending.len());
+        Ok(self.pending.drain(..take).collect())
+    }
+
+    /// Drops the first `n` windows (already scored before a resume).
+    fn skip(
+        &mut self,
+        n: u64,
+        tokenizer: &dyn WindowTokenizer,
+        window: usize,
+    ) -> Result<(), MiningError> {
+        let mut left = n;
+        while left > 0 {
+            let batch = self.next_batch(left.min(4096) as usize, tokenizer, window)?;
+            if batch.is_empty() {
+                break;
+            }
+            left -= batch.len() as u64;
+        }
+        Ok(())
+    }
+}
+
+/// The streaming state: counters, RNG and per-feature stats.
+struct MinerState {
+    windows_done: u64,
+    tokens_done: u64,
+    rng: SplitMix64,
+    stats: Vec<FeatureStats<Arc<StoredWindow>>>,
+}
+
+impl MinerState {
+    fn fresh(features: &[u32], config: &MiningConfig) -> MinerState {
+        MinerState {
+            windows_done: 0,
+            tokens_done: 0,
+            rng: SplitMix64(config.seed),
+            stats: features
+                .iter()
+                .map(|&f| FeatureStats::new(f, config.bands))
+                .collect(),
+        }
+    }
+
+    fn absorb(
+        &mut self,
+        batch: &[TokenWindow],
+        scores: &[Vec<f32>],
+        n_features: usize,
+        caps: Capacities,
+    ) -> Result<(), MiningError> {
+        if scores.len() != batch.len() {
+            return Err(MiningError::Score(format!(
+                "the scorer returned {} rows for {} windows",
+                scores.len(),
+                batch.len()
+            )));
+        }
+        let mut maxes = vec![0f32; n_features];
+        let mut firing = vec![0u64; n_features];
+        for (window, values) in batch.iter().zip(scores) {
+            let n_tokens = window.ids.len();
+            if values.len() != n_tokens * n_features {
+                return Err(MiningError::Score(format!(
+                    "window {} has {n_tokens} tokens and {n_features} features but the scorer returned {} values (expected {})",
+                    window.seq,
+                    values.len(),
+                    n_tokens * n_features
+                )));
+            }
+            maxes.fill(f32::NEG_INFINITY);
+            firing.fill(0);
+            for row in values.chunks_exact(n_features) {
+                for ((&v, max), fired) in row.iter().zip(&mut maxes).zip(&mut firing) {
+                    if v > 0.0 {
+                        *fired += 1;
+                    }
+                    if v > *max {
+                        *max = v;
+                    }
+                }
+            }
+            let mut scored = ScoredWindow {
+                window,
+                values,
+                n_features,
+                stored: None,
+            };
+            for (column, stats) in self.stats.iter_mut().enumerate() {
+                stats.observe(
+                    &mut scored,
+                    column,
+                    maxes[column],
+                    firing[column],
+                    caps,
+                    &mut self.rng,
+                );
+            }
+            self.windows_done += 1;
+            self.tokens_done += n_tokens as u64;
+        }
+        Ok(())
+    }
+
+    fn finish(&self) -> MinedFeatures {
+        MinedFeatures {
+            windows: self.windows_done,
+            tokens: self.tokens_done,
+            features: self
+                .stats
+                .iter()
+                .map(|s| MinedFeature::from_stats(s, self.tokens_done))
+                .collect(),
+        }
+    }
+}
+
+/// The on-disk form of [`MinerState`]: kept windows are written once and
+/// referred to by their `seq`.
+#[derive(Serialize, Deserialize)]
+struct Checkpoint {
+    identity: String,
+    windows_done: u64,
+    tokens_done: u64,
+    rng: SplitMix64,
+    windows: Vec<StoredWindow>,
+    stats: Vec<FeatureStats<u64>>,
+}
+
+impl Checkpoint {
+    fn save(state: &MinerState, identity: &str, path: &Path) -> Result<(), MiningError> {
+        let mut windows: HashMap<u64, Arc<StoredWindow>> = HashMap::new();
+        let stats = state
+            .stats
+            .iter()
+            .map(|s| {
+                map_stats(s, |w: &Arc<StoredWindow>| {
+                    windows.insert(w.seq, w.clone());
+                    w.seq
+                })
+            })
+            .collect();
+        let mut windows: Vec<StoredWindow> =
+            windows.into_values().map(|w| w.as_ref().clone()).collect();
+        windows.sort_by_key(|w| w.seq);
+        let checkpoint = Checkpoint {
+            identity: identity.to_string(),
+            windows_done: state.windows_done,
+            tokens_done: state.tokens_done,
+            rng: state.rng.clone(),
+            windows,
+            stats,
+        };
+        let bytes = serde_json::to_vec(&checkpoint).map_err(|e| MiningError::BadState {
+            path: path.to_path_buf(),
+            why: e.to_string(),
+        })?;
+        write_atomic(path, &bytes).map_err(|e| MiningError::io(path, e))
+    }
+
+    /// The saved state if `path` holds a checkpoint of this very run;
+    /// `None` if there is none or it belongs to another run.
+    fn load(path: &Path, identity: &str) -> Result<Option<MinerState>, MiningError> {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(MiningError::io(path, e)),
+        };
+        let bad = |why: String| MiningError::BadState {
+            path: path.to_path_buf(),
+            why,
+        };
+        let checkpoint: Checkpoint =
+            serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+        if checkpoint.identity != identity {
+            return Ok(None);
+        }
+        let windows: HashMap<u64, Arc<StoredWindow>> = checkpoint
+            .windows
+            .into_iter()
+            .map(|w| (w.seq, Arc::new(w)))
+            .collect();
+        let mut missing = None;
+        let stats = checkpoint
+            .stats
+            .iter()
+            .map(|s| {
+                map_stats(s, |seq: &u64| match windows.get(seq) {
+                    Some(w) => w.clone(),
+                    None => {
+                        missing = Some(*seq);
+                        Arc::new(StoredWindow {
+                            seq: *seq,
+                            file: String::new(),
+                            offset: 0,
+                            ids: Vec::new(),
+                            tokens: Vec::new(),
+                        })
+                    }
+                })
+            })
+            .collect();
+        if let Some(seq) = missing {
+            return Err(bad(format!("window {seq} is referenced but not stored")));
+        }
+        Ok(Some(MinerState {
+            windows_done: checkpoint.windows_done,
+            tokens_done: checkpoint.tokens_done,
+            rng: checkpoint.rng,
+            stats,
+        }))
+    }
+}
+
+/// Rebuilds `stats` with every sample's window mapped through `f`.
+fn map_stats<A, B>(stats: &FeatureStats<A>, mut f: impl FnMut(&A) -> B) -> FeatureStats<B> {
+    let mut sample = |s: &Sample<A>| Sample {
+        window: f(&s.window),
+        seq: s.seq,
+        values: s.values.clone(),
+        max: s.max,
+    };
+    let mut reservoir = |r: &Reservoir<Sample<A>>| Reservoir {
+        seen: r.seen,
+        items: r.items.iter().map(&mut sample).collect(),
+    };
+    let bands = stats.bands.bands.iter().map(&mut reservoir).collect();
+    let quiet = reservoir(&stats.quiet);
+    FeatureStats {
+        feature: stats.feature,
+        top: stats.top.iter().map(&mut sample).collect(),
+        bands: super::sampling::BandedReservoirs {
+            upper: stats.bands.upper,
+            bands,
+        },
+        quiet,
+        firing_tokens: stats.firing_tokens,
+        max: stats.max,
+    }
+}

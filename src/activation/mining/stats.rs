@@ -1,0 +1,218 @@
+//! What the miner keeps per feature while streaming: a bounded top-k, a
+//! reservoir per activation band, a reservoir of silent windows, firing
+//! counts and the running maximum.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::sampling::{BandedReservoirs, Reservoir, SplitMix64};
+use super::window::TokenWindow;
+
+/// A window's text, kept once and shared by every feature that keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredWindow {
+    /// Position in the window stream.
+    pub seq: u64,
+    /// Source file.
+    pub file: String,
+    /// Byte offset in the file.
+    pub offset: u64,
+    /// Token ids.
+    pub ids: Vec<u32>,
+    /// Token strings.
+    pub tokens: Vec<String>,
+}
+
+impl StoredWindow {
+    fn from_window(w: &TokenWindow) -> StoredWindow {
+        StoredWindow {
+            seq: w.seq,
+            file: w.file.to_string(),
+            offset: w.offset,
+            ids: w.ids.clone(),
+            tokens: w.tokens.clone(),
+        }
+    }
+}
+
+/// One kept window for one feature. `W` is the window itself while
+/// mining (`Arc<StoredWindow>`) and its `seq` in a checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample<W> {
+    /// The window.
+    pub window: W,
+    /// Window position in the stream (ties go to the earlier window).
+    pub seq: u64,
+    /// The feature's activation at each token.
+    pub values: Vec<f32>,
+    /// The largest of `values`.
+    pub max: f32,
+}
+
+/// How many windows of each kind a feature keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacities {
+    /// Top windows.
+    pub top_k: usize,
+    /// Samples per activation band.
+    pub per_band: usize,
+    /// Silent windows.
+    pub non_activating: usize,
+}
+
+/// Everything kept for one feature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureStats<W> {
+    /// The feature index.
+    pub feature: u32,
+    /// Best windows, strongest first (ties: earlier first).
+    pub top: Vec<Sample<W>>,
+    /// Firing windows sampled per band of their maximum.
+    pub bands: BandedReservoirs<Sample<W>>,
+    /// Windows where the feature never fires.
+    pub quiet: Reservoir<Sample<W>>,
+    /// Tokens with an activation above zero.
+    pub firing_tokens: u64,
+    /// Largest activation seen (0 if it never fired).
+    pub max: f32,
+}
+
+/// One window's activations for all requested features, row-major
+/// `[token][feature]`.
+pub struct ScoredWindow<'a> {
+    /// The window.
+    pub window: &'a TokenWindow,
+    /// `window.ids.len() * n_features` values.
+    pub values: &'a [f32],
+    /// Number of requested features (the row length).
+    pub n_features: usize,
+    /// The window's text once some feature kept it.
+    pub stored: Option<Arc<StoredWindow>>,
+}
+
+impl ScoredWindow<'_> {
+    fn sample(&mut self, column: usize, max: f32) -> Sample<Arc<StoredWindow>> {
+        let window = self.window;
+        let stored = self
+            .stored
+            .get_or_insert_with(|| Arc::new(StoredWindow::from_window(window)))
+            .clone();
+        let values = self
+            .values
+            .iter()
+            .skip(column)
+            .step_by(self.n_features)
+            .copied()
+            .collect();
+        Sample {
+            window: stored,
+            seq: window.seq,
+            values,
+            max,
+        }
+    }
+}
+
+impl<W> FeatureStats<W> {
+    /// Empty state for `feature` with `n_bands` activation bands.
+    pub fn new(feature: u32, n_bands: usize) -> FeatureStats<W> {
+        FeatureStats {
+            feature,
+            top: Vec::new(),
+            bands: BandedReservoirs::new(n_bands),
+            quiet: Reservoir::default(),
+            firing_tokens: 0,
+            max: 0.0,
+        }
+    }
+}
+
+impl FeatureStats<Arc<StoredWindow>> {
+    /// Records one window: `column` is this feature's position in the
+    /// scored rows, `window_max` and `firing` its precomputed maximum and
+    /// count of tokens above zero there.
+    pub fn observe(
+        &mut self,
+        scored: &mut ScoredWindow<'_>,
+        column: usize,
+        window_max: f32,
+        firing: u64,
+        caps: Capacities,
+        rng: &mut SplitMix64,
+    ) {
+        self.firing_tokens += firing;
+        if !(window_max.is_finite() && window_max > 0.0) {
+            self.quiet
+                .offer(caps.non_activating, rng, || scored.sample(column, 0.0));
+            return;
+        }
+        self.max = self.max.max(window_max);
+        let seq = scored.window.seq;
+        let beats = |s: &Sample<Arc<StoredWindow>>| {
+            window_max > s.max || (window_max == s.max && seq < s.seq)
+        };
+        if caps.top_k > 0 && (self.top.len() < caps.top_k || self.top.last().is_some_and(beats)) {
+            let at = self.top.iter().position(beats).unwrap_or(self.top.len());
+            self.top.insert(at, scored.sample(column, window_max));
+            self.top.truncate(caps.top_k);
+        }
+        self.bands.offer(window_max, caps.per_band, rng, || {
+            scored.sample(column, window_max)
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(seq: u64, n: usize) -> TokenWindow {
+        TokenWindow {
+            seq,
+            file: Arc::from("f.txt"),
+            offset: seq * 10,
+            ids: (0..n as u32).collect(),
+            tokens: (0..n).map(|i| format!("t{i}")).collect(),
+            corpus_bytes_done: 0,
+        }
+    }
+
+    #[test]
+    fn top_k_keeps_the_strongest_windows_and_prefers_earlier_ties() {
+        let caps = Capacities {
+            top_k: 2,
+            per_band: 1,
+            non_activating: 1,
+        };
+        let mut rng = SplitMix64(0);
+        let mut stats = FeatureStats::new(0, 2);
+        // Two features per row; this feature is column 1.
+        let maxes = [1.0f32, 3.0, 2.0, 3.0, 0.0];
+        for (seq, &m) in maxes.iter().enumerate() {
+            let w = window(seq as u64, 2);
+            let values = [9.0, 0.0, 9.0, m];
+            let mut scored = ScoredWindow {
+                window: &w,
+                values: &values,
+                n_features: 2,
+                stored: None,
+            };
+            stats.observe(&mut scored, 1, m, u64::from(m > 0.0), caps, &mut rng);
+        }
+        let top: Vec<(u64, f32, Vec<f32>)> = stats
+            .top
+            .iter()
+            .map(|s| (s.seq, s.max, s.values.clone()))
+            .collect();
+        assert_eq!(
+            top,
+            vec![(1, 3.0, vec![0.0, 3.0]), (3, 3.0, vec![0.0, 3.0])]
+        );
+        assert_eq!(stats.firing_tokens, 4);
+        assert_eq!(stats.max, 3.0);
+        assert_eq!(stats.quiet.seen, 1);
+        assert_eq!(stats.quiet.items[0].seq, 4);
+        assert_eq!(stats.top[0].window.offset, 10);
+    }
+}

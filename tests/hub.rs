@@ -1,0 +1,211 @@
+//! Repo ids resolved through a fake Hugging Face hub: a real HTTP/1.1 server
+//! on 127.0.0.1 serving the tiny fixture model the way huggingface.co does
+//! (`/{repo}/resolve/{revision}/{file}`, range requests answered with 206,
+//! `etag` and `x-repo-commit` headers), then the populated cache read offline.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use sage::model::hub::{HubError, HubSettings, load_hub_model, resolve_model};
+use sage::model::{HookKind, HookPoint, LoadOptions, load_model};
+
+const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// A fake hub: serves `files` (URL path -> bytes) and records every request path.
+struct FakeHub {
+    endpoint: String,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl FakeHub {
+    fn start(files: HashMap<String, Vec<u8>>) -> FakeHub {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                serve(stream, &files, &log);
+            }
+        });
+        FakeHub { endpoint, requests }
+    }
+
+    fn request_count(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
+}
+
+fn serve(stream: TcpStream, files: &HashMap<String, Vec<u8>>, log: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line).unwrap();
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("")
+        .to_string();
+    let mut range = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("range")
+        {
+            let spec = value.trim().trim_start_matches("bytes=");
+            let (a, b) = spec.split_once('-').unwrap();
+            range = Some((a.parse::<usize>().unwrap(), b.parse::<usize>().unwrap()));
+        }
+    }
+    log.lock().unwrap().push(path.clone());
+    let mut out = stream;
+    let Some(body) = files.get(&path) else {
+        let msg = b"Entry not found";
+        write!(
+            out,
+            "HTTP/1.1 404 Not Found\r\nx-error-code: EntryNotFound\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            msg.len()
+        )
+        .unwrap();
+        out.write_all(msg).unwrap();
+        return;
+    };
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut hasher);
+    let etag = format!("{:016x}", hasher.finish());
+    let (start, stop) = match range {
+        Some((a, b)) => (a, b.min(body.len() - 1)),
+        None => (0, body.len() - 1),
+    };
+    let part = &body[start..=stop];
+    write!(
+        out,
+        "HTTP/1.1 206 Partial Content\r\netag: \"{etag}\"\r\nx-repo-commit: {COMMIT}\r\ncontent-range: bytes {start}-{stop}/{}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len(),
+        part.len()
+    )
+    .unwrap();
+    out.write_all(part).unwrap();
+}
+
+fn fixture_model(file: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/models/llama-gqa")
+            .join(file),
+    )
+    .unwrap()
+}
+
+/// One repo with a single weights file, one with two shards and an index.
+fn hub_files() -> HashMap<String, Vec<u8>> {
+    let mut files = HashMap::new();
+    for file in ["config.json", "tokenizer.json", "model.safetensors"] {
+        files.insert(
+            format!("/tiny/llama/resolve/main/{file}"),
+            fixture_model(file),
+        );
+    }
+    let weights = fixture_model("model.safetensors");
+    let (a, b) = weights.split_at(weights.len() / 2);
+    let index = br#"{"metadata": {}, "weight_map": {
+        "model.embed_tokens.weight": "model-00001-of-00002.safetensors",
+        "model.norm.weight": "model-00002-of-00002.safetensors",
+        "lm_head.weight": "model-00002-of-00002.safetensors"}}"#;
+    for (file, body) in [
+        ("config.json", fixture_model("config.json")),
+        ("tokenizer.json", fixture_model("tokenizer.json")),
+        ("model.safetensors.index.json", index.to_vec()),
+        ("model-00001-of-00002.safetensors", a.to_vec()),
+        ("model-00002-of-00002.safetensors", b.to_vec()),
+    ] {
+        files.insert(format!("/tiny/sharded/resolve/main/{file}"), body);
+    }
+    files
+}
+
+fn settings(cache: &Path, endpoint: &str, offline: bool) -> HubSettings {
+    HubSettings {
+        cache_dir: cache.to_path_buf(),
+        endpoint: endpoint.to_string(),
+        offline,
+        token: None,
+        progress: false,
+    }
+}
+
+fn read(path: &PathBuf) -> Vec<u8> {
+    std::fs::read(path).unwrap()
+}
+
+#[tokio::test]
+async fn downloads_into_the_python_cache_layout_then_resolves_offline_from_it() {
+    let hub = FakeHub::start(hub_files());
+    let cache = tempfile::tempdir().unwrap();
+    let online = settings(cache.path(), &hub.endpoint, false);
+
+    let files = resolve_model("tiny/llama", &online).await.unwrap();
+    assert_eq!(read(&files.config), fixture_model("config.json"));
+    assert_eq!(read(&files.tokenizer), fixture_model("tokenizer.json"));
+    assert_eq!(files.weights.len(), 1);
+    assert_eq!(read(&files.weights[0]), fixture_model("model.safetensors"));
+    let repo_dir = cache.path().join("models--tiny--llama");
+    assert_eq!(
+        std::fs::read_to_string(repo_dir.join("refs/main")).unwrap(),
+        COMMIT
+    );
+    assert_eq!(files.dir(), repo_dir.join("snapshots").join(COMMIT));
+
+    let sharded = resolve_model("tiny/sharded", &online).await.unwrap();
+    let joined: Vec<u8> = sharded.weights.iter().flat_map(read).collect();
+    assert_eq!(joined, fixture_model("model.safetensors"));
+    assert!(sharded.weights[0].ends_with("model-00001-of-00002.safetensors"));
+
+    let served = hub.request_count();
+    let offline = settings(cache.path(), &hub.endpoint, true);
+    assert_eq!(resolve_model("tiny/llama", &offline).await.unwrap(), files);
+    assert_eq!(
+        resolve_model("tiny/sharded", &offline).await.unwrap(),
+        sharded
+    );
+    assert_eq!(hub.request_count(), served, "offline mode made requests");
+
+    // The cached snapshot runs exactly like the fixture directory it came from.
+    let opts = LoadOptions::default();
+    let from_hub = load_hub_model("tiny/llama", &offline, &opts).unwrap();
+    assert_eq!(from_hub.name, "tiny/llama");
+    let local_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/llama-gqa");
+    let local = load_model(local_dir.to_str().unwrap(), &opts).unwrap();
+    let hook = HookPoint::new(1, HookKind::ResidPost);
+    let a = from_hub.model.run_to_hook(&[5, 9, 2], hook).unwrap();
+    let b = local.model.run_to_hook(&[5, 9, 2], hook).unwrap();
+    assert_eq!(a.to_vec2::<f32>().unwrap(), b.to_vec2::<f32>().unwrap());
+}
+
+#[tokio::test]
+async fn missing_repos_and_uncached_files_name_the_file_and_the_fix() {
+    let hub = FakeHub::start(hub_files());
+    let cache = tempfile::tempdir().unwrap();
+
+    let err = resolve_model("tiny/absent", &settings(cache.path(), &hub.endpoint, false))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HubError::NotFound { .. }), "{err}");
+    assert!(err.to_string().contains("config.json"), "{err}");
+
+    let err = resolve_model("tiny/llama", &settings(cache.path(), &hub.endpoint, true))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HubError::NotCached { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("config.json") && msg.contains("huggingface-cli download tiny/llama"),
+        "{msg}"
+    );
+}
