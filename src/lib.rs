@@ -10,3 +10,4 @@ pub mod config;
 pub mod llm;
 pub mod model;
 pub mod sae;
+pub mod train;

@@ -1,6 +1,7 @@
 //! Subcommand definitions and their dispatch; one file per subcommand.
 
 mod paths;
+mod train_sae;
 
 use clap::{Parser, Subcommand};
 
@@ -18,11 +19,14 @@ pub struct Cli {
 pub enum Command {
     /// Print where sage keeps its config file, sessions and caches.
     Paths(paths::PathsArgs),
+    /// Train a TopK SAE on a model's activations over a corpus (SAELens format).
+    TrainSae(train_sae::TrainSaeArgs),
 }
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Paths(args) => paths::run(args),
+        Command::TrainSae(args) => train_sae::run(args),
     }
 }
