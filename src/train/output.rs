@@ -13,6 +13,11 @@ use serde_json::json;
 use super::TrainError;
 use super::run::{TrainConfig, TrainOutcome};
 
+/// The SAELens version whose layout cfg.json follows. SAELens reads the
+/// `metadata` block only when this says 6.x; without it the hook and model
+/// name would be looked for at the top level (the pre-6 layout).
+const SAELENS_FORMAT_VERSION: &str = "6.0.0";
+
 /// The numbers a run reports, saved as metrics.json.
 #[derive(Debug, Clone, Serialize)]
 pub struct TrainMetrics {
@@ -84,6 +89,8 @@ pub fn write_sae_dir(
         "normalize_activations": "none",
         "reshape_activations": "none",
         "metadata": {
+            "sae_lens_version": SAELENS_FORMAT_VERSION,
+            "sae_lens_training_version": null,
             "hook_name": config.hook.to_string(),
             "model_name": model_name,
             "prepend_bos": true,
