@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Tensor};
 use sage::model::{HookPoint, LoadOptions, LoadedModel, load_model};
 use sage::sae::{self, Activation};
-use sage::train::{TrainConfig, TrainError, train, write_sae_dir};
+use sage::train::{FoldedSae, TrainConfig, TrainError, train, write_sae_dir};
 
 fn fixture_model() -> LoadedModel {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/llama-gqa");
@@ -92,10 +92,7 @@ fn loss_falls_and_the_saved_sae_reproduces_the_trainer() {
         .encode("The river rose by the committee's stone table.", None)
         .unwrap();
     let x = model.model.run_to_hook(&ids, cfg.hook).unwrap();
-    let ours = outcome.sae.reconstruct(&x).unwrap();
-    let theirs = loaded.decode(&loaded.encode(&x).unwrap()).unwrap();
-    let diff = (ours - theirs).unwrap().abs().unwrap().max_all().unwrap();
-    let diff = diff.to_scalar::<f32>().unwrap();
+    let diff = reconstruction_gap(&outcome.sae, &loaded, &x);
     assert!(diff <= 1e-5, "reconstructions differ by {diff}");
     // The reconstruction is not trivially zero or the bias alone.
     let sparse = loaded.encode(&x).unwrap();
@@ -121,12 +118,24 @@ fn half_precision_save_matches_what_the_trainer_reports() {
         cfg_json["metadata"]["hook_name"],
         "blocks.1.hook_resid_post"
     );
+    assert_eq!(cfg_json["metadata"]["sae_lens_version"], "6.0.0");
     let loaded = sae::load_sae(&out, &sae::LoadOptions::default()).unwrap();
-    let x = Tensor::ones((3, 32), DType::F32, &candle_core::Device::Cpu).unwrap();
-    let ours = outcome.sae.reconstruct(&x).unwrap();
-    let theirs = loaded.decode(&loaded.encode(&x).unwrap()).unwrap();
-    let diff = (ours - theirs).unwrap().abs().unwrap().max_all().unwrap();
-    assert!(diff.to_scalar::<f32>().unwrap() <= 1e-5);
+    let ids = model
+        .tokenizer
+        .encode("A fortune for the bridge.", None)
+        .unwrap();
+    let x = model.model.run_to_hook(&ids, cfg.hook).unwrap();
+    let diff = reconstruction_gap(&outcome.sae, &loaded, &x);
+    assert!(diff <= 1e-5, "reconstructions differ by {diff}");
+}
+
+/// Largest absolute difference between the trainer's reconstruction and
+/// the loaded SAE's `decode(encode(x))`.
+fn reconstruction_gap(ours: &FoldedSae, loaded: &sae::Sae, x: &Tensor) -> f32 {
+    let mine = ours.reconstruct(x).unwrap();
+    let theirs = loaded.decode(&loaded.encode(x).unwrap()).unwrap();
+    let diff = (mine - theirs).unwrap().abs().unwrap().max_all().unwrap();
+    diff.to_scalar::<f32>().unwrap()
 }
 
 #[test]
