@@ -160,3 +160,22 @@ fn bad_settings_and_empty_corpora_are_explained() {
     assert!(matches!(err, TrainError::NoTokens { .. }), "{err}");
     assert!(err.to_string().contains("yields no tokens"));
 }
+
+#[test]
+fn the_committed_demo_sae_loads_as_a_topk_sae_for_smollm2() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo-sae");
+    let loaded = sae::load_sae(&dir, &sae::LoadOptions::default()).unwrap();
+    assert_eq!((loaded.d_in(), loaded.d_sae()), (576, 2048));
+    assert!(matches!(
+        loaded.activation(),
+        Activation::TopK { k: 32, .. }
+    ));
+    assert_eq!(loaded.info().hook.to_string(), "blocks.9.hook_resid_post");
+    sae::check_model_name(&loaded, "SmolLM2-135M-Instruct.Q4_1").unwrap();
+    // Every latent of a TopK SAE keeps at most k activations per token.
+    let x = Tensor::ones((2, 576), DType::F32, &candle_core::Device::Cpu).unwrap();
+    let acts = loaded.encode(&x).unwrap();
+    let nonzero = acts.ne(0f32).unwrap().to_dtype(DType::F32).unwrap();
+    let per_row = nonzero.sum(1).unwrap().to_vec1::<f32>().unwrap();
+    assert!(per_row.iter().all(|&n| n > 0.0 && n <= 32.0), "{per_row:?}");
+}
