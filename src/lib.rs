@@ -6,6 +6,7 @@
 //! instruments the driver calls (models, SAEs, activation sources, LLMs).
 
 pub mod activation;
+pub mod agent;
 pub mod config;
 pub mod llm;
 pub mod model;

@@ -39,13 +39,14 @@ impl WindowTokenizer for Words {
     }
 }
 
-/// Feature `f` on token id `x`: a fixed hash mapped to [-9, 4), so it fires
-/// (> 0) on roughly 30% of tokens with values up to 4.
+/// Feature `f` on token id `x`: a fixed hash mapped to [-9, 4) and scaled
+/// by 1 to 32, so it fires (> 0) on roughly 30% of tokens with values
+/// spread over orders of magnitude (which makes the miner's bands grow).
 fn activation(feature: u32, id: u32) -> f32 {
     let h = (u64::from(id) * 2654435761 + u64::from(feature) * 40503)
         .wrapping_mul(0x9E3779B97F4A7C15)
         >> 40;
-    (h % 1300) as f32 / 100.0 - 9.0
+    ((h % 1300) as f32 / 100.0 - 9.0) * (1u32 << (h % 6)) as f32
 }
 
 /// The synthetic model + SAE; counts what it is asked to score and can
@@ -113,6 +114,14 @@ fn write_corpus(dir: &Path) {
     std::fs::write(dir.join("sub/c.jsonl"), jsonl).unwrap();
 }
 
+/// The test corpus in a fresh temp dir (kept alive by the returned guard).
+fn corpus() -> (tempfile::TempDir, Corpus) {
+    let dir = tempfile::tempdir().unwrap();
+    write_corpus(dir.path());
+    let corpus = Corpus::open(dir.path()).unwrap();
+    (dir, corpus)
+}
+
 fn config() -> MiningConfig {
     MiningConfig {
         window: 16,
@@ -167,9 +176,7 @@ fn feature(result: &MinedFeatures, index: u32) -> &MinedFeature {
 
 #[test]
 fn top_k_density_and_max_match_brute_force() {
-    let dir = tempfile::tempdir().unwrap();
-    write_corpus(dir.path());
-    let corpus = Corpus::open(dir.path()).unwrap();
+    let (_dir, corpus) = corpus();
     let config = config();
     let result = run(&corpus, &config, &mut Synthetic::default());
     for f in FEATURES {
@@ -206,9 +213,7 @@ fn top_k_density_and_max_match_brute_force() {
 
 #[test]
 fn quantile_samples_come_from_their_bands_and_counts_are_exact() {
-    let dir = tempfile::tempdir().unwrap();
-    write_corpus(dir.path());
-    let corpus = Corpus::open(dir.path()).unwrap();
+    let (_dir, corpus) = corpus();
     let config = config();
     let result = run(&corpus, &config, &mut Synthetic::default());
     for f in FEATURES {
@@ -270,9 +275,7 @@ fn quantile_samples_come_from_their_bands_and_counts_are_exact() {
 
 #[test]
 fn results_do_not_depend_on_batch_size() {
-    let dir = tempfile::tempdir().unwrap();
-    write_corpus(dir.path());
-    let corpus = Corpus::open(dir.path()).unwrap();
+    let (_dir, corpus) = corpus();
     let a = run(&corpus, &config(), &mut Synthetic::default());
     let b = run(
         &corpus,
@@ -287,9 +290,7 @@ fn results_do_not_depend_on_batch_size() {
 
 #[test]
 fn an_interrupted_run_resumes_to_the_same_result() {
-    let dir = tempfile::tempdir().unwrap();
-    write_corpus(dir.path());
-    let corpus = Corpus::open(dir.path()).unwrap();
+    let (_dir, corpus) = corpus();
     let config = MiningConfig {
         checkpoint_every: 2,
         ..config()
@@ -347,8 +348,7 @@ fn an_interrupted_run_resumes_to_the_same_result() {
 
 #[test]
 fn the_store_answers_a_repeated_query_from_its_cache() {
-    let dir = tempfile::tempdir().unwrap();
-    write_corpus(dir.path());
+    let (dir, corpus) = corpus();
     let cache = tempfile::tempdir().unwrap();
     let store = MiningStore::new(cache.path());
     let config = config();
@@ -358,7 +358,6 @@ fn the_store_answers_a_repeated_query_from_its_cache() {
         features: &FEATURES,
         config: &config,
     };
-    let corpus = Corpus::open(dir.path()).unwrap();
     let mut scorer = Synthetic::default();
     let (first, cached) = store
         .mine(&corpus, &Words, &mut scorer, &request, None, None)
@@ -388,9 +387,7 @@ fn the_store_answers_a_repeated_query_from_its_cache() {
 
 #[test]
 fn mined_features_become_exemplars_with_their_origin() {
-    let dir = tempfile::tempdir().unwrap();
-    write_corpus(dir.path());
-    let corpus = Corpus::open(dir.path()).unwrap();
+    let (_dir, corpus) = corpus();
     let result = run(&corpus, &config(), &mut Synthetic::default());
     let info = SourceInfo {
         model: "synthetic".into(),
@@ -439,9 +436,7 @@ fn a_scorer_answering_the_wrong_shape_is_an_error() {
             Ok(windows.iter().map(|_| vec![1.0]).collect())
         }
     }
-    let dir = tempfile::tempdir().unwrap();
-    write_corpus(dir.path());
-    let corpus = Corpus::open(dir.path()).unwrap();
+    let (_dir, corpus) = corpus();
     let err = mine(
         &corpus,
         &Words,
@@ -453,4 +448,45 @@ fn a_scorer_answering_the_wrong_shape_is_an_error() {
     .unwrap_err();
     assert!(matches!(err, MiningError::Score(_)), "{err:?}");
     assert!(err.to_string().contains("expected 48"), "{err}");
+}
+
+#[test]
+fn a_checkpoint_of_another_run_is_not_resumed() {
+    let (_dir, corpus) = corpus();
+    let state = tempfile::tempdir().unwrap();
+    let checkpoint = state.path().join("shared.json");
+    let stop = AtomicBool::new(false);
+    let mut first = Synthetic {
+        stop_after: Some((2, &stop)),
+        ..Synthetic::default()
+    };
+    let control = MiningControl {
+        stop: Some(&stop),
+        checkpoint: Some(checkpoint.clone()),
+        progress: None,
+    };
+    let other_features = [1, 2];
+    let outcome = mine(
+        &corpus,
+        &Words,
+        &mut first,
+        &other_features,
+        &config(),
+        control,
+    )
+    .unwrap();
+    assert!(matches!(outcome, MiningOutcome::Interrupted { .. }));
+    assert!(checkpoint.exists());
+
+    // Same checkpoint path, different features: a fresh, complete run.
+    let mut second = Synthetic::default();
+    let control = MiningControl {
+        stop: None,
+        checkpoint: Some(checkpoint.clone()),
+        progress: None,
+    };
+    let resumed = mine(&corpus, &Words, &mut second, &FEATURES, &config(), control).unwrap();
+    let fresh = run(&corpus, &config(), &mut Synthetic::default());
+    assert_eq!(resumed, MiningOutcome::Finished(fresh.clone()));
+    assert_eq!(second.windows_scored as u64, fresh.windows);
 }

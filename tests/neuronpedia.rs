@@ -184,6 +184,16 @@ fn activation_answer(seen: &Seen) -> Reply {
     reply(200, &answer.to_string())
 }
 
+/// Answers custom-text requests with [`activation_answer`] and feature
+/// requests with [`FEATURE`].
+fn feature_or_activation(seen: &Seen) -> Reply {
+    if seen.method == "POST" {
+        activation_answer(seen)
+    } else {
+        reply(200, FEATURE)
+    }
+}
+
 const FEATURE: &str = r#"{
   "modelId": "gpt2-small", "layer": "8-res-jb", "index": "1337",
   "maxActApprox": 9.75, "frac_nonzero": 0.00125,
@@ -197,14 +207,7 @@ const FEATURE: &str = r#"{
 
 #[tokio::test]
 async fn activations_and_exemplars_come_back_in_sage_shapes() {
-    let server = FakeNeuronpedia::start(|seen, _| {
-        if seen.method == "POST" {
-            activation_answer(seen)
-        } else {
-            reply(200, FEATURE)
-        }
-    })
-    .await;
+    let server = FakeNeuronpedia::start(|seen, _| feature_or_activation(seen)).await;
     let source = source(&server.url, None);
     let texts = vec!["We met in May".to_string(), "You may go".to_string()];
     let records = source.activations(1337, &texts).await.unwrap();
@@ -383,14 +386,7 @@ async fn unknown_features_are_reported_as_such_in_every_form() {
 
 #[tokio::test]
 async fn cached_answers_do_not_reach_the_server_again() {
-    let server = FakeNeuronpedia::start(|seen, _| {
-        if seen.method == "POST" {
-            activation_answer(seen)
-        } else {
-            reply(200, FEATURE)
-        }
-    })
-    .await;
+    let server = FakeNeuronpedia::start(|seen, _| feature_or_activation(seen)).await;
     let cache = tempfile::tempdir().unwrap();
     let texts = vec!["in May".to_string()];
     let first = source(&server.url, Some(cache.path()));

@@ -62,7 +62,7 @@ impl Default for MiningConfig {
             per_band: 5,
             non_activating: 5,
             seed: 0x5A6E,
-            checkpoint_every: 50,
+            checkpoint_every: 200,
         }
     }
 }

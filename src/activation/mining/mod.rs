@@ -11,6 +11,7 @@
 //! SAE, settings and corpus fingerprint.
 
 mod corpus;
+mod features;
 mod miner;
 mod progress;
 mod result;
@@ -20,6 +21,7 @@ mod store;
 mod window;
 
 pub use corpus::{Corpus, CorpusFile, Document, Documents, FileFormat};
+pub use features::parse_feature_list;
 pub use miner::{FeatureScorer, MiningConfig, MiningControl, MiningOutcome, MiningProgress, mine};
 pub use progress::ProgressBarReporter;
 pub use result::{MinedBand, MinedFeature, MinedFeatures, MinedWindow};

@@ -11,8 +11,10 @@ use super::miner::MiningProgress;
 /// `--json` output on stdout stays clean).
 pub struct ProgressBarReporter {
     bar: ProgressBar,
-    started: Instant,
-    first_tokens: Option<u64>,
+    /// Time and token count of the first report: the rate is measured
+    /// from there, so model loading and a resumed run's earlier work do
+    /// not distort it.
+    first: Option<(Instant, u64)>,
 }
 
 impl ProgressBarReporter {
@@ -26,19 +28,16 @@ impl ProgressBarReporter {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
         bar.set_style(style);
-        ProgressBarReporter {
-            bar,
-            started: Instant::now(),
-            first_tokens: None,
-        }
+        ProgressBarReporter { bar, first: None }
     }
 
-    /// Updates the bar from one report. The rate counts only tokens scored
-    /// in this process, so a resumed run does not claim the earlier work.
+    /// Updates the bar from one report.
     pub fn report(&mut self, progress: &MiningProgress) {
-        let first = *self.first_tokens.get_or_insert(progress.tokens_done);
-        let elapsed = self.started.elapsed().as_secs_f64().max(1e-3);
-        let rate = (progress.tokens_done - first) as f64 / elapsed;
+        let (since, first_tokens) = *self
+            .first
+            .get_or_insert((Instant::now(), progress.tokens_done));
+        let elapsed = since.elapsed().as_secs_f64().max(1e-3);
+        let rate = progress.tokens_done.saturating_sub(first_tokens) as f64 / elapsed;
         self.bar.set_position(progress.bytes_done);
         self.bar.set_message(format!(
             "{} tokens · {rate:.0} tokens/s",

@@ -50,6 +50,20 @@ impl NeuronpediaSource {
         }
     }
 
+    /// The source the command line asks for: `url` from
+    /// `--neuronpedia-url` (else `NEURONPEDIA_URL`, else the public site),
+    /// the key from `NEURONPEDIA_API_KEY`, answers cached under
+    /// `cache_root/neuronpedia` (pass `Paths::cache_dir()`).
+    pub fn connect(
+        url: Option<String>,
+        cache_root: std::path::PathBuf,
+        model_id: impl Into<String>,
+        sae_id: impl Into<String>,
+    ) -> Result<NeuronpediaSource, SourceError> {
+        let client = NeuronpediaClient::new(NeuronpediaConfig::from_env(url, cache_root))?;
+        Ok(NeuronpediaSource::new(client, model_id, sae_id))
+    }
+
     /// Records the SAE's width and hook when the caller knows them, so
     /// out-of-range features fail locally without a request.
     pub fn with_shape(mut self, n_features: u32, hook: impl Into<String>) -> NeuronpediaSource {
@@ -74,7 +88,7 @@ impl NeuronpediaSource {
 
     fn unknown(&self, feature: u32) -> SourceError {
         SourceError::UnknownFeature(format!(
-            "Neuronpedia has no feature {}/{}/{feature}; check the model id, the SAE id and the index (see the feature's page on the site)",
+            "Neuronpedia has no feature {}/{}/{feature}; check the model id, the SAE id and the index (see the feature's page on the site), and that --neuronpedia-url points at a Neuronpedia server",
             self.info.model, self.info.sae
         ))
     }

@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Corpus-mining benchmark: sage vs the usual PyTorch + sae_lens loop.
+
+Builds (once, under --work) a random GPT-2-small-shaped model as a Hugging
+Face directory, a random 24,576-latent SAELens SAE on
+blocks.8.hook_resid_pre, a byte-level BPE tokenizer trained on the corpus,
+and corpora of 1x and 10x a base size. Then, in one run:
+
+  * Python: transformer_lens HookedTransformer loaded with the same weights,
+    run_with_cache(stop_at_layer=9), sae.encode, running top-k of window
+    maxima per latent plus firing counts (what SAEDashboard-style scripts do).
+  * sage:   `sage top --model DIR --sae DIR --corpus C --features all`
+    (skipped if --sage is not given), timed, with peak RSS from
+    /usr/bin/time -v, on the 1x and the 10x corpus.
+
+Prints tokens/s for both, the ratio, and sage's peak RSS for 1x and 10x.
+Nothing here is committed but the script; artifacts live in --work.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+
+D_SAE = 24576
+HOOK_LAYER = 8
+HOOK = f"blocks.{HOOK_LAYER}.hook_resid_pre"
+
+
+def collect_text(limit_bytes: int) -> str:
+    """License-clean local text: Debian package docs, repeated if short."""
+    pieces, size = [], 0
+    for root, _, files in sorted(os.walk("/usr/share/doc")):
+        for name in sorted(files):
+            path = Path(root) / name
+            if path.suffix in {".gz", ".png", ".jpg", ".svg", ".ico"} or path.is_symlink():
+                continue
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (UnicodeDecodeError, OSError):
+                continue
+            pieces.append(text)
+            size += len(text.encode())
+    base = "\n".join(pieces) or "the quick brown fox jumps over the lazy dog\n"
+    out = base
+    while len(out.encode()) < limit_bytes:
+        out += "\n" + base
+    return out.encode()[:limit_bytes].decode("utf-8", errors="ignore")
+
+
+def prepare(work: Path, base_kb: int) -> None:
+    work.mkdir(parents=True, exist_ok=True)
+    for scale in (1, 10):
+        corpus = work / f"corpus_{scale}x"
+        if not corpus.exists():
+            corpus.mkdir()
+            (corpus / "docs.txt").write_text(collect_text(base_kb * 1024 * scale))
+    model_dir = work / "gpt2-random"
+    if not (model_dir / "model.safetensors").exists():
+        from tokenizers import Tokenizer, models, pre_tokenizers, decoders, trainers
+        from transformers import GPT2Config, GPT2LMHeadModel
+
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=8000, special_tokens=["<|endoftext|>"])
+        tok.train([str(work / "corpus_1x" / "docs.txt")], trainer)
+        torch.manual_seed(0)
+        cfg = GPT2Config(vocab_size=50257, n_positions=1024, n_embd=768, n_layer=12, n_head=12,
+                         bos_token_id=0, eos_token_id=0)
+        model = GPT2LMHeadModel(cfg)
+        model.save_pretrained(model_dir, safe_serialization=True)
+        tok.save(str(model_dir / "tokenizer.json"))
+    sae_dir = work / "sae-random"
+    if not (sae_dir / "cfg.json").exists():
+        from sae_lens import StandardSAE, StandardSAEConfig
+
+        torch.manual_seed(1)
+        sae = StandardSAE(StandardSAEConfig(d_in=768, d_sae=D_SAE))
+        with torch.no_grad():
+            for p in sae.parameters():
+                p.normal_(0, 0.05)
+            sae.b_enc.fill_(-0.6)
+        sae.cfg.metadata.hook_name = HOOK
+        sae.cfg.metadata.prepend_bos = True
+        sae.save_model(str(sae_dir))
+
+
+def windows(tokenizer, text: str, window: int):
+    """Full windows of `window` tokens from 8 KiB line-aligned chunks."""
+    chunk, out = [], []
+    for line in text.splitlines(keepends=True):
+        chunk.append(line)
+        if sum(len(c) for c in chunk) >= 8192:
+            out.extend(cut(tokenizer, "".join(chunk), window))
+            chunk = []
+    if chunk:
+        out.extend(cut(tokenizer, "".join(chunk), window))
+    return out
+
+
+def cut(tokenizer, text, window):
+    ids = tokenizer.encode(text).ids
+    return [ids[i:i + window] for i in range(0, len(ids) - window + 1, window)]
+
+
+def python_pipeline(work: Path, corpus: Path, window: int, batch: int, k: int):
+    from sae_lens import SAE
+    from tokenizers import Tokenizer
+    from transformers import GPT2LMHeadModel
+    from transformer_lens import HookedTransformer, HookedTransformerConfig
+    from transformer_lens.pretrained.weight_conversions import convert_gpt2_weights
+
+    hf = GPT2LMHeadModel.from_pretrained(work / "gpt2-random")
+    cfg = HookedTransformerConfig(n_layers=12, d_model=768, n_ctx=1024, d_head=64, n_heads=12,
+                                  d_mlp=3072, d_vocab=50257, act_fn="gelu_new",
+                                  normalization_type="LN")
+    model = HookedTransformer(cfg)
+    model.load_and_process_state_dict(convert_gpt2_weights(hf, cfg), fold_ln=False,
+                                      center_writing_weights=False, center_unembed=False)
+    model.eval()
+    sae = SAE.load_from_disk(str(work / "sae-random"))
+    tokenizer = Tokenizer.from_file(str(work / "gpt2-random" / "tokenizer.json"))
+    text = "".join(p.read_text() for p in sorted(corpus.rglob("*")) if p.is_file())
+    start = time.perf_counter()
+    wins = windows(tokenizer, text, window)
+    top_vals = torch.full((D_SAE, k), -1.0)
+    top_idx = torch.full((D_SAE, k), -1, dtype=torch.long)
+    firing = torch.zeros(D_SAE, dtype=torch.long)
+    n_tokens = 0
+    with torch.no_grad():
+        for b in range(0, len(wins), batch):
+            ids = torch.tensor([[0] + w for w in wins[b:b + batch]])
+            _, cache = model.run_with_cache(ids, stop_at_layer=HOOK_LAYER + 1, names_filter=HOOK)
+            acts = sae.encode(cache[HOOK])[:, 1:, :]  # drop BOS
+            firing += (acts > 0).sum(dim=(0, 1))
+            n_tokens += acts.shape[0] * acts.shape[1]
+            maxes = acts.max(dim=1).values.T  # [d_sae, batch]
+            idx = torch.arange(b, b + maxes.shape[1]).expand(D_SAE, -1)
+            vals = torch.cat([top_vals, maxes], dim=1)
+            idxs = torch.cat([top_idx, idx], dim=1)
+            top_vals, order = vals.topk(k, dim=1)
+            top_idx = idxs.gather(1, order)
+    elapsed = time.perf_counter() - start
+    return n_tokens, elapsed
+
+
+def sage_pipeline(sage: str, work: Path, corpus: Path, window: int, k: int):
+    out = work / f"sage_{corpus.name}.json"
+    cmd = ["/usr/bin/time", "-v", sage, "top", "--model", str(work / "gpt2-random"),
+           "--sae", str(work / "sae-random"), "--corpus", str(corpus), "--features", "all",
+           "-k", str(k), "--window", str(window), "--json", "--no-cache"]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, stdout=out.open("w"), stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"sage failed:\n{proc.stderr[-2000:]}")
+    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
+    tokens = json.loads(out.read_text())["tokens"]
+    return tokens, elapsed, rss_kb
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", type=Path, default=Path("target/bench-mine"))
+    ap.add_argument("--base-kb", type=int, default=24, help="size of the 1x corpus")
+    ap.add_argument("--window", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("-k", type=int, default=20)
+    ap.add_argument("--sage", help="path to the sage binary (omit to run Python only)")
+    args = ap.parse_args()
+    prepare(args.work, args.base_kb)
+    c1, c10 = args.work / "corpus_1x", args.work / "corpus_10x"
+    py_tokens, py_s = python_pipeline(args.work, c1, args.window, args.batch, args.k)
+    py_rate = py_tokens / py_s
+    print(f"python (torch {torch.__version__}, {torch.get_num_threads()} threads): "
+          f"{py_tokens} tokens in {py_s:.1f}s = {py_rate:.0f} tokens/s")
+    if not args.sage:
+        return
+    s_tokens, s_s, rss1 = sage_pipeline(args.sage, args.work, c1, args.window, args.k)
+    s_rate = s_tokens / s_s
+    print(f"sage: {s_tokens} tokens in {s_s:.1f}s = {s_rate:.0f} tokens/s "
+          f"(wall clock incl. loading), peak RSS {rss1 / 1024:.0f} MiB")
+    print(f"ratio sage/python: {s_rate / py_rate:.2f}x")
+    t10, s10, rss10 = sage_pipeline(args.sage, args.work, c10, args.window, args.k)
+    print(f"sage 10x corpus: {t10} tokens in {s10:.1f}s, peak RSS {rss10 / 1024:.0f} MiB "
+          f"(1x: {rss1 / 1024:.0f} MiB)")
+
+
+if __name__ == "__main__":
+    main()
