@@ -1,5 +1,6 @@
 //! Subcommand definitions and their dispatch; one file per subcommand.
 
+mod hook;
 mod paths;
 mod train_sae;
 
@@ -21,6 +22,8 @@ pub enum Command {
     Paths(paths::PathsArgs),
     /// Train a TopK SAE on a model's activations over a corpus (SAELens format).
     TrainSae(train_sae::TrainSaeArgs),
+    /// Run a model to one TransformerLens hook and print the activations per token.
+    Hook(hook::HookArgs),
 }
 
 /// Runs one parsed command line.
@@ -28,5 +31,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Paths(args) => paths::run(args),
         Command::TrainSae(args) => train_sae::run(args),
+        Command::Hook(args) => hook::run(args),
     }
 }

@@ -21,6 +21,24 @@ pub(crate) struct HeadLayout {
     pub softcap: Option<f64>,
 }
 
+impl HeadLayout {
+    /// Rejects layouts `attend` cannot run: zero heads, or query heads that
+    /// do not split evenly over the key/value heads.
+    pub(crate) fn checked(self) -> Result<HeadLayout, ModelError> {
+        let (h, kvh) = (self.n_heads, self.n_kv_heads);
+        if h == 0 || kvh == 0 || self.head_dim == 0 || h % kvh != 0 {
+            return Err(ModelError::Config {
+                path: "config.json".to_string(),
+                message: format!(
+                    "{h} attention heads cannot be grouped over {kvh} key/value heads of width {}",
+                    self.head_dim
+                ),
+            });
+        }
+        Ok(self)
+    }
+}
+
 /// Attends `q` `[b, n_heads, s, hd]` over `k`, `v` `[b, n_kv_heads, s, hd]`
 /// (all contiguous) and returns the heads concatenated: `[b, s, n_heads*hd]`.
 ///
@@ -100,6 +118,22 @@ mod tests {
         // Sequence 1 (length 2): key 2 is padding and hidden from every row.
         assert_eq!(open(&m[1][1]), [true, true, false]);
         assert_eq!(open(&m[1][2]), [false, true, false]);
+    }
+
+    #[test]
+    fn head_layouts_that_cannot_be_grouped_are_config_errors() {
+        let layout = |n_heads, n_kv_heads| HeadLayout {
+            n_heads,
+            n_kv_heads,
+            head_dim: 8,
+            scale: 1.0,
+            softcap: None,
+        };
+        assert!(layout(8, 2).checked().is_ok());
+        for (h, kvh) in [(6, 4), (4, 0), (0, 1)] {
+            let err = layout(h, kvh).checked().unwrap_err();
+            assert!(matches!(err, ModelError::Config { .. }), "{err}");
+        }
     }
 
     #[test]

@@ -7,6 +7,8 @@
 
 use candle_core::Tensor;
 
+use super::attention::attention_mask;
+use super::rope::Rope;
 use super::{HookKind, HookPoint, ModelError};
 
 /// Per-forward inputs every block may read: the attention masks and the
@@ -18,6 +20,35 @@ pub(crate) struct Context {
     pub sliding_mask: Option<Tensor>,
     /// RoPE `cos`, `sin` tables `[s, head_dim/2]`.
     pub rope: Option<(Tensor, Tensor)>,
+}
+
+impl Context {
+    /// Builds masks (and, given a `rope`, its tables) for a right-padded
+    /// batch with row lengths `lens`, in the dtype and on the device of the
+    /// embeddings `x` `[b, s, d]`. The sliding mask exists only with a window.
+    pub(crate) fn new(
+        x: &Tensor,
+        lens: &[usize],
+        sliding_window: Option<usize>,
+        rope: Option<&Rope>,
+    ) -> Result<Context, ModelError> {
+        let (seq, dtype, device) = (x.dim(1)?, x.dtype(), x.device());
+        let in_dtype = |t: Option<Tensor>| t.map(|t| t.to_dtype(dtype)).transpose();
+        Ok(Context {
+            mask: in_dtype(attention_mask(lens, seq, None, device)?)?,
+            sliding_mask: match sliding_window {
+                Some(w) => in_dtype(attention_mask(lens, seq, Some(w), device)?)?,
+                None => None,
+            },
+            rope: match rope {
+                Some(rope) => {
+                    let (cos, sin) = rope.tables(seq, device)?;
+                    Some((cos.to_dtype(dtype)?, sin.to_dtype(dtype)?))
+                }
+                None => None,
+            },
+        })
+    }
 }
 
 /// One transformer block, split at the points TransformerLens hooks.

@@ -11,13 +11,13 @@
 use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 
-use super::attention::{HeadLayout, attention_mask};
+use super::attention::HeadLayout;
 use super::batch::{Dims, PaddedForward};
 use super::blocks::{Block, Context, run_blocks};
 use super::layers::{Activation, RmsNorm};
 use super::llama::{Attention, GatedMlp};
 use super::rope::{Rope, RopeParameters, resolve_rope};
-use super::weights::tensor;
+use super::weights::{embed, tensor, under_optional_prefix};
 use super::{HookPoint, ModelError};
 
 /// A Gemma-2 config.json, field for field as Hugging Face writes it.
@@ -93,11 +93,7 @@ pub struct Gemma2 {
 impl Gemma2 {
     /// Builds the model from its config and a VarBuilder over HF tensor names.
     pub fn new(cfg: &Gemma2Config, vb: VarBuilder) -> Result<Gemma2, ModelError> {
-        let vb = if vb.contains_tensor("model.embed_tokens.weight") {
-            vb.pp("model")
-        } else {
-            vb
-        };
+        let vb = under_optional_prefix(vb, "model", "embed_tokens.weight");
         let d = cfg.hidden_size;
         let eps = cfg.rms_norm_eps;
         let heads = HeadLayout {
@@ -106,7 +102,8 @@ impl Gemma2 {
             head_dim: cfg.head_dim,
             scale: cfg.query_pre_attn_scalar.powf(-0.5),
             softcap: cfg.attn_logit_softcapping,
-        };
+        }
+        .checked()?;
         let act = Activation::parse(&cfg.hidden_activation)?;
         let blocks = (0..cfg.num_hidden_layers)
             .map(|i| {
@@ -186,20 +183,11 @@ impl PaddedForward for Gemma2 {
         lens: &[usize],
         stop: HookPoint,
     ) -> Result<Tensor, ModelError> {
-        let (b, s) = ids.dims2()?;
         // transformers rounds sqrt(d_model) to the model dtype before scaling.
         let normalizer = Tensor::new(&[(self.cfg.hidden_size as f64).sqrt()], ids.device())?
             .to_dtype(self.embed_tokens.dtype())?;
-        let x = self
-            .embed_tokens
-            .index_select(&ids.flatten_all()?, 0)?
-            .reshape((b, s, self.cfg.hidden_size))?
-            .broadcast_mul(&normalizer)?;
-        let ctx = Context {
-            mask: attention_mask(lens, s, None, ids.device())?,
-            sliding_mask: attention_mask(lens, s, self.cfg.sliding_window, ids.device())?,
-            rope: Some(self.rope.tables(s, ids.device())?),
-        };
+        let x = embed(&self.embed_tokens, ids)?.broadcast_mul(&normalizer)?;
+        let ctx = Context::new(&x, lens, self.cfg.sliding_window, Some(&self.rope))?;
         run_blocks(x, &self.blocks, &ctx, stop)
     }
 }

@@ -9,11 +9,11 @@
 use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 
-use super::attention::{HeadLayout, attend, attention_mask};
+use super::attention::{HeadLayout, attend};
 use super::batch::{Dims, PaddedForward};
 use super::blocks::{Block, Context, run_blocks};
 use super::layers::{Activation, Affine, LayerNorm};
-use super::weights::tensor;
+use super::weights::{embed, tensor, under_optional_prefix};
 use super::{HookPoint, ModelError};
 
 /// The fields of a GPT-2 config.json that the forward pass needs.
@@ -70,21 +70,25 @@ pub struct Gpt2 {
 impl Gpt2 {
     /// Builds the model from its config and a VarBuilder over HF tensor names.
     pub fn new(cfg: &Gpt2Config, vb: VarBuilder) -> Result<Gpt2, ModelError> {
-        let vb = if vb.contains_tensor("transformer.wte.weight") {
-            vb.pp("transformer")
-        } else {
-            vb
-        };
+        let vb = under_optional_prefix(vb, "transformer", "wte.weight");
         let d = cfg.n_embd;
         let inner = cfg.n_inner.unwrap_or(4 * d);
         let act = Activation::parse(&cfg.activation_function)?;
+        let head_dim = d.checked_div(cfg.n_head).unwrap_or(0);
         let heads = HeadLayout {
             n_heads: cfg.n_head,
             n_kv_heads: cfg.n_head,
-            head_dim: d / cfg.n_head,
-            scale: 1.0 / ((d / cfg.n_head) as f64).sqrt(),
+            head_dim,
+            scale: 1.0 / (head_dim as f64).sqrt(),
             softcap: None,
-        };
+        }
+        .checked()?;
+        if head_dim * cfg.n_head != d {
+            return Err(ModelError::Config {
+                path: "config.json".to_string(),
+                message: format!("n_embd {d} is not a multiple of n_head {}", cfg.n_head),
+            });
+        }
         let blocks = (0..cfg.n_layer)
             .map(|i| {
                 let vb = vb.pp(format!("h.{i}"));
@@ -162,17 +166,9 @@ impl PaddedForward for Gpt2 {
         lens: &[usize],
         stop: HookPoint,
     ) -> Result<Tensor, ModelError> {
-        let (b, s) = ids.dims2()?;
-        let tokens =
-            self.wte
-                .index_select(&ids.flatten_all()?, 0)?
-                .reshape((b, s, self.cfg.n_embd))?;
-        let x = tokens.broadcast_add(&self.wpe.narrow(0, 0, s)?)?;
-        let ctx = Context {
-            mask: attention_mask(lens, s, None, ids.device())?,
-            sliding_mask: None,
-            rope: None,
-        };
+        let s = ids.dim(1)?;
+        let x = embed(&self.wte, ids)?.broadcast_add(&self.wpe.narrow(0, 0, s)?)?;
+        let ctx = Context::new(&x, lens, None, None)?;
         run_blocks(x, &self.blocks, &ctx, stop)
     }
 }

@@ -10,12 +10,12 @@
 use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 
-use super::attention::{HeadLayout, attend, attention_mask};
+use super::attention::{HeadLayout, attend};
 use super::batch::{Dims, PaddedForward};
 use super::blocks::{Block, Context, run_blocks};
 use super::layers::{Activation, Affine, RmsNorm};
 use super::rope::{Rope, RopeParameters, apply_rope, resolve_rope};
-use super::weights::tensor;
+use super::weights::{embed, tensor, under_optional_prefix};
 use super::{HookPoint, ModelError};
 
 /// A Llama-family config.json, field for field as Hugging Face writes it.
@@ -79,8 +79,11 @@ fn default_hidden_act() -> String {
 
 impl LlamaConfig {
     fn head_dim(&self) -> usize {
-        self.head_dim
-            .unwrap_or(self.hidden_size / self.num_attention_heads)
+        self.head_dim.unwrap_or(
+            self.hidden_size
+                .checked_div(self.num_attention_heads)
+                .unwrap_or(0),
+        )
     }
 
     fn n_kv_heads(&self) -> usize {
@@ -150,25 +153,13 @@ impl Llama {
     /// Builds the model from its config and a VarBuilder over HF tensor
     /// names (`model.layers.N...`, or the same without `model.`).
     pub fn new(cfg: &LlamaConfig, vb: VarBuilder) -> Result<Llama, ModelError> {
-        let vb = if vb.contains_tensor("model.embed_tokens.weight") {
-            vb.pp("model")
-        } else {
-            vb
-        };
+        let vb = under_optional_prefix(vb, "model", "embed_tokens.weight");
         let (d, hd, h, kvh) = (
             cfg.hidden_size,
             cfg.head_dim(),
             cfg.num_attention_heads,
             cfg.n_kv_heads(),
         );
-        if kvh == 0 || h % kvh != 0 {
-            return Err(ModelError::Config {
-                path: "config.json".to_string(),
-                message: format!(
-                    "num_attention_heads ({h}) must be a multiple of num_key_value_heads ({kvh})"
-                ),
-            });
-        }
         let qkv_bias = cfg.attention_bias || cfg.model_type == "qwen2";
         let qk_norm = cfg.model_type == "qwen3";
         let heads = HeadLayout {
@@ -177,7 +168,8 @@ impl Llama {
             head_dim: hd,
             scale: 1.0 / (hd as f64).sqrt(),
             softcap: None,
-        };
+        }
+        .checked()?;
         let act = Activation::parse(&cfg.hidden_act)?;
         let eps = cfg.rms_norm_eps;
         let blocks = (0..cfg.num_hidden_layers)
@@ -342,16 +334,8 @@ impl PaddedForward for Llama {
         lens: &[usize],
         stop: HookPoint,
     ) -> Result<Tensor, ModelError> {
-        let (b, s) = ids.dims2()?;
-        let x = self
-            .embed_tokens
-            .index_select(&ids.flatten_all()?, 0)?
-            .reshape((b, s, self.cfg.hidden_size))?;
-        let ctx = Context {
-            mask: attention_mask(lens, s, None, ids.device())?,
-            sliding_mask: None,
-            rope: Some(self.rope.tables(s, ids.device())?),
-        };
+        let x = embed(&self.embed_tokens, ids)?;
+        let ctx = Context::new(&x, lens, None, Some(&self.rope))?;
         run_blocks(x, &self.blocks, &ctx, stop)
     }
 }

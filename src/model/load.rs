@@ -202,3 +202,129 @@ fn weight_files(dir: &Path) -> Result<Vec<PathBuf>, ModelError> {
         .collect();
     Ok(shards.into_iter().map(|s| dir.join(s)).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/models/{name}"))
+    }
+
+    #[test]
+    fn sharded_checkpoints_load_like_a_single_file() {
+        let src = fixture("llama-gqa");
+        let tensors =
+            candle_core::safetensors::load(src.join("model.safetensors"), &Device::Cpu).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut names: Vec<&String> = tensors.keys().collect();
+        names.sort();
+        let (first, second) = names.split_at(names.len() / 2);
+        let mut weight_map = serde_json::Map::new();
+        for (file, part) in [("a.safetensors", first), ("b.safetensors", second)] {
+            let shard: HashMap<String, candle_core::Tensor> = part
+                .iter()
+                .map(|&n| (n.clone(), tensors[n].clone()))
+                .collect();
+            candle_core::safetensors::save(&shard, dir.path().join(file)).unwrap();
+            for n in part {
+                weight_map.insert((*n).clone(), file.into());
+            }
+        }
+        let index = serde_json::json!({ "weight_map": weight_map });
+        std::fs::write(
+            dir.path().join("model.safetensors.index.json"),
+            index.to_string(),
+        )
+        .unwrap();
+        for f in ["config.json", "tokenizer.json"] {
+            std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
+        }
+        let hook = "blocks.1.hook_resid_post".parse().unwrap();
+        let ids = [5, 17, 42, 99];
+        let whole = load_hf_dir(&src, &LoadOptions::default()).unwrap();
+        let sharded = load_hf_dir(dir.path(), &LoadOptions::default()).unwrap();
+        let a: Vec<Vec<f32>> = whole
+            .model
+            .run_to_hook(&ids, hook)
+            .unwrap()
+            .to_vec2()
+            .unwrap();
+        let b: Vec<Vec<f32>> = sharded
+            .model
+            .run_to_hook(&ids, hook)
+            .unwrap()
+            .to_vec2()
+            .unwrap();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn bf16_weights_run_every_family_and_stay_close_to_f32() {
+        let bf16 = LoadOptions {
+            dtype: DType::BF16,
+            ..LoadOptions::default()
+        };
+        let hook = "blocks.1.hook_resid_post".parse().unwrap();
+        let ids = [3, 17, 42, 99, 7, 250];
+        for name in ["gpt2", "llama-gqa", "qwen3", "gemma2"] {
+            let f32_out = load_hf_dir(&fixture(name), &LoadOptions::default())
+                .unwrap()
+                .model
+                .run_to_hook(&ids, hook)
+                .unwrap();
+            let bf16_out = load_hf_dir(&fixture(name), &bf16)
+                .unwrap()
+                .model
+                .run_to_hook(&ids, hook)
+                .unwrap();
+            assert_eq!(bf16_out.dtype(), DType::F32);
+            let scale = f32_out
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            let err = (f32_out - bf16_out)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(
+                err < 0.05 * scale,
+                "{name}: bf16 error {err} vs scale {scale}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_family_comes_from_architectures_when_model_type_is_absent() {
+        let arch = |a: &str| architecture(&serde_json::json!({ "architectures": [a] })).unwrap();
+        assert_eq!(arch("Qwen2ForCausalLM"), "qwen2");
+        assert_eq!(arch("GPT2LMHeadModel"), "gpt2");
+        assert_eq!(arch("Gemma2ForCausalLM"), "gemma2");
+        assert!(architecture(&serde_json::json!({})).is_err());
+    }
+
+    #[test]
+    fn bos_token_id_accepts_a_number_a_list_or_nothing() {
+        assert_eq!(
+            bos_token_id(&serde_json::json!({"bos_token_id": 7})),
+            Some(7)
+        );
+        assert_eq!(
+            bos_token_id(&serde_json::json!({"bos_token_id": [3, 4]})),
+            Some(3)
+        );
+        assert_eq!(
+            bos_token_id(&serde_json::json!({"bos_token_id": null})),
+            None
+        );
+        assert_eq!(bos_token_id(&serde_json::json!({})), None);
+    }
+}

@@ -22,7 +22,9 @@ mod tokenizer;
 mod weights;
 
 pub use hook::{HookKind, HookParseError, HookPoint};
-pub use load::{LoadOptions, LoadedModel, SUPPORTED_ARCHITECTURES, build_model, load_model};
+pub use load::{
+    LoadOptions, LoadedModel, SUPPORTED_ARCHITECTURES, build_model, load_hf_dir, load_model,
+};
 pub use rope::RopeParameters;
 pub use tokenizer::ModelTokenizer;
 

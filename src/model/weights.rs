@@ -29,6 +29,29 @@ pub(crate) fn tensor(vb: &VarBuilder, name: &str, shape: &[usize]) -> Result<Ten
     Ok(t)
 }
 
+/// Descends into `prefix` when the checkpoint nests its tensors there
+/// (`transformer.`, `model.`), so both layouts load; `probe` is a tensor
+/// name relative to the model root.
+pub(crate) fn under_optional_prefix<'a>(
+    vb: VarBuilder<'a>,
+    prefix: &str,
+    probe: &str,
+) -> VarBuilder<'a> {
+    if vb.contains_tensor(&format!("{prefix}.{probe}")) {
+        vb.pp(prefix)
+    } else {
+        vb
+    }
+}
+
+/// Looks up rows of an embedding table: `ids` `[b, s]` to `[b, s, d]`.
+pub(crate) fn embed(table: &Tensor, ids: &Tensor) -> Result<Tensor, ModelError> {
+    let (b, s) = ids.dims2()?;
+    Ok(table
+        .index_select(&ids.flatten_all()?, 0)?
+        .reshape((b, s, table.dim(1)?))?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

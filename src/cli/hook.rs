@@ -1,0 +1,138 @@
+//! `sage hook`: run a model to one hook on one text and print the activations.
+
+use std::io::Write;
+
+use anyhow::Context as _;
+use sage::model::{HookPoint, LoadOptions, ModelError, load_model};
+
+/// Arguments of `sage hook`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("input").required(true).args(["text", "token_ids"])))]
+pub struct HookArgs {
+    /// A local Hugging Face model directory (config.json, model.safetensors, tokenizer.json).
+    #[arg(long)]
+    pub model: String,
+    /// TransformerLens hook name, e.g. `blocks.8.hook_resid_pre`.
+    #[arg(long)]
+    pub hook: HookPoint,
+    /// Text to tokenise and run.
+    #[arg(long)]
+    pub text: Option<String>,
+    /// Comma-separated token ids, used exactly as given (no BOS added).
+    #[arg(long)]
+    pub token_ids: Option<String>,
+    /// Print JSON: model, hook, tokens, token_ids, shape, values.
+    #[arg(long)]
+    pub json: bool,
+    /// Prepend the model's BOS token to --text (the default when the config defines one).
+    #[arg(long, conflicts_with = "no_prepend_bos")]
+    pub prepend_bos: bool,
+    /// Do not prepend a BOS token to --text.
+    #[arg(long)]
+    pub no_prepend_bos: bool,
+}
+
+/// What `--json` prints; one row of `values` per token.
+#[derive(Debug, serde::Serialize)]
+struct HookOutput {
+    model: String,
+    hook: HookPoint,
+    tokens: Vec<String>,
+    token_ids: Vec<u32>,
+    shape: [usize; 2],
+    values: Vec<Vec<f32>>,
+}
+
+/// Loads the model, runs it to the hook and prints the result.
+pub fn run(args: HookArgs) -> anyhow::Result<()> {
+    let loaded = load_model(&args.model, &LoadOptions::default())
+        .with_context(|| format!("loading model `{}`", args.model))?;
+    let token_ids = match (&args.text, &args.token_ids) {
+        (Some(text), _) => {
+            let bos = match (args.prepend_bos, args.no_prepend_bos) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            };
+            loaded.tokenizer.encode(text, bos)?
+        }
+        (None, Some(list)) => parse_token_ids(list)?,
+        (None, None) => unreachable!("clap requires --text or --token-ids"),
+    };
+    let values = loaded.model.run_to_hook(&token_ids, args.hook)?;
+    let rows: Vec<Vec<f32>> = values.to_vec2()?;
+    let output = HookOutput {
+        model: loaded.name,
+        hook: args.hook,
+        tokens: loaded.tokenizer.token_strings(&token_ids)?,
+        shape: [rows.len(), loaded.model.d_model()],
+        token_ids,
+        values: rows,
+    };
+    let mut stdout = std::io::stdout().lock();
+    let printed = if args.json {
+        serde_json::to_writer(&mut stdout, &output)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(stdout))
+    } else {
+        print_table(&mut stdout, &output)
+    };
+    match printed {
+        // A closed pipe (`| head`) means the reader has all it wanted.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other.context("writing the activations to stdout")?),
+    }
+}
+
+/// Parses `1,2,3`; an empty list is [`ModelError::EmptyInput`].
+fn parse_token_ids(list: &str) -> anyhow::Result<Vec<u32>> {
+    let ids = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<u32>().with_context(|| {
+                format!(
+                    "bad token id `{s}` in --token-ids: give comma-separated non-negative integers"
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<u32>>>()?;
+    if ids.is_empty() {
+        return Err(ModelError::EmptyInput.into());
+    }
+    Ok(ids)
+}
+
+/// One readable line per token: position, id, token, and a summary of its row.
+fn print_table(w: &mut impl Write, out: &HookOutput) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "{} · {} · shape [{}, {}]",
+        out.model, out.hook, out.shape[0], out.shape[1]
+    )?;
+    writeln!(
+        w,
+        "{:>4}  {:>7}  {:<16} {:>9} {:>9} {:>9} {:>9}",
+        "pos", "id", "token", "norm", "mean", "min", "max"
+    )?;
+    for (pos, ((id, token), row)) in out
+        .token_ids
+        .iter()
+        .zip(&out.tokens)
+        .zip(&out.values)
+        .enumerate()
+    {
+        let n = row.len().max(1) as f32;
+        let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+        let mean = row.iter().sum::<f32>() / n;
+        let min = row.iter().copied().fold(f32::INFINITY, f32::min);
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let shown = format!("{token:?}");
+        writeln!(
+            w,
+            "{pos:>4}  {id:>7}  {shown:<16} {norm:>9.4} {mean:>9.4} {min:>9.4} {max:>9.4}"
+        )?;
+    }
+    Ok(())
+}
