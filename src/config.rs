@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 /// Environment variable that overrides the data directory (sessions, caches, demo pack).
 pub const DATA_DIR_ENV: &str = "SAGE_DATA_DIR";
+/// File name of the demo model (SmolLM2-135M-Instruct, Q4_1 GGUF) that
+/// `scripts/install-demo-pack.sh` places in the data directory's `demo/`.
+pub const DEMO_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 /// Environment variable that overrides the config file path.
 pub const CONFIG_FILE_ENV: &str = "SAGE_CONFIG";
 
@@ -50,8 +53,36 @@ impl Paths {
         self.data_dir.join("sessions")
     }
 
+    /// Directory holding the installed demo pack.
+    pub fn demo_dir(&self) -> PathBuf {
+        self.data_dir.join("demo")
+    }
+
+    /// Where the demo model lives once `scripts/install-demo-pack.sh` has run.
+    pub fn demo_model(&self) -> PathBuf {
+        self.demo_dir().join(DEMO_MODEL_FILE)
+    }
+
     /// Directory for caches (API responses, mined top examples).
     pub fn cache_dir(&self) -> PathBuf {
         self.data_dir.join("cache")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_model_path_is_where_the_install_script_puts_it() {
+        let paths = Paths::rooted_at(Path::new("/data/sage"));
+        assert_eq!(
+            paths.demo_model(),
+            Path::new("/data/sage/demo/SmolLM2-135M-Instruct.Q4_1.gguf")
+        );
+        let script = include_str!("../scripts/install-demo-pack.sh");
+        assert!(script.contains(&format!("MODEL_FILE=\"{DEMO_MODEL_FILE}\"")));
+        assert!(script.contains("demo_dir=\"$data_dir/demo\""));
+        assert!(script.contains("${SAGE_DATA_DIR:-"));
     }
 }

@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::{Device, Tensor};
+use candle_core::quantized::{GgmlDType, QTensor, gguf_file, gguf_file::Value};
+use candle_core::{DType, Device, Tensor};
 use sage::model::gguf::{GgufArchitecture, GgufError, read_gguf};
 use sage::model::{HookKind, HookPoint, LoadOptions, load_model};
 
@@ -15,9 +16,9 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn expected(tag: &str) -> HashMap<String, Tensor> {
+fn expected(arch: &str, tag: &str) -> HashMap<String, Tensor> {
     candle_core::safetensors::load(
-        fixture(&format!("tiny-llama-{tag}.expected.safetensors")),
+        fixture(&format!("tiny-{arch}-{tag}.expected.safetensors")),
         &Device::Cpu,
     )
     .unwrap()
@@ -36,12 +37,19 @@ fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
         .unwrap()
 }
 
+/// The parity fixtures: (architecture, quant type) as in their file names.
+const FIXTURES: [(&str, &str); 3] = [("llama", "q8_0"), ("llama", "q4_1"), ("qwen2", "q8_0")];
+
+fn gguf_path(arch: &str, tag: &str) -> PathBuf {
+    fixture(&format!("tiny-{arch}-{tag}.gguf"))
+}
+
 #[test]
 fn config_comes_from_metadata_and_qk_weights_match_the_dequantized_reference() {
-    for tag in ["q8_0", "q4_1"] {
-        let ckpt = read_gguf(&fixture(&format!("tiny-llama-{tag}.gguf")), &Device::Cpu).unwrap();
-        assert_eq!(ckpt.architecture, GgufArchitecture::Llama);
+    for (arch, tag) in FIXTURES {
+        let ckpt = read_gguf(&gguf_path(arch, tag), &Device::Cpu).unwrap();
         let c = &ckpt.config;
+        assert_eq!(c["model_type"], arch);
         assert_eq!(c["hidden_size"], 64);
         assert_eq!(c["intermediate_size"], 128);
         assert_eq!(c["num_hidden_layers"], 2);
@@ -51,18 +59,30 @@ fn config_comes_from_metadata_and_qk_weights_match_the_dequantized_reference() {
         assert_eq!(c["max_position_embeddings"], 128);
         assert_eq!(c["rope_theta"], 10000.0);
         assert_eq!(c["tie_word_embeddings"], true);
+        assert_eq!(c["attention_bias"], false);
         assert!((c["rms_norm_eps"].as_f64().unwrap() - 1e-5).abs() < 1e-9);
-        // 2 layers x 9 tensors + embeddings + final norm, no lm_head (tied).
-        assert_eq!(ckpt.tensors.len(), 20, "{:?}", ckpt.tensors.keys());
+        // 2 layers x 9 tensors (+ q/k/v biases for qwen2) + embeddings + final
+        // norm, no lm_head (tied).
+        let (want_arch, per_layer) = match arch {
+            "llama" => (GgufArchitecture::Llama, 9),
+            _ => (GgufArchitecture::Qwen2, 12),
+        };
+        assert_eq!(ckpt.architecture, want_arch);
+        assert_eq!(
+            ckpt.tensors.len(),
+            2 * per_layer + 2,
+            "{:?}",
+            ckpt.tensors.keys()
+        );
         assert_eq!(
             ckpt.tensors["model.embed_tokens.weight"].dims(),
             [c["vocab_size"].as_u64().unwrap() as usize, 64]
         );
-        let reference = expected(tag);
+        let reference = expected(arch, tag);
         for proj in ["q_proj", "k_proj"] {
             let name = format!("model.layers.0.self_attn.{proj}.weight");
             let diff = max_abs_diff(&ckpt.tensors[&name], &reference[&format!("ref.{name}")]);
-            assert!(diff < 1e-6, "{tag} {name}: max abs diff {diff}");
+            assert!(diff < 1e-6, "{arch} {tag} {name}: max abs diff {diff}");
         }
     }
 }
@@ -137,13 +157,13 @@ fn row_cosines(a: &Tensor, b: &Tensor) -> Vec<f32> {
 
 #[test]
 fn hooked_forward_on_gguf_matches_transformers_on_the_dequantized_weights() {
-    for tag in ["q8_0", "q4_1"] {
+    for (arch, tag) in FIXTURES {
         let loaded = load_model(
-            fixture(&format!("tiny-llama-{tag}.gguf")).to_str().unwrap(),
+            gguf_path(arch, tag).to_str().unwrap(),
             &LoadOptions::default(),
         )
         .unwrap();
-        let reference = expected(tag);
+        let reference = expected(arch, tag);
         let ids: Vec<u32> = reference["token_ids"]
             .to_vec1::<i64>()
             .unwrap()
@@ -162,15 +182,79 @@ fn hooked_forward_on_gguf_matches_transformers_on_the_dequantized_weights() {
                 let hook = HookPoint::new(layer, kind);
                 let want = &reference[&hook.to_string()];
                 let got = loaded.model.run_to_hook(&ids, hook).unwrap();
-                assert_eq!(got.dims(), want.dims(), "{tag} {hook}");
+                assert_eq!(got.dims(), want.dims(), "{arch} {tag} {hook}");
                 for (row, cos) in row_cosines(&got, want).into_iter().enumerate() {
-                    assert!(cos >= 0.995, "{tag} {hook} row {row}: cosine {cos}");
+                    assert!(cos >= 0.995, "{arch} {tag} {hook} row {row}: cosine {cos}");
                 }
                 let diff = max_abs_diff(&got, want);
-                assert!(diff < 1e-3, "{tag} {hook}: max abs diff {diff}");
+                assert!(diff < 1e-3, "{arch} {tag} {hook}: max abs diff {diff}");
                 checked += 1;
             }
         }
         assert_eq!(checked, 10);
     }
+}
+
+/// Writes a GGUF file with the given metadata and one f32 embedding tensor.
+fn write_gguf(path: &Path, metadata: &[(&str, Value)]) {
+    let embd = Tensor::zeros((8, 32), DType::F32, &Device::Cpu).unwrap();
+    let embd = QTensor::quantize(&embd, GgmlDType::F32).unwrap();
+    let md: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (*k, v)).collect();
+    let mut file = std::fs::File::create(path).unwrap();
+    gguf_file::write(&mut file, &md, &[("token_embd.weight", &embd)]).unwrap();
+}
+
+#[test]
+fn unsupported_or_incomplete_metadata_is_named_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.gguf");
+    let text = |s: &str| Value::String(s.to_string());
+    let llama = [
+        ("general.architecture", text("llama")),
+        ("llama.embedding_length", Value::U32(32)),
+        ("llama.feed_forward_length", Value::U32(64)),
+        ("llama.block_count", Value::U32(0)),
+        ("llama.attention.head_count", Value::U32(2)),
+        ("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5)),
+        ("llama.context_length", Value::U32(16)),
+        ("tokenizer.ggml.model", text("gpt2")),
+        ("tokenizer.ggml.pre", text("deepseek-llm")),
+        (
+            "tokenizer.ggml.tokens",
+            Value::Array((0..8).map(|i| text(&format!("t{i}"))).collect()),
+        ),
+        ("tokenizer.ggml.merges", Value::Array(vec![])),
+    ];
+
+    write_gguf(&path, &[("general.architecture", text("falcon"))]);
+    let err = read_gguf(&path, &Device::Cpu).unwrap_err();
+    assert!(
+        matches!(&err, GgufError::UnsupportedArchitecture { architecture } if architecture == "falcon"),
+        "{err}"
+    );
+
+    let without_eps: Vec<_> = llama
+        .iter()
+        .filter(|(k, _)| !k.ends_with("rms_epsilon"))
+        .cloned()
+        .collect();
+    write_gguf(&path, &without_eps);
+    let err = read_gguf(&path, &Device::Cpu).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("llama.attention.layer_norm_rms_epsilon"),
+        "{err}"
+    );
+
+    write_gguf(&path, &llama);
+    let err = read_gguf(&path, &Device::Cpu).unwrap_err();
+    assert!(
+        matches!(err, GgufError::UnsupportedTokenizer { .. }),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("deepseek-llm") && msg.contains("tokenizer.json"),
+        "{msg}"
+    );
 }

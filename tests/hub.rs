@@ -209,3 +209,79 @@ async fn missing_repos_and_uncached_files_name_the_file_and_the_fix() {
         "{msg}"
     );
 }
+
+/// Runs `sage hook` on a repo id with only the given HF_* variables set.
+fn sage_hook(repo: &str, vars: &[(&str, &Path)], endpoint: &str) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sage"));
+    cmd.args([
+        "hook",
+        "--model",
+        repo,
+        "--hook",
+        "blocks.0.hook_resid_pre",
+        "--token-ids",
+        "5,9",
+        "--json",
+    ]);
+    for var in [
+        "HF_HOME",
+        "HF_HUB_CACHE",
+        "HF_HUB_OFFLINE",
+        "HF_TOKEN",
+        "HF_ENDPOINT",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("HF_ENDPOINT", endpoint);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn the_binary_honours_hf_home_hf_endpoint_and_hf_hub_offline() {
+    let hub = FakeHub::start(hub_files());
+    let home = tempfile::tempdir().unwrap();
+    let out = sage_hook("tiny/llama", &[("HF_HOME", home.path())], &hub.endpoint);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["model"], "tiny/llama");
+    assert_eq!(json["shape"], serde_json::json!([2, 32]));
+    let snapshot = home
+        .path()
+        .join("hub/models--tiny--llama/snapshots")
+        .join(COMMIT);
+    assert!(snapshot.join("model.safetensors").is_file());
+
+    let served = hub.request_count();
+    let offline = [("HF_HOME", home.path()), ("HF_HUB_OFFLINE", Path::new("1"))];
+    let again = sage_hook("tiny/llama", &offline, &hub.endpoint);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(again.stdout, out.stdout);
+    assert_eq!(hub.request_count(), served, "offline run made requests");
+
+    let empty = tempfile::tempdir().unwrap();
+    let missing = sage_hook(
+        "tiny/llama",
+        &[
+            ("HF_HOME", empty.path()),
+            ("HF_HUB_OFFLINE", Path::new("1")),
+        ],
+        &hub.endpoint,
+    );
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("config.json") && stderr.contains("huggingface-cli download tiny/llama"),
+        "{stderr}"
+    );
+}

@@ -9,7 +9,8 @@ use sage::model::{HookPoint, LoadOptions, ModelError, load_model};
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("input").required(true).args(["text", "token_ids"])))]
 pub struct HookArgs {
-    /// A local Hugging Face model directory (config.json, model.safetensors, tokenizer.json).
+    /// A local Hugging Face model directory (config.json, model.safetensors, tokenizer.json),
+    /// a `.gguf` file, or a Hugging Face repo id such as `gpt2` (resolved through the HF cache).
     #[arg(long)]
     pub model: String,
     /// TransformerLens hook name, e.g. `blocks.8.hook_resid_pre`.

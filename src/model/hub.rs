@@ -69,7 +69,13 @@ impl HubSettings {
         let offline = set("HF_HUB_OFFLINE").is_some_and(|v| {
             matches!(v.to_ascii_uppercase().as_str(), "1" | "ON" | "YES" | "TRUE")
         });
-        let token = set("HF_TOKEN").or_else(|| Cache::new(cache_dir.clone()).token());
+        // `huggingface-cli login` stores the token at $HF_HOME/token.
+        let token = set("HF_TOKEN").or_else(|| {
+            std::fs::read_to_string(home.join("token"))
+                .ok()
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+        });
         HubSettings {
             cache_dir,
             endpoint: set("HF_ENDPOINT")
@@ -401,6 +407,19 @@ mod tests {
         for not in ["", "./model", "/abs/dir", "a/b/c", "../x", "a b", "org/"] {
             assert!(!looks_like_repo_id(not), "{not}");
         }
+    }
+
+    #[test]
+    fn a_cli_login_token_under_hf_home_is_used_when_hf_token_is_unset() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::write(home.path().join("token"), "hf_from_login\n").unwrap();
+        let dir = home.path().to_str().unwrap();
+        assert_eq!(
+            settings(&[("HF_HOME", dir)]).token.as_deref(),
+            Some("hf_from_login")
+        );
+        let explicit = settings(&[("HF_HOME", dir), ("HF_TOKEN", "hf_env")]);
+        assert_eq!(explicit.token.as_deref(), Some("hf_env"));
     }
 
     #[test]

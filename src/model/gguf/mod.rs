@@ -6,10 +6,12 @@
 //! a `config.json` document, f32 tensors under Hugging Face names (q/k rows
 //! un-permuted), and a tokenizer whose ids match the model's own.
 //!
-//! Every weight is dequantized to f32 at load. candle's CPU matmul on f32
-//! runs prefill much faster than its quantized kernels (no vectorised Q4_1
-//! kernel at all, and per-row dot products for the others), and the hooked
-//! forward reads whole prompts, so the memory (4 bytes a weight) buys speed.
+//! Every weight is dequantized to f32 at load, Q8_0 included. For a
+//! 64-token prefill at SmolLM2's MLP shapes candle's quantized CPU matmuls
+//! measured 2.5-10x slower than its f32 matmul for Q8_0 and Q4_0, and
+//! 13-37x slower for Q4_1, which has no vectorised kernel
+//! (`cargo bench --bench gguf_prefill`). The hooked forward always reads
+//! whole prompts, so the memory (4 bytes a weight) buys speed.
 
 mod metadata;
 mod tensors;
@@ -171,9 +173,23 @@ pub fn read_gguf(path: &Path, device: &Device) -> Result<GgufCheckpoint, GgufErr
         })?;
     let vocab_size = embeddings.shape.dims().first().copied().unwrap_or(0);
     let tied = !content.tensor_infos.contains_key("output.weight");
-    let biased = content.tensor_infos.contains_key("blk.0.attn_q.bias");
+    // `attention_bias` means q/k/v *and* o biases; Qwen2 has q/k/v biases by
+    // its model type alone, so only an o bias (or q bias on llama) sets it.
+    let has = |name: &str| content.tensor_infos.contains_key(name);
+    let biased = has("blk.0.attn_output.bias")
+        || (architecture == GgufArchitecture::Llama && has("blk.0.attn_q.bias"));
     let (config, heads) = metadata::hf_config(&md, architecture, vocab_size, tied, biased)?;
 
+    // The tokenizer first: it is cheap, and failing here saves dequantizing.
+    let tokenizer = match path.parent().map(|dir| dir.join("tokenizer.json")) {
+        Some(beside) if beside.is_file() => {
+            tokenizers::Tokenizer::from_file(&beside).map_err(|e| GgufError::TokenizerFile {
+                path: beside.clone(),
+                message: e.to_string(),
+            })?
+        }
+        _ => tokenizer::from_metadata(&md)?,
+    };
     let mut tensors = HashMap::with_capacity(content.tensor_infos.len());
     let mut names: Vec<&String> = content.tensor_infos.keys().collect();
     names.sort();
@@ -189,15 +205,6 @@ pub fn read_gguf(path: &Path, device: &Device) -> Result<GgufCheckpoint, GgufErr
         tensors.insert(hf, tensors::unpermute(&weight, permuted, heads, name)?);
     }
 
-    let tokenizer = match path.parent().map(|dir| dir.join("tokenizer.json")) {
-        Some(beside) if beside.is_file() => {
-            tokenizers::Tokenizer::from_file(&beside).map_err(|e| GgufError::TokenizerFile {
-                path: beside.clone(),
-                message: e.to_string(),
-            })?
-        }
-        _ => tokenizer::from_metadata(&md)?,
-    };
     Ok(GgufCheckpoint {
         architecture,
         config,
