@@ -280,16 +280,18 @@ hook = "blocks.1.hook_resid_post"
 
 #[tokio::test]
 async fn registry_names_resolve_through_the_hub_cache() {
-    use sage::sae::hub::HubConfig;
+    use sage::model::hub::HubSettings;
     use sage::sae::registry::Registry;
 
     let hub = start_fake_hub("sage-test/tiny-saes", fixtures());
     let cache = tempfile::tempdir().unwrap();
     let registry = Registry::parse(TEST_REGISTRY).unwrap();
-    let online = HubConfig {
-        endpoint: Some(hub.url.clone()),
-        cache_dir: Some(cache.path().to_path_buf()),
+    let online = HubSettings {
+        endpoint: hub.url.clone(),
+        cache_dir: cache.path().to_path_buf(),
         offline: false,
+        token: None,
+        progress: false,
     };
     let options = LoadOptions::default();
 
@@ -336,7 +338,7 @@ async fn registry_names_resolve_through_the_hub_cache() {
 
     // Offline, cached files are used without a single request.
     let before = hub.requests.lock().unwrap().len();
-    let offline = HubConfig {
+    let offline = HubSettings {
         offline: true,
         ..online.clone()
     };
@@ -352,8 +354,8 @@ async fn registry_names_resolve_through_the_hub_cache() {
 
     // Offline with an empty cache says why it cannot proceed.
     let empty = tempfile::tempdir().unwrap();
-    let cold = HubConfig {
-        cache_dir: Some(empty.path().to_path_buf()),
+    let cold = HubSettings {
+        cache_dir: empty.path().to_path_buf(),
         ..offline
     };
     let err = sage::sae::open_sae(
@@ -383,4 +385,346 @@ async fn registry_names_resolve_through_the_hub_cache() {
     .unwrap_err()
     .to_string();
     assert!(err.contains("nowhere/cfg.json"), "{err}");
+}
+
+#[derive(serde::Deserialize)]
+struct ModelCase {
+    name: String,
+    model: String,
+    path: String,
+    hook: String,
+    sequences: Vec<Vec<u32>>,
+}
+
+fn model_cases() -> Vec<ModelCase> {
+    let text = std::fs::read_to_string(fixtures().join("model_cases.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn model_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/models")
+        .join(name)
+}
+
+/// Expected activations of `feature` per sequence, from the fixture.
+fn expected_feature(case: &ModelCase, feature: u32) -> Vec<Vec<f32>> {
+    let file = fixtures()
+        .join("on-models")
+        .join(&case.name)
+        .join("expected.safetensors");
+    let tensors = candle_core::safetensors::load(file, &Device::Cpu).unwrap();
+    (0..case.sequences.len())
+        .map(|i| {
+            let acts: Vec<Vec<f32>> = tensors[&format!("seq{i}")].to_vec2().unwrap();
+            acts.iter().map(|row| row[feature as usize]).collect()
+        })
+        .collect()
+}
+
+fn max_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .flat_map(|(x, y)| {
+            assert_eq!(x.len(), y.len());
+            x.iter().zip(y).map(|(p, q)| (p - q).abs())
+        })
+        .fold(0.0, f32::max)
+}
+
+/// Features that fire somewhere in the case's sequences (and one that fires least).
+fn busy_features(case: &ModelCase) -> Vec<u32> {
+    let mut busy: Vec<(usize, u32)> = (0..64u32)
+        .map(|f| {
+            let fired = expected_feature(case, f)
+                .iter()
+                .flatten()
+                .filter(|v| **v > 0.0)
+                .count();
+            (fired, f)
+        })
+        .collect();
+    busy.sort();
+    vec![busy[63].1, busy[50].1, busy[32].1]
+}
+
+#[test]
+fn model_and_sae_together_match_the_reference_library() {
+    for case in model_cases() {
+        let loaded = sage::model::load_model(
+            model_dir(&case.model).to_str().unwrap(),
+            &sage::model::LoadOptions::default(),
+        )
+        .unwrap();
+        let sae = load_sae(&fixtures().join(&case.path), &LoadOptions::default()).unwrap();
+        assert_eq!(sae.info().hook.to_string(), case.hook);
+        sage::sae::check_model_name(&sae, &loaded.name).unwrap();
+        for feature in busy_features(&case) {
+            let got = sage::sae::feature_activations(
+                loaded.model.as_ref(),
+                &sae,
+                &case.sequences,
+                feature,
+            )
+            .unwrap();
+            let err = max_diff(&got, &expected_feature(&case, feature));
+            assert!(
+                err <= TOLERANCE,
+                "{} feature {feature}: max abs error {err}",
+                case.name
+            );
+        }
+    }
+}
+
+#[test]
+fn gpt2_saes_trained_on_centred_residuals_need_the_centring() {
+    let case = model_cases()
+        .into_iter()
+        .find(|c| c.name == "gpt2-res-centred")
+        .unwrap();
+    let loaded = sage::model::load_model(
+        model_dir(&case.model).to_str().unwrap(),
+        &sage::model::LoadOptions::default(),
+    )
+    .unwrap();
+    let sae = load_sae(&fixtures().join(&case.path), &LoadOptions::default()).unwrap();
+    assert_eq!(
+        sae.input_transform(loaded.model.family()),
+        sage::sae::InputTransform::CenterPerToken
+    );
+    // Without the centring the values are clearly off: the rule matters.
+    let feature = busy_features(&case)[0];
+    let raw: Vec<Vec<f32>> = case
+        .sequences
+        .iter()
+        .map(|ids| {
+            let acts = loaded.model.run_to_hook(ids, sae.info().hook).unwrap();
+            let col = sae.encode_features(&acts, &[feature]).unwrap();
+            col.flatten_all().unwrap().to_vec1().unwrap()
+        })
+        .collect();
+    assert!(max_diff(&raw, &expected_feature(&case, feature)) > 1e-2);
+}
+
+#[test]
+fn mismatched_models_and_saes_are_refused_before_compute() {
+    let loaded = sage::model::load_model(
+        model_dir("llama-gqa").to_str().unwrap(),
+        &sage::model::LoadOptions::default(),
+    )
+    .unwrap();
+    let gpt2_case = model_cases()
+        .into_iter()
+        .find(|c| c.model == "gpt2")
+        .unwrap();
+    let gpt2_sae = load_sae(&fixtures().join(&gpt2_case.path), &LoadOptions::default()).unwrap();
+    let err = sage::sae::check_model_name(&gpt2_sae, &loaded.name)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`gpt2`") && err.contains("llama-gqa") && err.contains("--ignore-model-name"),
+        "{err}"
+    );
+
+    // An SAE of width 16 on a model of width 32, and one reading layer 7 of a 2-layer model.
+    let dir = tempfile::tempdir().unwrap();
+    for (name, d_in, hook) in [
+        ("narrow", 16, "blocks.0.hook_resid_post"),
+        ("deep", 32, "blocks.7.hook_resid_post"),
+    ] {
+        let sae_dir = dir.path().join(name);
+        std::fs::create_dir(&sae_dir).unwrap();
+        let cfg = serde_json::json!({"architecture": "standard", "d_in": d_in, "d_sae": 8,
+            "metadata": {"sae_lens_version": "6.0.0", "hook_name": hook}});
+        std::fs::write(sae_dir.join("cfg.json"), cfg.to_string()).unwrap();
+        let zeros =
+            |shape: &[usize]| Tensor::zeros(shape, candle_core::DType::F32, &Device::Cpu).unwrap();
+        let tensors = std::collections::HashMap::from([
+            ("W_enc".to_string(), zeros(&[d_in, 8])),
+            ("W_dec".to_string(), zeros(&[8, d_in])),
+            ("b_enc".to_string(), zeros(&[8])),
+            ("b_dec".to_string(), zeros(&[d_in])),
+        ]);
+        candle_core::safetensors::save(&tensors, sae_dir.join("sae_weights.safetensors")).unwrap();
+        let sae = load_sae(&sae_dir, &LoadOptions::default()).unwrap();
+        let err = sage::sae::feature_activations(loaded.model.as_ref(), &sae, &[vec![1, 2]], 0)
+            .unwrap_err()
+            .to_string();
+        let want = if name == "narrow" {
+            "width 16 but the model's d_model is 32"
+        } else {
+            "layers 0..=1"
+        };
+        assert!(err.contains(want), "{err}");
+    }
+}
+
+fn sage_cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sage"))
+        .args(args)
+        .env("HF_HUB_OFFLINE", "1")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+/// Runs `sage activations --model MODEL --sae SAE EXTRA...`.
+fn run_activations(model: &Path, sae: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "activations",
+        "--model",
+        model.to_str().unwrap(),
+        "--sae",
+        sae,
+    ];
+    args.extend_from_slice(extra);
+    sage_cli(&args)
+}
+
+fn ids_arg(ids: &[u32]) -> String {
+    ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+}
+
+#[test]
+fn the_cli_prints_neuronpedia_shaped_records_matching_the_reference() {
+    for case in model_cases() {
+        let feature = busy_features(&case)[0];
+        let want = expected_feature(&case, feature);
+        let model = model_dir(&case.model);
+        let sae = fixtures().join(&case.path);
+        let feature_arg = feature.to_string();
+        let mut args = vec!["--feature", &feature_arg, "--json"];
+        let id_args: Vec<String> = case.sequences.iter().map(|s| ids_arg(s)).collect();
+        for ids in &id_args {
+            args.extend(["--token-ids", ids.as_str()]);
+        }
+        let out = run_activations(&model, sae.to_str().unwrap(), &args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let records: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(records.len(), case.sequences.len());
+        let got: Vec<Vec<f32>> = records
+            .iter()
+            .map(|r| serde_json::from_value(r["values"].clone()).unwrap())
+            .collect();
+        let err = max_diff(&got, &want);
+        assert!(err <= TOLERANCE, "{}: CLI max abs error {err}", case.name);
+        for (record, ids) in records.iter().zip(&case.sequences) {
+            assert_eq!(record["token_ids"], serde_json::json!(ids));
+            assert_eq!(record["hook"], case.hook);
+            assert_eq!(record["feature"], feature);
+            assert_eq!(record["model"], case.model);
+            assert_eq!(record["tokens"].as_array().unwrap().len(), ids.len());
+            let values: Vec<f32> = serde_json::from_value(record["values"].clone()).unwrap();
+            let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            assert_eq!(record["max_value"].as_f64().unwrap() as f32, max);
+            let at = record["max_value_token_index"].as_u64().unwrap() as usize;
+            assert_eq!(values[at], max);
+        }
+
+        // One input: a single object, not an array.
+        let one = run_activations(
+            &model,
+            sae.to_str().unwrap(),
+            &[
+                "--feature",
+                &feature_arg,
+                "--json",
+                "--token-ids",
+                &id_args[0],
+            ],
+        );
+        let record: serde_json::Value = serde_json::from_slice(&one.stdout).unwrap();
+        assert!(record.is_object(), "{record}");
+        let got: Vec<f32> = serde_json::from_value(record["values"].clone()).unwrap();
+        assert!(max_diff(&[got], &want[..1]) <= TOLERANCE);
+    }
+}
+
+#[test]
+fn the_cli_runs_texts_and_prints_a_plain_table_when_piped() {
+    let case = model_cases()
+        .into_iter()
+        .find(|c| c.model == "gpt2")
+        .unwrap();
+    let model = model_dir(&case.model);
+    let sae = fixtures().join(&case.path);
+    let out = run_activations(
+        &model,
+        sae.to_str().unwrap(),
+        &[
+            "--feature",
+            "3",
+            "--text",
+            "Hello world!",
+            "--text",
+            "The fox met the dog in May.",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains('\x1b'), "NO_COLOR / a pipe means no escapes");
+    assert!(
+        text.starts_with("[0] ") && text.contains("\n[1] "),
+        "{text}"
+    );
+    assert!(text.contains("feature 3"), "{text}");
+    // GPT-2 prepends <|endoftext|> (id 0 in the fixture tokenizer) to texts.
+    let first_id = text.lines().nth(1).unwrap().split_whitespace().nth(1);
+    assert_eq!(first_id, Some("0"), "{text}");
+}
+
+#[test]
+fn the_cli_fails_clearly_on_bad_requests() {
+    let model = model_dir("gpt2");
+    let gpt2_case = model_cases()
+        .into_iter()
+        .find(|c| c.model == "gpt2")
+        .unwrap();
+    let sae = fixtures().join(&gpt2_case.path);
+    let run = |extra: &[&str]| {
+        let out = run_activations(&model, sae.to_str().unwrap(), extra);
+        assert!(!out.status.success());
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let err = run(&["--feature", "64", "--token-ids", "1,2"]);
+    assert!(err.contains("0..=63"), "{err}");
+    let err = run(&[
+        "--feature",
+        "1",
+        "--token-ids",
+        "1,2",
+        "--hook",
+        "blocks.0.hook_resid_post",
+    ]);
+    assert!(err.contains("disagrees"), "{err}");
+    let err = run(&["--feature", "1", "--token-ids", "1,x"]);
+    assert!(err.contains("bad token id `x`"), "{err}");
+
+    let llama = model_dir("llama-gqa");
+    let out = run_activations(
+        &llama,
+        sae.to_str().unwrap(),
+        &["--feature", "1", "--token-ids", "1,2"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("trained on `gpt2`"), "{err}");
+
+    let out = run_activations(
+        &model,
+        "no-such-release/x",
+        &["--feature", "1", "--token-ids", "1,2"],
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("gpt2-small-res-jb"), "{err}");
 }

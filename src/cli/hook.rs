@@ -3,7 +3,9 @@
 use std::io::Write;
 
 use anyhow::Context as _;
-use sage::model::{HookPoint, LoadOptions, ModelError, load_model};
+use sage::model::{HookPoint, LoadOptions, load_model};
+
+use super::input::{BosArgs, parse_token_ids};
 
 /// Arguments of `sage hook`.
 #[derive(Debug, clap::Args)]
@@ -25,12 +27,9 @@ pub struct HookArgs {
     /// Print JSON: model, hook, tokens, token_ids, shape, values.
     #[arg(long)]
     pub json: bool,
-    /// Prepend the model's BOS token to --text (the default when the config defines one).
-    #[arg(long, conflicts_with = "no_prepend_bos")]
-    pub prepend_bos: bool,
-    /// Do not prepend a BOS token to --text.
-    #[arg(long)]
-    pub no_prepend_bos: bool,
+    /// BOS handling for --text.
+    #[command(flatten)]
+    pub bos: BosArgs,
 }
 
 /// What `--json` prints; one row of `values` per token.
@@ -50,11 +49,7 @@ pub fn run(args: HookArgs) -> anyhow::Result<()> {
         .with_context(|| format!("loading model `{}`", args.model))?;
     let token_ids = match (&args.text, &args.token_ids) {
         (Some(text), _) => {
-            let bos = match (args.prepend_bos, args.no_prepend_bos) {
-                (true, _) => Some(true),
-                (_, true) => Some(false),
-                _ => None,
-            };
+            let bos = args.bos.choice();
             loaded.tokenizer.encode(text, bos)?
         }
         (None, Some(list)) => parse_token_ids(list)?,
@@ -83,26 +78,6 @@ pub fn run(args: HookArgs) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other.context("writing the activations to stdout")?),
     }
-}
-
-/// Parses `1,2,3`; an empty list is [`ModelError::EmptyInput`].
-fn parse_token_ids(list: &str) -> anyhow::Result<Vec<u32>> {
-    let ids = list
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<u32>().with_context(|| {
-                format!(
-                    "bad token id `{s}` in --token-ids: give comma-separated non-negative integers"
-                )
-            })
-        })
-        .collect::<anyhow::Result<Vec<u32>>>()?;
-    if ids.is_empty() {
-        return Err(ModelError::EmptyInput.into());
-    }
-    Ok(ids)
 }
 
 /// One readable line per token: position, id, token, and a summary of its row.

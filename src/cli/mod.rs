@@ -1,6 +1,8 @@
 //! Subcommand definitions and their dispatch; one file per subcommand.
 
+mod activations;
 mod hook;
+mod input;
 mod paths;
 mod train_sae;
 
@@ -24,6 +26,8 @@ pub enum Command {
     TrainSae(train_sae::TrainSaeArgs),
     /// Run a model to one TransformerLens hook and print the activations per token.
     Hook(hook::HookArgs),
+    /// Per-token activations of one SAE feature on texts or token ids.
+    Activations(activations::ActivationsArgs),
 }
 
 /// Runs one parsed command line.
@@ -32,5 +36,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Paths(args) => paths::run(args),
         Command::TrainSae(args) => train_sae::run(args),
         Command::Hook(args) => hook::run(args),
+        Command::Activations(args) => activations::run(args),
     }
 }

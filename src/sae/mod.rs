@@ -54,3 +54,19 @@ pub struct SaeInfo {
     /// hook inferred from directory names); the CLI prints them to stderr.
     pub notes: Vec<String>,
 }
+
+impl SaeInfo {
+    /// Facts known for every SAE; the rest start unknown (`None`, not a
+    /// transcoder) for the format loader to fill in.
+    pub fn new(format: SaeFormat, hook: HookPoint, notes: Vec<String>) -> SaeInfo {
+        SaeInfo {
+            format,
+            hook,
+            model_name: None,
+            transcoder: false,
+            center_writing_weights: None,
+            prepend_bos: None,
+            notes,
+        }
+    }
+}

@@ -4,9 +4,10 @@
 
 use std::path::Path;
 
-use super::hub::{HubConfig, fetch};
+use super::hub::fetch;
 use super::registry::Registry;
 use super::{LoadOptions, Sae, SaeError, load_sae};
+use crate::model::hub::HubSettings;
 
 /// Loads `spec`: a path if one exists there, else a `release/sae_id` from
 /// `registry`. For registry SAEs the registry's format, hook and
@@ -14,7 +15,7 @@ use super::{LoadOptions, Sae, SaeError, load_sae};
 pub async fn open_sae(
     spec: &str,
     registry: &Registry,
-    hub: &HubConfig,
+    hub: &HubSettings,
     options: &LoadOptions,
 ) -> Result<Sae, SaeError> {
     let path = Path::new(spec);

@@ -40,13 +40,9 @@ pub fn load(dir: &Path, options: &LoadOptions, device: &Device) -> Result<Sae, S
     let inferred = infer_hook(dir)?;
     let hook = settle_hook(dir, None, options.hook, inferred, &mut notes)?;
     let info = SaeInfo {
-        format: SaeFormat::GemmaScope,
-        hook,
-        model_name: None,
         transcoder: hook.kind == HookKind::MlpInNormalized,
-        center_writing_weights: None,
         prepend_bos: Some(true),
-        notes,
+        ..SaeInfo::new(SaeFormat::GemmaScope, hook, notes)
     };
     Sae::new(
         SaeWeights {

@@ -74,13 +74,8 @@ pub fn load(dir: &Path, options: &LoadOptions, device: &Device) -> Result<Sae, S
     let mut notes = Vec::new();
     let hook = settle_hook(dir, Some(&hp.hook_point_in), options.hook, None, &mut notes)?;
     let info = SaeInfo {
-        format: SaeFormat::LlamaScope,
-        hook,
-        model_name: None,
-        transcoder: false,
-        center_writing_weights: None,
         prepend_bos: Some(true),
-        notes,
+        ..SaeInfo::new(SaeFormat::LlamaScope, hook, notes)
     };
     Sae::new(
         SaeWeights {

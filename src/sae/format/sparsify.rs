@@ -52,13 +52,8 @@ pub fn load(dir: &Path, options: &LoadOptions, device: &Device) -> Result<Sae, S
     let inferred = hook_from_module_name(&name, cfg.transcode);
     let hook = settle_hook(dir, None, options.hook, inferred, &mut notes)?;
     let info = SaeInfo {
-        format: SaeFormat::Sparsify,
-        hook,
-        model_name: None,
         transcoder: cfg.transcode,
-        center_writing_weights: None,
-        prepend_bos: None,
-        notes,
+        ..SaeInfo::new(SaeFormat::Sparsify, hook, notes)
     };
     Sae::new(
         SaeWeights {

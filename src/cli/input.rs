@@ -1,0 +1,46 @@
+//! Input options shared by the subcommands that run a model on text or ids.
+
+use anyhow::Context as _;
+use sage::model::ModelError;
+
+/// `--prepend-bos` / `--no-prepend-bos`, for subcommands that tokenise text.
+#[derive(Debug, clap::Args)]
+pub struct BosArgs {
+    /// Prepend the model's BOS token to --text (the default when the config defines one).
+    #[arg(long, conflicts_with = "no_prepend_bos")]
+    pub prepend_bos: bool,
+    /// Do not prepend a BOS token to --text.
+    #[arg(long)]
+    pub no_prepend_bos: bool,
+}
+
+impl BosArgs {
+    /// The BOS choice: `None` keeps the model's default.
+    pub fn choice(&self) -> Option<bool> {
+        match (self.prepend_bos, self.no_prepend_bos) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        }
+    }
+}
+
+/// Parses `1,2,3`; an empty list is [`ModelError::EmptyInput`].
+pub fn parse_token_ids(list: &str) -> anyhow::Result<Vec<u32>> {
+    let ids = list
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<u32>().with_context(|| {
+                format!(
+                    "bad token id `{s}` in --token-ids: give comma-separated non-negative integers"
+                )
+            })
+        })
+        .collect::<anyhow::Result<Vec<u32>>>()?;
+    if ids.is_empty() {
+        return Err(ModelError::EmptyInput.into());
+    }
+    Ok(ids)
+}
