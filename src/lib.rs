@@ -12,4 +12,5 @@ pub mod llm;
 pub mod model;
 pub mod sae;
 pub mod session;
+pub mod train;
 pub mod tui;

@@ -11,6 +11,7 @@ mod presets;
 mod replay;
 mod resume;
 mod sessions;
+mod train_sae;
 
 use clap::{Parser, Subcommand};
 
@@ -31,20 +32,22 @@ pub struct Cli {
 pub enum Command {
     /// Open the TUI on a feature: watch the agent explain it, and steer it.
     Explore(explore::ExploreArgs),
-    /// Print where sage keeps its config file, sessions and caches.
-    Paths(paths::PathsArgs),
-    /// Run a model to one TransformerLens hook and print the activations per token.
-    Hook(hook::HookArgs),
-    /// List saved sessions: id, feature, status, label, rounds, tokens, cost, date.
-    Sessions(sessions::SessionsArgs),
-    /// Continue an interrupted session from its log.
-    Resume(resume::ResumeArgs),
-    /// Rebuild a session's state after N events, offline, and export a report.
-    Replay(replay::ReplayArgs),
     /// Explain many features unattended: one explanation JSON + Markdown each.
     Explain(explain::ExplainArgs),
+    /// List saved sessions: id, feature, status, label, rounds, tokens, cost, date.
+    Sessions(sessions::SessionsArgs),
+    /// Rebuild a session's state after N events, offline, and export a report.
+    Replay(replay::ReplayArgs),
+    /// Continue an interrupted session from its log.
+    Resume(resume::ResumeArgs),
     /// Per-token activations of one SAE feature on texts or token ids.
     Activations(activations::ActivationsArgs),
+    /// Run a model to one TransformerLens hook and print the activations per token.
+    Hook(hook::HookArgs),
+    /// Train a TopK SAE on a model's activations over a corpus (SAELens format).
+    TrainSae(train_sae::TrainSaeArgs),
+    /// Print where sage keeps its config file, sessions and caches.
+    Paths(paths::PathsArgs),
 }
 
 /// Runs one parsed command line.
@@ -55,6 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match command {
         Command::Explore(args) => explore::run(args),
         Command::Paths(args) => paths::run(args),
+        Command::TrainSae(args) => train_sae::run(args),
         Command::Hook(args) => hook::run(args),
         Command::Sessions(args) => sessions::run(args),
         Command::Resume(args) => resume::run(args),

@@ -20,7 +20,7 @@ mod norm;
 pub mod registry;
 pub mod residual;
 mod resolve;
-mod topk;
+pub(crate) mod topk;
 mod weights_file;
 
 pub use autoencoder::{Activation, Sae, SaeWeights, decoder_row_norms};
