@@ -71,4 +71,17 @@ install_model() {
     echo "installed demo model: $target"
 }
 
+# The demo SAE is project-made and committed under assets/demo-sae; the
+# presets look for it beside the model.
+install_sae() {
+    local source_dir
+    source_dir="$(cd "$(dirname "$0")/.." && pwd)/assets/demo-sae"
+    [[ -f "$source_dir/cfg.json" ]] || die "no demo SAE at $source_dir; run this script from a sage checkout"
+    mkdir -p "$demo_dir/sae"
+    cp "$source_dir/cfg.json" "$source_dir/sae_weights.safetensors" "$demo_dir/sae/"
+    echo "installed demo SAE: $demo_dir/sae"
+}
+
 install_model
+install_sae
+bash "$(dirname "$0")/install-demo-corpus.sh"
