@@ -10,6 +10,7 @@ pub mod agent;
 pub mod config;
 pub mod llm;
 pub mod model;
+pub mod rng;
 pub mod sae;
 pub mod session;
 pub mod train;

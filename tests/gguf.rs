@@ -2,6 +2,9 @@
 //! tests/fixtures/make_gguf_fixtures.py: tokenizer ids from the reference
 //! Python tokenizer, weights dequantized and un-permuted by gguf-py.
 
+mod common;
+
+use common::max_abs_diff;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -22,19 +25,6 @@ fn expected(arch: &str, tag: &str) -> HashMap<String, Tensor> {
         &Device::Cpu,
     )
     .unwrap()
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    a.sub(b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap()
 }
 
 /// The parity fixtures: (architecture, quant type) as in their file names.

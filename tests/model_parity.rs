@@ -5,9 +5,12 @@
 //! activations PyTorch forward hooks recorded at every hook of every layer,
 //! and the Python tokenizer's ids for a few texts.
 
+mod common;
+
+use common::max_abs_diff;
 use std::path::PathBuf;
 
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 use sage::model::{HookPoint, LoadOptions, LoadedModel, load_model};
 
 const TOLERANCE: f32 = 1e-4;
@@ -28,20 +31,6 @@ struct TextIds {
 
 fn fixture_dir(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/models/{name}"))
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims(), "shape mismatch");
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
 }
 
 /// Checks every hook of every layer, unbatched and as one padded batch.

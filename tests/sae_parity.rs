@@ -4,6 +4,9 @@
 //! to 1e-4, through format auto-detection, `encode`, `encode_features` and
 //! `decode`.
 
+mod common;
+
+use common::max_abs_diff;
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
@@ -32,20 +35,6 @@ fn cases() -> Vec<Case> {
 fn expected(case: &Case) -> std::collections::HashMap<String, Tensor> {
     let file = fixtures().join(&case.name).join("expected.safetensors");
     candle_core::safetensors::load(file, &Device::Cpu).unwrap()
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims());
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap()
 }
 
 fn load(case: &Case) -> Sae {

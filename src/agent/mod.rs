@@ -52,13 +52,14 @@ pub mod score;
 mod state;
 mod user;
 
+pub use crate::rng::SplitMix64;
 pub use conclusion::{Conclusion, MAX_LABEL_WORDS, StopReason, clamp_label, label_words};
 pub use config::{AgentConfig, Budgets, ConfigError, GateMode, HoldoutConfig};
 pub use event::{Effect, Event, RequestId, Target, UserAction};
 pub use experiment::{
     Experiment, ExperimentId, ExperimentKind, ExperimentStatus, Prediction, Score, Strength,
 };
-pub use holdout::{Holdout, Slot, SplitMix64};
+pub use holdout::{Holdout, Slot};
 pub use hypothesis::{Actor, Hypothesis, HypothesisId, HypothesisStatus};
 pub use llm_reasoner::{LlmReasoner, parse as parse_llm_reply, schema as llm_schema};
 pub use log::LogEntry;

@@ -1,27 +1,26 @@
-//! A small seeded random number generator (SplitMix64), so that a training
-//! run is reproducible from `--seed` without another dependency: candle's
-//! CPU random tensors cannot be seeded.
+//! The trainer's seeded random numbers: uniform, normal and shuffles on top
+//! of the crate's SplitMix64, so a training run is reproducible from
+//! `--seed` (candle's CPU random tensors cannot be seeded).
 
-/// SplitMix64: one 64-bit state, good statistical quality for shuffling
-/// and weight initialisation.
+use crate::rng::SplitMix64;
+
+/// Random draws for initialisation and shuffling, fixed by one seed.
 #[derive(Debug, Clone)]
 pub struct Rng {
-    state: u64,
+    bits: SplitMix64,
 }
 
 impl Rng {
     /// A generator whose whole sequence is fixed by `seed`.
     pub fn new(seed: u64) -> Rng {
-        Rng { state: seed }
+        Rng {
+            bits: SplitMix64::new(seed),
+        }
     }
 
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.bits.next_u64()
     }
 
     /// Uniform in `[0, 1)`.

@@ -5,9 +5,9 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 
-use super::{View, clip};
+use super::{View, clip, render_scrolled};
 use crate::agent::{Experiment, ExperimentKind, ExperimentStatus, HypothesisStatus};
 use crate::tui::app::Pane;
 use crate::tui::heatmap::{TokenHeatmap, display_token};
@@ -77,13 +77,7 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
             inner.width as usize,
         ));
     }
-    let skip = selected_line.saturating_sub(inner.height.saturating_sub(1) as usize / 2);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((skip as u16, 0)),
-        inner,
-    );
+    render_scrolled(frame, inner, lines, selected_line);
 }
 
 fn experiment_lines(

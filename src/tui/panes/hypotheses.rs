@@ -5,9 +5,8 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
 
-use super::{View, clip};
+use super::{View, clip, render_scrolled};
 use crate::agent::{Hypothesis, HypothesisStatus, Target};
 use crate::tui::app::Pane;
 
@@ -88,14 +87,7 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
             lines.extend(details(view, h));
         }
     }
-    // Keep the selected row in the upper half of the pane.
-    let skip = selected_line.saturating_sub(inner.height.saturating_sub(1) as usize / 2);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((skip as u16, 0)),
-        inner,
-    );
+    render_scrolled(frame, inner, lines, selected_line);
 }
 
 fn row(view: &View, h: &Hypothesis, selected: bool, awaiting: bool, width: usize) -> Line<'static> {

@@ -4,9 +4,8 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
 
-use super::View;
+use super::{View, render_from, render_scrolled};
 use crate::agent::Actor;
 use crate::tui::app::Pane;
 
@@ -64,16 +63,10 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
         }
     }
     // Follow the newest entry unless the researcher is browsing the log.
-    let height = inner.height as usize;
-    let skip = if focused {
-        selected_line.saturating_sub(height.saturating_sub(1) / 2)
+    if focused {
+        render_scrolled(frame, inner, lines, selected_line);
     } else {
-        lines.len().saturating_sub(height)
-    };
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .scroll((skip as u16, 0)),
-        inner,
-    );
+        let skip = lines.len().saturating_sub(inner.height as usize);
+        render_from(frame, inner, lines, skip);
+    }
 }

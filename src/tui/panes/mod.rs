@@ -13,8 +13,11 @@ pub use hypotheses::render as hypotheses;
 pub use log::render as log;
 pub use status::{hints as hint_bar, render as status_bar};
 
-use ratatui::text::Span;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders};
+use ratatui::widgets::{Paragraph, Wrap};
 
 use super::app::{App, Pane};
 use super::theme::Theme;
@@ -82,6 +85,28 @@ pub fn clip(text: &str, max: usize) -> String {
     let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+/// Draws wrapped lines into `area`, scrolled so that `selected_line` sits
+/// in the upper half of the pane.
+pub fn render_scrolled(
+    frame: &mut Frame,
+    area: Rect,
+    lines: Vec<Line<'static>>,
+    selected_line: usize,
+) {
+    let skip = selected_line.saturating_sub(area.height.saturating_sub(1) as usize / 2);
+    render_from(frame, area, lines, skip);
+}
+
+/// Draws wrapped lines into `area`, starting `skip` lines down.
+pub fn render_from(frame: &mut Frame, area: Rect, lines: Vec<Line<'static>>, skip: usize) {
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((skip as u16, 0)),
+        area,
+    );
 }
 
 /// Keeps row `selected` visible in a window of `height` rows.
