@@ -86,3 +86,130 @@ mod tests {
         assert!(script.contains("${SAGE_DATA_DIR:-"));
     }
 }
+
+/// The optional TOML config file (`sage paths` shows where it lives):
+///
+/// ```toml
+/// theme = "light"                 # default for --theme
+/// [keys]                          # API keys by variable name, used when the environment lacks them
+/// OPENAI_API_KEY = "sk-..."
+/// [prices."my-local-model"]       # USD per million tokens; extends or replaces assets/prices.toml
+/// input = 0.0
+/// output = 0.0
+/// [keymap]                        # TUI command name -> keys (see `?` in the TUI)
+/// approve = ["y"]
+/// ```
+#[derive(Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Default colour theme for the TUI.
+    pub theme: Option<String>,
+    /// API keys by environment-variable name; never printed.
+    #[serde(default)]
+    pub keys: std::collections::BTreeMap<String, String>,
+    /// Price overrides by model name.
+    #[serde(default)]
+    pub prices: std::collections::BTreeMap<String, crate::llm::Price>,
+    /// TUI key bindings by command name.
+    #[serde(default)]
+    pub keymap: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl std::fmt::Debug for ConfigFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigFile")
+            .field("theme", &self.theme)
+            .field("keys", &self.keys.keys().collect::<Vec<_>>())
+            .field("prices", &self.prices)
+            .field("keymap", &self.keymap)
+            .finish()
+    }
+}
+
+/// Why the config file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// It exists but cannot be read.
+    #[error("could not read the config file {path}: {reason}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        reason: String,
+    },
+    /// It is not valid TOML for sage.
+    #[error(
+        "the config file {path} is invalid: {reason}; fix or remove it (`sage paths` shows where it is)"
+    )]
+    Invalid {
+        /// The file.
+        path: String,
+        /// The parse error (never includes a key's value: keys are strings
+        /// and TOML errors quote only the offending span's position).
+        reason: String,
+    },
+}
+
+impl ConfigFile {
+    /// Reads the config file; a missing file is an empty config.
+    pub fn load(path: &Path) -> Result<ConfigFile, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConfigFile::default()),
+            Err(e) => {
+                return Err(ConfigError::Read {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: path.display().to_string(),
+            reason: e.message().to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod config_file_tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_file_is_an_empty_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = ConfigFile::load(&dir.path().join("config.toml")).unwrap();
+        assert!(config.theme.is_none() && config.keys.is_empty() && config.keymap.is_empty());
+    }
+
+    #[test]
+    fn tables_are_read_and_keys_never_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "theme = \"light\"\n[keys]\nOPENAI_API_KEY = \"sk-canary-123\"\n\
+             [prices.\"m\"]\ninput = 1.0\noutput = 2.0\n[keymap]\napprove = [\"y\"]\n",
+        )
+        .unwrap();
+        let config = ConfigFile::load(&path).unwrap();
+        assert_eq!(config.theme.as_deref(), Some("light"));
+        assert_eq!(config.keys["OPENAI_API_KEY"], "sk-canary-123");
+        assert_eq!(config.prices["m"].output, 2.0);
+        assert_eq!(config.keymap["approve"], vec!["y"]);
+        assert!(!format!("{config:?}").contains("sk-canary-123"));
+    }
+
+    #[test]
+    fn unknown_tables_are_an_error_naming_the_file_without_leaking_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "[keys]\nOPENAI_API_KEY = \"sk-canary-456\"\n[colours]\nx = 1\n",
+        )
+        .unwrap();
+        let err = ConfigFile::load(&path).unwrap_err().to_string();
+        assert!(err.contains("config.toml"), "{err}");
+        assert!(!err.contains("sk-canary-456"), "{err}");
+    }
+}

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use indicatif::ProgressBar;
 use sage::agent::{Agent, AgentConfig, GateMode};
-use sage::config::Paths;
+use sage::config::{ConfigFile, Paths};
 use sage::session::run::{resume, start};
 use sage::session::{Controls, Durability, Instruments, NewSession, SessionStore, replay};
 use sage::tui::keymap::Keymap;
@@ -49,17 +49,24 @@ impl From<GateArg> for GateMode {
 /// How the TUI looks.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LookArgs {
-    /// Colour theme: dark, light, high-contrast, colorblind, or a .toml file.
-    #[arg(long, default_value = "dark")]
-    pub theme: String,
+    /// Colour theme: dark, light, high-contrast, colorblind, or a .toml
+    /// file (default: the config file's `theme`, else dark).
+    #[arg(long)]
+    pub theme: Option<String>,
 }
 
 impl LookArgs {
     fn options(&self, info: SessionInfo) -> anyhow::Result<TuiOptions> {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let config = ConfigFile::load(&Paths::resolve().config_file)?;
+        let theme = self
+            .theme
+            .as_deref()
+            .or(config.theme.as_deref())
+            .unwrap_or("dark");
         Ok(TuiOptions {
-            theme: Theme::load(&self.theme, no_color)?,
-            keymap: Keymap::default(),
+            theme: Theme::load(theme, no_color)?,
+            keymap: Keymap::with_overrides(&config.keymap)?,
             info,
         })
     }

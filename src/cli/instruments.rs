@@ -9,6 +9,7 @@ use sage::activation::ActivationSource;
 use sage::activation::synthetic::SyntheticSource;
 use sage::agent::heuristic::HeuristicReasoner;
 use sage::agent::{LlmReasoner, Reasoner};
+use sage::config::{ConfigFile, Paths};
 use sage::llm::{BaseUrls, LlmConfig, LlmSpec, build_client};
 
 /// The model name the synthetic source reports (how resumed sessions find it).
@@ -71,9 +72,15 @@ pub fn reasoner(spec: &str) -> anyhow::Result<Arc<dyn Reasoner>> {
     Ok(match parsed {
         LlmSpec::Heuristic => Arc::new(HeuristicReasoner),
         endpoint => {
-            let client = build_client(&endpoint, &LlmConfig::default())
+            let client = build_client(&endpoint, &llm_config()?)
                 .with_context(|| format!("could not set up the reasoner `{spec}`"))?;
             Arc::new(LlmReasoner::new(client))
         }
     })
+}
+
+/// LLM settings with the config file's `[keys]` and `[prices]` tables.
+fn llm_config() -> anyhow::Result<LlmConfig> {
+    let file = ConfigFile::load(&Paths::resolve().config_file)?;
+    Ok(LlmConfig::with_file_tables(file.keys, file.prices))
 }
