@@ -36,7 +36,7 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// List saved sessions: id, feature, status, label, rounds, tokens, cost, date.
     Sessions(sessions::SessionsArgs),
-    /// Rebuild a session's state after N events, offline, and export a report.
+    /// Scrub a saved session in the TUI, or export it as a report (offline).
     Replay(replay::ReplayArgs),
     /// Continue an interrupted session from its log.
     Resume(resume::ResumeArgs),
