@@ -10,3 +10,4 @@ pub mod agent;
 pub mod config;
 pub mod llm;
 pub mod model;
+pub mod sae;

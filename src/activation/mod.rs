@@ -7,9 +7,12 @@
 //! synthetic source with known rules for tests.
 
 pub mod cache;
+mod local;
 pub mod mining;
 pub mod neuronpedia;
 mod types;
+
+pub use local::LocalSource;
 
 pub use types::{
     ActivationRecord, Exemplar, ExemplarQuery, FeatureExemplars, QuantileBand, SourceError,

@@ -1,5 +1,7 @@
 //! Subcommand definitions and their dispatch; one file per subcommand.
 
+mod activations;
+mod input;
 mod paths;
 
 use clap::{Parser, Subcommand};
@@ -18,11 +20,14 @@ pub struct Cli {
 pub enum Command {
     /// Print where sage keeps its config file, sessions and caches.
     Paths(paths::PathsArgs),
+    /// Per-token activations of one SAE feature on texts or token ids.
+    Activations(activations::ActivationsArgs),
 }
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Paths(args) => paths::run(args),
+        Command::Activations(args) => activations::run(args),
     }
 }

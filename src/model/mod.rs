@@ -2,11 +2,27 @@
 //!
 //! Every model family implements [`HookedModel`]: token ids in, the
 //! activations at one TransformerLens hook out, computing no layer past the
-//! one that produces the hook.
+//! one that produces the hook. Families live one per file (`gpt2`, `llama`
+//! for Llama 2/3, SmolLM2, Qwen2 and Qwen3, `gemma2`); `load` turns a
+//! Hugging Face directory into a [`LoadedModel`].
 
+mod attention;
+mod batch;
+mod blocks;
+pub mod gemma2;
+pub mod gpt2;
 mod hook;
+mod layers;
+pub mod llama;
+mod load;
+mod rope;
+mod tokenizer;
+mod weights;
 
 pub use hook::{HookKind, HookParseError, HookPoint};
+pub use load::{LoadOptions, LoadedModel, SUPPORTED_ARCHITECTURES, build_model, load_model};
+pub use rope::RopeParameters;
+pub use tokenizer::ModelTokenizer;
 
 use candle_core::Tensor;
 
@@ -60,6 +76,72 @@ pub enum ModelError {
         /// Context window.
         max: usize,
     },
+    /// A token id is not in the model's vocabulary.
+    #[error("token id {id} is outside the vocabulary (ids 0..{vocab}); check --token-ids")]
+    TokenOutOfRange {
+        /// The offending id.
+        id: u32,
+        /// Vocabulary size.
+        vocab: usize,
+    },
+    /// The checkpoint's architecture is not one sage implements.
+    #[error(
+        "unsupported model architecture `{name}`; sage supports: {}",
+        SUPPORTED_ARCHITECTURES.join(", ")
+    )]
+    UnknownArchitecture {
+        /// The `model_type` (or `architectures` entry) found in config.json.
+        name: String,
+    },
+    /// The checkpoint lacks a tensor the architecture needs.
+    #[error(
+        "weight `{name}` (expected shape {expected:?}) is missing from the checkpoint; is the config.json the one for these weights?"
+    )]
+    MissingWeight {
+        /// Full tensor name.
+        name: String,
+        /// The shape the config implies.
+        expected: Vec<usize>,
+    },
+    /// A tensor's shape disagrees with what config.json implies.
+    #[error(
+        "weight `{name}` has shape {found:?} but the config implies {expected:?}; the config.json does not match these weights"
+    )]
+    WeightShape {
+        /// Full tensor name.
+        name: String,
+        /// The shape the config implies.
+        expected: Vec<usize>,
+        /// The shape in the checkpoint.
+        found: Vec<usize>,
+    },
+    /// config.json is unreadable, malformed or asks for something unsupported.
+    #[error("bad model config {path}: {message}")]
+    Config {
+        /// Which file (or source) the config came from.
+        path: String,
+        /// What was wrong.
+        message: String,
+    },
+    /// A file the model needs could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The model spec is neither a local directory nor something a loader handles.
+    #[error("cannot load model `{spec}`: {reason}")]
+    UnsupportedSource {
+        /// The spec as given.
+        spec: String,
+        /// Why, and what to give instead.
+        reason: String,
+    },
+    /// The tokenizer could not be loaded or failed on the input.
+    #[error("tokenizer error: {0}")]
+    Tokenizer(String),
     /// A tensor operation failed inside candle.
     #[error("tensor error: {0}")]
     Candle(#[from] candle_core::Error),

@@ -1,0 +1,127 @@
+//! Activations computed on this machine: a local model run to the SAE's
+//! hook, then the SAE's encoder for one feature.
+//!
+//! The model runs on a blocking worker so async callers (the agent driver,
+//! the UI) stay responsive. Exemplars need a mined corpus, which this source
+//! does not have yet.
+
+use std::sync::Arc;
+
+use super::{
+    ActivationRecord, ActivationSource, ExemplarQuery, FeatureExemplars, SourceError, SourceInfo,
+};
+use crate::model::{HookedModel, LoadedModel, ModelTokenizer};
+use crate::sae::{Sae, SaeError, check_compatible, feature_activations};
+
+/// A model + SAE pair on this machine, answering activation requests.
+#[derive(Clone)]
+pub struct LocalSource {
+    model: Arc<dyn HookedModel>,
+    tokenizer: Arc<ModelTokenizer>,
+    sae: Arc<Sae>,
+    info: SourceInfo,
+    prepend_bos: Option<bool>,
+}
+
+impl LocalSource {
+    /// Pairs a loaded model with an SAE, refusing pairs that cannot work
+    /// (hook outside the model, width mismatch) before any compute.
+    /// `sae_name` is how the user named the SAE; `prepend_bos` overrides the
+    /// tokenizer's BOS default for texts.
+    pub fn new(
+        loaded: LoadedModel,
+        sae: Sae,
+        sae_name: &str,
+        prepend_bos: Option<bool>,
+    ) -> Result<LocalSource, SaeError> {
+        check_compatible(&sae, loaded.model.as_ref())?;
+        let info = SourceInfo {
+            model: loaded.name.clone(),
+            sae: sae_name.to_string(),
+            hook: sae.info().hook.to_string(),
+            n_features: u32::try_from(sae.d_sae()).unwrap_or(u32::MAX),
+        };
+        Ok(LocalSource {
+            model: Arc::from(loaded.model),
+            tokenizer: Arc::new(loaded.tokenizer),
+            sae: Arc::new(sae),
+            info,
+            prepend_bos,
+        })
+    }
+
+    /// Token ids for a text, with this source's BOS policy.
+    pub fn tokenize(&self, text: &str) -> Result<Vec<u32>, SourceError> {
+        self.tokenizer
+            .encode(text, self.prepend_bos)
+            .map_err(|e| SourceError::Compute(e.to_string()))
+    }
+
+    /// Records for token sequences given as ids, all run as one batch.
+    /// Blocking: call from a worker thread in async code.
+    pub fn records_for_ids(
+        &self,
+        feature: u32,
+        sequences: &[Vec<u32>],
+    ) -> Result<Vec<ActivationRecord>, SourceError> {
+        let values = feature_activations(self.model.as_ref(), &self.sae, sequences, feature)
+            .map_err(|e| match e {
+                SaeError::FeatureOutOfRange { feature, max } => SourceError::FeatureOutOfRange {
+                    feature,
+                    max: u32::try_from(max).unwrap_or(u32::MAX),
+                },
+                other => SourceError::Compute(other.to_string()),
+            })?;
+        sequences
+            .iter()
+            .zip(values)
+            .map(|(ids, values)| {
+                let tokens = self
+                    .tokenizer
+                    .token_strings(ids)
+                    .map_err(|e| SourceError::Compute(e.to_string()))?;
+                Ok(ActivationRecord::new(
+                    &self.info,
+                    feature,
+                    tokens,
+                    ids.clone(),
+                    values,
+                ))
+            })
+            .collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl ActivationSource for LocalSource {
+    fn info(&self) -> SourceInfo {
+        self.info.clone()
+    }
+
+    async fn activations(
+        &self,
+        feature: u32,
+        texts: &[String],
+    ) -> Result<Vec<ActivationRecord>, SourceError> {
+        let sequences = texts
+            .iter()
+            .map(|t| self.tokenize(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let source = self.clone();
+        tokio::task::spawn_blocking(move || source.records_for_ids(feature, &sequences))
+            .await
+            .map_err(|e| SourceError::Compute(format!("activation worker failed: {e}")))?
+    }
+
+    async fn exemplars(
+        &self,
+        _feature: u32,
+        _query: &ExemplarQuery,
+    ) -> Result<FeatureExemplars, SourceError> {
+        Err(SourceError::NoExemplars(
+            "a local model has no exemplars until a corpus is mined for it; run `sage top` \
+             (corpus mining) or use a Neuronpedia source"
+                .to_string(),
+        ))
+    }
+}

@@ -1,0 +1,63 @@
+//! Shape-checked tensor lookup, so a wrong checkpoint fails with the tensor's
+//! name, the expected shape and the one found instead of a bare candle error.
+
+use candle_core::Tensor;
+use candle_nn::VarBuilder;
+
+use super::ModelError;
+
+/// Fetches `name` under `vb`'s prefix and checks it has exactly `shape`.
+pub(crate) fn tensor(vb: &VarBuilder, name: &str, shape: &[usize]) -> Result<Tensor, ModelError> {
+    let full = match vb.prefix() {
+        p if p.is_empty() => name.to_string(),
+        p => format!("{p}.{name}"),
+    };
+    if !vb.contains_tensor(name) {
+        return Err(ModelError::MissingWeight {
+            name: full,
+            expected: shape.to_vec(),
+        });
+    }
+    let t = vb.get_unchecked(name)?;
+    if t.dims() != shape {
+        return Err(ModelError::WeightShape {
+            name: full,
+            expected: shape.to_vec(),
+            found: t.dims().to_vec(),
+        });
+    }
+    Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+    use std::collections::HashMap;
+
+    fn builder() -> VarBuilder<'static> {
+        let t = Tensor::zeros((2, 3), DType::F32, &Device::Cpu).unwrap();
+        let map = HashMap::from([("block.w".to_string(), t)]);
+        VarBuilder::from_tensors(map, DType::F32, &Device::Cpu)
+    }
+
+    #[test]
+    fn a_missing_tensor_is_named_with_its_expected_shape() {
+        let err = tensor(&builder().pp("block"), "b", &[3]).unwrap_err();
+        assert!(
+            matches!(&err, ModelError::MissingWeight { name, expected } if name == "block.b" && expected == &[3]),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_wrong_shape_reports_expected_and_found() {
+        let err = tensor(&builder().pp("block"), "w", &[3, 2]).unwrap_err();
+        assert!(
+            matches!(&err, ModelError::WeightShape { name, expected, found }
+                if name == "block.w" && expected == &[3, 2] && found == &[2, 3]),
+            "{err}"
+        );
+        assert!(tensor(&builder().pp("block"), "w", &[2, 3]).is_ok());
+    }
+}

@@ -1,0 +1,363 @@
+//! The SAE itself: weights, architecture, and the encode / decode maths.
+//!
+//! Formulas follow SAELens 6.x (`sae_in = norm(x) - b_dec` when
+//! `apply_b_dec_to_input`, `pre = sae_in @ W_enc + b_enc`):
+//! - standard: `relu(pre)`;
+//! - jumprelu: `relu(pre) * (pre > threshold)` with a per-latent threshold;
+//! - topk: the `k` largest `pre` of each row, ReLU applied to them, the rest
+//!   zero (optionally after scaling `pre` by the decoder row norms);
+//! - gated: `(sae_in @ W_enc + b_gate > 0) * relu(sae_in @ (W_enc * exp(r_mag)) + b_mag)`.
+//!
+//! Transcoders use the same encoders with `apply_b_dec_to_input` off.
+
+use candle_core::{D, DType, Device, Tensor};
+
+use super::norm::InputNorm;
+use super::residual::InputTransform;
+use super::topk::topk_mask;
+use super::{SaeError, SaeInfo};
+
+/// How pre-activations become feature activations.
+#[derive(Debug, Clone)]
+pub enum Activation {
+    /// `relu(pre)`.
+    Relu,
+    /// `relu(pre) * (pre > threshold)`; `threshold` has shape `[d_sae]`.
+    JumpRelu {
+        /// Per-latent threshold.
+        threshold: Tensor,
+    },
+    /// Keep the `k` largest pre-activations per row, ReLU them, zero the rest.
+    TopK {
+        /// Latents kept per row.
+        k: usize,
+        /// SAELens `rescale_acts_by_decoder_norm`: when set, pre-activations
+        /// are multiplied by these decoder row norms before selection.
+        decoder_norms: Option<Tensor>,
+    },
+    /// Gated SAE: `b_enc` holds `b_gate`; magnitudes use
+    /// `W_enc * exp(r_mag) + b_mag`.
+    Gated {
+        /// `exp(r_mag)`, shape `[d_sae]`.
+        r_mag_exp: Tensor,
+        /// Magnitude bias, shape `[d_sae]`.
+        b_mag: Tensor,
+    },
+}
+
+impl Activation {
+    /// The architecture's SAELens name, for messages and summaries.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Activation::Relu => "standard",
+            Activation::JumpRelu { .. } => "jumprelu",
+            Activation::TopK { .. } => "topk",
+            Activation::Gated { .. } => "gated",
+        }
+    }
+}
+
+/// The raw parameters every architecture shares, in SAELens orientation
+/// (`W_enc [d_in, d_sae]`, `W_dec [d_sae, d_out]`), any float dtype.
+#[derive(Debug, Clone)]
+pub struct SaeWeights {
+    /// Encoder matrix `[d_in, d_sae]`.
+    pub w_enc: Tensor,
+    /// Encoder bias `[d_sae]` (`b_gate` for gated SAEs).
+    pub b_enc: Tensor,
+    /// Decoder matrix `[d_sae, d_out]`.
+    pub w_dec: Tensor,
+    /// Decoder bias `[d_out]`.
+    pub b_dec: Tensor,
+}
+
+/// A loaded sparse autoencoder (or transcoder), computing in f32.
+#[derive(Debug, Clone)]
+pub struct Sae {
+    w_enc: Tensor,
+    b_enc: Tensor,
+    w_dec: Tensor,
+    b_dec: Tensor,
+    activation: Activation,
+    apply_b_dec_to_input: bool,
+    norm: InputNorm,
+    info: SaeInfo,
+}
+
+/// Checks a tensor's shape, naming it in the error.
+pub(crate) fn expect_shape(name: &str, t: &Tensor, expected: &[usize]) -> Result<(), SaeError> {
+    if t.dims() == expected {
+        Ok(())
+    } else {
+        Err(SaeError::Shape {
+            name: name.to_string(),
+            expected: expected.to_vec(),
+            found: t.dims().to_vec(),
+        })
+    }
+}
+
+impl Sae {
+    /// Assembles an SAE, checking every shape and converting to f32.
+    /// `apply_b_dec_to_input` must be false for transcoders (their `b_dec`
+    /// lives in the output space).
+    pub fn new(
+        weights: SaeWeights,
+        activation: Activation,
+        apply_b_dec_to_input: bool,
+        norm: InputNorm,
+        info: SaeInfo,
+    ) -> Result<Sae, SaeError> {
+        let f32 = |t: Tensor| t.to_dtype(DType::F32);
+        let (d_in, d_sae) = weights.w_enc.dims2().map_err(|_| SaeError::Shape {
+            name: "W_enc".into(),
+            expected: vec![0, 0],
+            found: weights.w_enc.dims().to_vec(),
+        })?;
+        let d_out = weights.w_dec.dims().get(1).copied().unwrap_or(0);
+        expect_shape("b_enc", &weights.b_enc, &[d_sae])?;
+        expect_shape("W_dec", &weights.w_dec, &[d_sae, d_out])?;
+        expect_shape("b_dec", &weights.b_dec, &[d_out])?;
+        if apply_b_dec_to_input && d_out != d_in {
+            return Err(SaeError::Shape {
+                name: "b_dec (subtracted from the input)".into(),
+                expected: vec![d_in],
+                found: vec![d_out],
+            });
+        }
+        let activation = match activation {
+            Activation::JumpRelu { threshold } => {
+                expect_shape("threshold", &threshold, &[d_sae])?;
+                Activation::JumpRelu {
+                    threshold: f32(threshold)?,
+                }
+            }
+            Activation::Gated { r_mag_exp, b_mag } => {
+                expect_shape("r_mag", &r_mag_exp, &[d_sae])?;
+                expect_shape("b_mag", &b_mag, &[d_sae])?;
+                Activation::Gated {
+                    r_mag_exp: f32(r_mag_exp)?,
+                    b_mag: f32(b_mag)?,
+                }
+            }
+            Activation::TopK { k, decoder_norms } => Activation::TopK {
+                k,
+                decoder_norms: decoder_norms.map(f32).transpose()?,
+            },
+            Activation::Relu => Activation::Relu,
+        };
+        Ok(Sae {
+            w_enc: f32(weights.w_enc)?,
+            b_enc: f32(weights.b_enc)?,
+            w_dec: f32(weights.w_dec)?,
+            b_dec: f32(weights.b_dec)?,
+            activation,
+            apply_b_dec_to_input,
+            norm,
+            info,
+        })
+    }
+
+    /// Width of the input activations.
+    pub fn d_in(&self) -> usize {
+        self.w_enc.dims()[0]
+    }
+
+    /// Number of latents (features).
+    pub fn d_sae(&self) -> usize {
+        self.w_enc.dims()[1]
+    }
+
+    /// The architecture.
+    pub fn activation(&self) -> &Activation {
+        &self.activation
+    }
+
+    /// The input normalisation.
+    pub fn norm(&self) -> InputNorm {
+        self.norm
+    }
+
+    /// Where the SAE came from and what it reads.
+    pub fn info(&self) -> &SaeInfo {
+        &self.info
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        self.w_enc.device()
+    }
+
+    /// The same SAE with `center_writing_weights` replaced (the registry's
+    /// per-release override, as SAELens's `config_overrides`).
+    pub fn with_center_writing_weights(mut self, center: Option<bool>) -> Sae {
+        self.info.center_writing_weights = center;
+        self
+    }
+
+    /// The transform from a model of `family`'s hook activations to this
+    /// SAE's training activations (see [`super::residual`]).
+    pub fn input_transform(&self, family: &str) -> InputTransform {
+        InputTransform::for_model(self.info.center_writing_weights, family)
+    }
+
+    /// Checks the feature index, naming the valid range when it is not.
+    pub fn check_feature(&self, feature: u32) -> Result<(), SaeError> {
+        if (feature as usize) < self.d_sae() {
+            Ok(())
+        } else {
+            Err(SaeError::FeatureOutOfRange {
+                feature,
+                max: self.d_sae().saturating_sub(1),
+            })
+        }
+    }
+
+    /// `norm(x) - b_dec` (when configured), as f32, after a width check.
+    fn sae_input(&self, x: &Tensor) -> Result<Tensor, SaeError> {
+        let width = x.dims().last().copied().unwrap_or(0);
+        if x.rank() != 2 || width != self.d_in() {
+            return Err(SaeError::InputWidth {
+                expected: self.d_in(),
+                found: width,
+            });
+        }
+        let x = self.norm.apply(&x.to_dtype(DType::F32)?)?;
+        Ok(if self.apply_b_dec_to_input {
+            x.broadcast_sub(&self.b_dec)?
+        } else {
+            x
+        })
+    }
+
+    /// All feature activations for inputs `[n, d_in]`, shape `[n, d_sae]`.
+    pub fn encode(&self, x: &Tensor) -> Result<Tensor, SaeError> {
+        let sae_in = self.sae_input(x)?;
+        let all = Columns {
+            w_enc: self.w_enc.clone(),
+            b_enc: self.b_enc.clone(),
+            activation: self.activation.clone(),
+        };
+        match &self.activation {
+            Activation::TopK { k, decoder_norms } => {
+                let pre = self.topk_pre(&sae_in, decoder_norms.as_ref())?;
+                let (n, width) = pre.dims2()?;
+                let values = pre.flatten_all()?.to_vec1::<f32>()?;
+                let mask = topk_mask(&values, width, *k);
+                let kept: Vec<f32> = values
+                    .iter()
+                    .zip(&mask)
+                    .map(|(v, keep)| if *keep { v.max(0.0) } else { 0.0 })
+                    .collect();
+                Ok(Tensor::from_vec(kept, (n, width), pre.device())?)
+            }
+            _ => all.encode(&sae_in),
+        }
+    }
+
+    /// Activations of the given features only, shape `[n, features.len()]`.
+    /// For ReLU, JumpReLU and gated SAEs only those columns of `W_enc` are
+    /// used; TopK needs every pre-activation to know which latents win, so it
+    /// computes them all and then reads the requested ones.
+    pub fn encode_features(&self, x: &Tensor, features: &[u32]) -> Result<Tensor, SaeError> {
+        for &f in features {
+            self.check_feature(f)?;
+        }
+        let sae_in = self.sae_input(x)?;
+        if let Activation::TopK { k, decoder_norms } = &self.activation {
+            let pre = self.topk_pre(&sae_in, decoder_norms.as_ref())?;
+            let (n, width) = pre.dims2()?;
+            let values = pre.flatten_all()?.to_vec1::<f32>()?;
+            let mask = topk_mask(&values, width, *k);
+            let mut picked = Vec::with_capacity(n * features.len());
+            for row in 0..n {
+                for &f in features {
+                    let i = row * width + f as usize;
+                    picked.push(if mask[i] { values[i].max(0.0) } else { 0.0 });
+                }
+            }
+            return Ok(Tensor::from_vec(picked, (n, features.len()), pre.device())?);
+        }
+        let idx = Tensor::from_vec(features.to_vec(), features.len(), self.device())?;
+        let slice = Columns {
+            w_enc: self.w_enc.index_select(&idx, 1)?,
+            b_enc: self.b_enc.index_select(&idx, 0)?,
+            activation: match &self.activation {
+                Activation::JumpRelu { threshold } => Activation::JumpRelu {
+                    threshold: threshold.index_select(&idx, 0)?,
+                },
+                Activation::Gated { r_mag_exp, b_mag } => Activation::Gated {
+                    r_mag_exp: r_mag_exp.index_select(&idx, 0)?,
+                    b_mag: b_mag.index_select(&idx, 0)?,
+                },
+                other => other.clone(),
+            },
+        };
+        slice.encode(&sae_in)
+    }
+
+    /// TopK pre-activations, scaled by decoder norms when configured.
+    fn topk_pre(
+        &self,
+        sae_in: &Tensor,
+        decoder_norms: Option<&Tensor>,
+    ) -> Result<Tensor, SaeError> {
+        let pre = sae_in.matmul(&self.w_enc)?.broadcast_add(&self.b_enc)?;
+        Ok(match decoder_norms {
+            Some(norms) => pre.broadcast_mul(norms)?,
+            None => pre,
+        })
+    }
+
+    /// Reconstruction from feature activations `[n, d_sae]`: `acts @ W_dec +
+    /// b_dec` (acts divided by decoder norms first for rescaled TopK SAEs).
+    /// The result is in the SAE's normalised input space: multiply back by
+    /// any run-time normalisation yourself.
+    pub fn decode(&self, acts: &Tensor) -> Result<Tensor, SaeError> {
+        let acts = acts.to_dtype(DType::F32)?;
+        let acts = match &self.activation {
+            Activation::TopK {
+                decoder_norms: Some(norms),
+                ..
+            } => acts.broadcast_div(norms)?,
+            _ => acts,
+        };
+        Ok(acts.matmul(&self.w_dec)?.broadcast_add(&self.b_dec)?)
+    }
+}
+
+/// A set of encoder columns (all of them, or a selection) with the matching
+/// slice of the per-latent parameters.
+struct Columns {
+    w_enc: Tensor,
+    b_enc: Tensor,
+    activation: Activation,
+}
+
+impl Columns {
+    /// Encodes with these columns; TopK is handled by the caller.
+    fn encode(&self, sae_in: &Tensor) -> Result<Tensor, SaeError> {
+        let proj = sae_in.matmul(&self.w_enc)?;
+        let pre = proj.broadcast_add(&self.b_enc)?;
+        Ok(match &self.activation {
+            Activation::Relu | Activation::TopK { .. } => pre.relu()?,
+            Activation::JumpRelu { threshold } => {
+                let above = pre.broadcast_gt(threshold)?.to_dtype(DType::F32)?;
+                (pre.relu()? * above)?
+            }
+            Activation::Gated { r_mag_exp, b_mag } => {
+                let open = pre.gt(0.0)?.to_dtype(DType::F32)?;
+                let magnitude = proj
+                    .broadcast_mul(r_mag_exp)?
+                    .broadcast_add(b_mag)?
+                    .relu()?;
+                (open * magnitude)?
+            }
+        })
+    }
+}
+
+/// Norms of each decoder row, for TopK SAEs that rescale by them.
+pub fn decoder_row_norms(w_dec: &Tensor) -> candle_core::Result<Tensor> {
+    w_dec.to_dtype(DType::F32)?.sqr()?.sum(D::Minus1)?.sqrt()
+}

@@ -1,0 +1,96 @@
+//! Text in, one feature's per-token activations out: the model run to the
+//! SAE's hook, the residual-stream transform, then the SAE's encoder for
+//! that feature only. Compatibility is checked before any compute.
+
+use candle_core::Tensor;
+
+use super::{Sae, SaeError};
+use crate::model::HookedModel;
+
+/// Known spellings of the same model (SAELens / TransformerLens name on the
+/// left, the Hugging Face name on the right).
+const MODEL_ALIASES: [(&str, &str); 1] = [("gpt2-small", "gpt2")];
+
+/// Checks that `model` produces what `sae` reads: the SAE's hook exists in
+/// the model and its input width is the model's `d_model`.
+pub fn check_compatible(sae: &Sae, model: &dyn HookedModel) -> Result<(), SaeError> {
+    let hook = sae.info().hook;
+    if hook.layer >= model.n_layers() {
+        return Err(SaeError::ModelMismatch {
+            message: format!(
+                "the SAE reads {hook} but the model has layers 0..={}; pick the SAE trained on this model",
+                model.n_layers().saturating_sub(1)
+            ),
+        });
+    }
+    if sae.d_in() != model.d_model() {
+        return Err(SaeError::ModelMismatch {
+            message: format!(
+                "the SAE reads vectors of width {} but the model's d_model is {}; pick the SAE trained on this model",
+                sae.d_in(),
+                model.d_model()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Checks that the model the SAE names (if it names one) is the model the
+/// user gave, comparing the last path segment case-insensitively and
+/// treating known aliases (`gpt2-small` = `gpt2`) as equal.
+pub fn check_model_name(sae: &Sae, model_name: &str) -> Result<(), SaeError> {
+    let Some(trained_on) = &sae.info().model_name else {
+        return Ok(());
+    };
+    let canonical = |name: &str| {
+        let last = name
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or(name)
+            .to_lowercase();
+        MODEL_ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == last)
+            .map_or(last.clone(), |(_, hf)| hf.to_string())
+    };
+    if canonical(trained_on) == canonical(model_name) {
+        Ok(())
+    } else {
+        Err(SaeError::ModelMismatch {
+            message: format!(
+                "the SAE was trained on `{trained_on}` but the model is `{model_name}`; \
+                 use that model, or pass --ignore-model-name if it is the same model under another name"
+            ),
+        })
+    }
+}
+
+/// The activations of `feature` at every token of every sequence, all
+/// sequences run through the model as one batch.
+pub fn feature_activations(
+    model: &dyn HookedModel,
+    sae: &Sae,
+    sequences: &[Vec<u32>],
+    feature: u32,
+) -> Result<Vec<Vec<f32>>, SaeError> {
+    sae.check_feature(feature)?;
+    check_compatible(sae, model)?;
+    if sequences.is_empty() {
+        return Ok(Vec::new());
+    }
+    let hook_acts = model.run_to_hook_batch(sequences, sae.info().hook)?;
+    let rows = Tensor::cat(&hook_acts, 0)?;
+    let rows = sae.input_transform(model.family()).apply(&rows)?;
+    let values = sae
+        .encode_features(&rows, &[feature])?
+        .flatten_all()?
+        .to_vec1::<f32>()?;
+    let mut out = Vec::with_capacity(sequences.len());
+    let mut start = 0;
+    for seq in sequences {
+        out.push(values[start..start + seq.len()].to_vec());
+        start += seq.len();
+    }
+    Ok(out)
+}
