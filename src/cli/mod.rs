@@ -2,7 +2,10 @@
 
 mod activations;
 mod input;
+mod local;
+mod neuronpedia;
 mod paths;
+mod top;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +25,8 @@ pub enum Command {
     Paths(paths::PathsArgs),
     /// Per-token activations of one SAE feature on texts or token ids.
     Activations(activations::ActivationsArgs),
+    /// Mine a corpus for the windows that most activate SAE features.
+    Top(top::TopArgs),
 }
 
 /// Runs one parsed command line.
@@ -29,5 +34,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Paths(args) => paths::run(args),
         Command::Activations(args) => activations::run(args),
+        Command::Top(args) => top::run(args),
     }
 }
