@@ -35,6 +35,24 @@ pub struct LocalArgs {
     pub ignore_model_name: bool,
 }
 
+impl LocalArgs {
+    /// A model and SAE with every other option at its default (how the
+    /// agent commands name a local source).
+    pub fn named(model: &str, sae: &str) -> LocalArgs {
+        LocalArgs {
+            model: Some(model.to_string()),
+            sae: Some(sae.to_string()),
+            hook: None,
+            sae_format: None,
+            bos: BosArgs {
+                prepend_bos: false,
+                no_prepend_bos: false,
+            },
+            ignore_model_name: false,
+        }
+    }
+}
+
 /// Loads the model and SAE, checks they fit, and pairs them.
 pub fn open_local_source(args: &LocalArgs) -> anyhow::Result<LocalSource> {
     let (Some(model), Some(sae_spec)) = (&args.model, &args.sae) else {
@@ -50,16 +68,24 @@ pub fn open_local_source(args: &LocalArgs) -> anyhow::Result<LocalSource> {
         ..LoadOptions::default()
     };
     let registry = Registry::builtin()?;
-    let sae = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(open_sae(
-            sae_spec,
-            &registry,
-            &HubSettings::from_env(),
-            &options,
-        ))
-        .with_context(|| format!("loading SAE `{sae_spec}`"))?;
+    // On its own thread so this also works from inside a runtime (`explore`).
+    let sae = std::thread::scope(|scope| {
+        scope
+            .spawn(|| -> anyhow::Result<_> {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                Ok(runtime.block_on(open_sae(
+                    sae_spec,
+                    &registry,
+                    &HubSettings::from_env(),
+                    &options,
+                ))?)
+            })
+            .join()
+            .map_err(|_| anyhow::anyhow!("the SAE loader thread panicked"))?
+    })
+    .with_context(|| format!("loading SAE `{sae_spec}`"))?;
     for note in &sae.info().notes {
         eprintln!("note: {note}");
     }
