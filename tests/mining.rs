@@ -490,3 +490,70 @@ fn a_checkpoint_of_another_run_is_not_resumed() {
     assert_eq!(resumed, MiningOutcome::Finished(fresh.clone()));
     assert_eq!(second.windows_scored as u64, fresh.windows);
 }
+
+#[test]
+fn mining_through_the_local_model_and_sae_matches_single_window_runs() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let loaded = sage::model::load_model(
+        fixtures.join("models/gpt2").to_str().unwrap(),
+        &sage::model::LoadOptions::default(),
+    )
+    .unwrap();
+    let sae = sage::sae::load_sae(
+        &fixtures.join("saes/on-models/gpt2-res-centred/sae"),
+        &sage::sae::LoadOptions::default(),
+    )
+    .unwrap();
+    let source = sage::activation::LocalSource::new(loaded, sae, "fixture", None).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.txt"),
+        "The meeting moved to May after the storm.\nShe was born in October and left in June.\n\
+         Due on March 12, the report was late again.\nThe mayor said nothing at all.\n",
+    )
+    .unwrap();
+    let corpus = Corpus::open(dir.path()).unwrap();
+    let n_features = sage::activation::ActivationSource::info(&source).n_features;
+    let features: Vec<u32> = (0..n_features).collect();
+    let config = MiningConfig {
+        window: 8,
+        batch_size: 3,
+        top_k: 3,
+        ..MiningConfig::default()
+    };
+    let mut scorer = source.clone();
+    let outcome = mine(
+        &corpus,
+        source.tokenizer().inner(),
+        &mut scorer,
+        &features,
+        &config,
+        MiningControl::default(),
+    )
+    .unwrap();
+    let MiningOutcome::Finished(result) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(result.tokens > 20);
+    let mut checked = 0;
+    for mined in &result.features {
+        for window in &mined.top {
+            // The same window alone, BOS prepended, through the one-feature path.
+            let bos = source.tokenizer().bos_id().unwrap();
+            let ids: Vec<u32> = std::iter::once(bos)
+                .chain(window.token_ids.iter().copied())
+                .collect();
+            let record = &source.records_for_ids(mined.feature, &[ids]).unwrap()[0];
+            assert_eq!(record.values.len(), window.values.len() + 1);
+            for (a, b) in record.values[1..].iter().zip(&window.values) {
+                assert!(
+                    (a - b).abs() <= 1e-4,
+                    "feature {}: {a} vs {b}",
+                    mined.feature
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no feature fired on the corpus");
+}

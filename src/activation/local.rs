@@ -7,11 +7,12 @@
 
 use std::sync::Arc;
 
+use super::mining::{FeatureScorer, MiningError, TokenWindow};
 use super::{
     ActivationRecord, ActivationSource, ExemplarQuery, FeatureExemplars, SourceError, SourceInfo,
 };
 use crate::model::{HookedModel, LoadedModel, ModelTokenizer};
-use crate::sae::{Sae, SaeError, check_compatible, feature_activations};
+use crate::sae::{Sae, SaeError, check_compatible, feature_activations, features_activations};
 
 /// A model + SAE pair on this machine, answering activation requests.
 #[derive(Clone)]
@@ -48,6 +49,20 @@ impl LocalSource {
             info,
             prepend_bos,
         })
+    }
+
+    /// The model's tokenizer.
+    pub fn tokenizer(&self) -> &ModelTokenizer {
+        &self.tokenizer
+    }
+
+    /// The BOS put before each mined window: the model's, unless this
+    /// source was told not to prepend one.
+    fn window_bos(&self) -> Option<u32> {
+        match self.prepend_bos {
+            Some(false) => None,
+            _ => self.tokenizer.bos_id(),
+        }
     }
 
     /// Token ids for a text, with this source's BOS policy.
@@ -89,6 +104,32 @@ impl LocalSource {
                 ))
             })
             .collect()
+    }
+}
+
+/// Corpus mining scores windows through the model + SAE, one batch per
+/// forward pass, with the BOS (if any) prepended and its row dropped again.
+impl FeatureScorer for LocalSource {
+    fn score(
+        &mut self,
+        windows: &[TokenWindow],
+        features: &[u32],
+    ) -> Result<Vec<Vec<f32>>, MiningError> {
+        let bos = self.window_bos();
+        let sequences: Vec<Vec<u32>> = windows
+            .iter()
+            .map(|w| bos.into_iter().chain(w.ids.iter().copied()).collect())
+            .collect();
+        let rows = features_activations(self.model.as_ref(), &self.sae, &sequences, features)
+            .map_err(|e| MiningError::Score(e.to_string()))?;
+        let skip = if bos.is_some() { features.len() } else { 0 };
+        Ok(rows
+            .into_iter()
+            .map(|mut row| {
+                row.drain(..skip);
+                row
+            })
+            .collect())
     }
 }
 

@@ -3,82 +3,68 @@
 
 use std::io::IsTerminal as _;
 
-use anyhow::Context as _;
-use sage::activation::{ActivationRecord, LocalSource};
-use sage::model::hub::HubSettings;
-use sage::model::{HookPoint, LoadOptions as ModelLoadOptions, load_model};
-use sage::sae::registry::Registry;
-use sage::sae::{LoadOptions, SaeFormat, check_model_name, open_sae};
+use sage::activation::ActivationRecord;
 
-use super::input::{BosArgs, parse_token_ids};
+use super::input::parse_token_ids;
+use super::local::{LocalArgs, open_local_source};
+use super::neuronpedia::{NeuronpediaArgs, neuronpedia_records};
+
+/// Where the activations are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SourceKind {
+    /// The model and SAE on this machine (--model, --sae).
+    Local,
+    /// A Neuronpedia server (--model-id, --sae-id, --neuronpedia-url).
+    Neuronpedia,
+}
 
 /// Arguments of `sage activations`.
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("input").required(true).multiple(true).args(["text", "token_ids"])))]
 pub struct ActivationsArgs {
-    /// A local Hugging Face model directory.
-    #[arg(long)]
-    pub model: String,
-    /// An SAE directory (any supported format) or a `release/sae_id` from the
-    /// registry, e.g. `gpt2-small-res-jb/blocks.8.hook_resid_pre`.
-    #[arg(long)]
-    pub sae: String,
+    /// Where to compute the activations.
+    #[arg(long, value_enum, default_value = "local")]
+    pub source: SourceKind,
+    /// Model and SAE for the local source.
+    #[command(flatten)]
+    pub local: LocalArgs,
+    /// Feature set for the Neuronpedia source.
+    #[command(flatten)]
+    pub neuronpedia: NeuronpediaArgs,
     /// Feature (latent) index.
     #[arg(long)]
     pub feature: u32,
     /// Text to run; repeat for several texts (run as one batch).
     #[arg(long)]
     pub text: Vec<String>,
-    /// Comma-separated token ids, used exactly as given; repeatable.
+    /// Comma-separated token ids, used exactly as given; repeatable (local source only).
     #[arg(long)]
     pub token_ids: Vec<String>,
-    /// The hook the SAE reads, for SAE files that do not name it.
-    #[arg(long)]
-    pub hook: Option<HookPoint>,
-    /// The SAE's on-disk format, when auto-detection is not wanted:
-    /// saelens, gemma-scope, llama-scope or sparsify.
-    #[arg(long)]
-    pub sae_format: Option<SaeFormat>,
     /// Print JSON: one object for one input, an array for several.
     #[arg(long)]
     pub json: bool,
-    /// BOS handling for --text.
-    #[command(flatten)]
-    pub bos: BosArgs,
-    /// Run even though the SAE names a different model than --model.
-    #[arg(long)]
-    pub ignore_model_name: bool,
 }
 
-/// Loads the model and SAE, checks they fit, runs every input as one batch
-/// and prints the records.
+/// Computes the records with the chosen source and prints them.
 pub fn run(args: ActivationsArgs) -> anyhow::Result<()> {
-    let loaded = load_model(&args.model, &ModelLoadOptions::default())
-        .with_context(|| format!("loading model `{}`", args.model))?;
-    let options = LoadOptions {
-        format: args.sae_format,
-        hook: args.hook,
-        ..LoadOptions::default()
+    let records = match args.source {
+        SourceKind::Local => local_records(&args)?,
+        SourceKind::Neuronpedia => {
+            if !args.token_ids.is_empty() {
+                anyhow::bail!(
+                    "--token-ids works only with the local source; Neuronpedia tokenizes --text itself"
+                );
+            }
+            neuronpedia_records(&args.neuronpedia, args.feature, &args.text)?
+        }
     };
-    let registry = Registry::builtin()?;
-    let sae = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(open_sae(
-            &args.sae,
-            &registry,
-            &HubSettings::from_env(),
-            &options,
-        ))
-        .with_context(|| format!("loading SAE `{}`", args.sae))?;
-    for note in &sae.info().notes {
-        eprintln!("note: {note}");
-    }
-    if !args.ignore_model_name {
-        check_model_name(&sae, &loaded.name)?;
-    }
-    let source = LocalSource::new(loaded, sae, &args.sae, args.bos.choice())?;
+    print_records(&records, args.json)
+}
 
+/// Loads the model and SAE, checks they fit, and runs every input as one
+/// batch.
+fn local_records(args: &ActivationsArgs) -> anyhow::Result<Vec<ActivationRecord>> {
+    let source = open_local_source(&args.local)?;
     let mut sequences = Vec::with_capacity(args.text.len() + args.token_ids.len());
     for text in &args.text {
         sequences.push(source.tokenize(text)?);
@@ -86,17 +72,20 @@ pub fn run(args: ActivationsArgs) -> anyhow::Result<()> {
     for list in &args.token_ids {
         sequences.push(parse_token_ids(list)?);
     }
-    let records = source.records_for_ids(args.feature, &sequences)?;
+    Ok(source.records_for_ids(args.feature, &sequences)?)
+}
 
-    if args.json {
-        let json = match records.as_slice() {
+/// Prints records as JSON or as a heatmap / table.
+fn print_records(records: &[ActivationRecord], json: bool) -> anyhow::Result<()> {
+    if json {
+        let json = match records {
             [one] => serde_json::to_string(one)?,
             many => serde_json::to_string(many)?,
         };
         println!("{json}");
     } else {
         let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        print!("{}", render(&records, colour));
+        print!("{}", render(records, colour));
     }
     Ok(())
 }
@@ -131,13 +120,12 @@ fn render(records: &[ActivationRecord], colour: bool) -> String {
             }
             out.push('\n');
         }
-        for (pos, ((token, id), value)) in record
-            .tokens
-            .iter()
-            .zip(&record.token_ids)
-            .zip(&record.values)
-            .enumerate()
-        {
+        // Neuronpedia records carry no token ids: show "-" there.
+        for (pos, (token, value)) in record.tokens.iter().zip(&record.values).enumerate() {
+            let id = record
+                .token_ids
+                .get(pos)
+                .map_or_else(|| "-".to_string(), u32::to_string);
             let shown = format!("{:<20}", format!("{token:?}"));
             out.push_str(&format!(
                 "{pos:>4}  {id:>7}  {} {value:>10.4}\n",

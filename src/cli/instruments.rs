@@ -4,13 +4,16 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use sage::activation::ActivationSource;
+use sage::activation::neuronpedia::NeuronpediaSource;
 use sage::activation::synthetic::SyntheticSource;
 use sage::agent::heuristic::HeuristicReasoner;
 use sage::agent::{LlmReasoner, Reasoner};
 use sage::config::{ConfigFile, Paths};
 use sage::llm::{BaseUrls, LlmConfig, LlmSpec, build_client};
+
+use super::local::{LocalArgs, open_local_source};
 
 /// The model name the synthetic source reports (how resumed sessions find it).
 const SYNTHETIC_MODEL: &str = "synthetic";
@@ -54,14 +57,18 @@ impl SourceChoice {
 pub fn activation_source(choice: &SourceChoice) -> anyhow::Result<Arc<dyn ActivationSource>> {
     match choice {
         SourceChoice::Synthetic => Ok(Arc::new(SyntheticSource::new())),
-        SourceChoice::Local { model, sae } => bail!(
-            "the local model + SAE source ({model}, {sae}) is not part of this build yet; \
-             use `--source synthetic` for now"
-        ),
-        SourceChoice::Neuronpedia { model_id, sae_id } => bail!(
-            "the Neuronpedia source ({model_id}, {sae_id}) is not part of this build yet; \
-             use `--source synthetic` for now"
-        ),
+        SourceChoice::Local { model, sae } => {
+            Ok(Arc::new(open_local_source(&LocalArgs::named(model, sae))?))
+        }
+        SourceChoice::Neuronpedia { model_id, sae_id } => Ok(Arc::new(
+            NeuronpediaSource::connect(
+                None,
+                Paths::resolve().cache_dir(),
+                model_id.clone(),
+                sae_id.clone(),
+            )
+            .with_context(|| format!("could not open Neuronpedia {model_id}/{sae_id}"))?,
+        )),
     }
 }
 

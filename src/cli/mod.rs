@@ -6,11 +6,14 @@ mod explore;
 mod hook;
 mod input;
 mod instruments;
+mod local;
+mod neuronpedia;
 mod paths;
 mod presets;
 mod replay;
 mod resume;
 mod sessions;
+mod top;
 mod train_sae;
 
 use clap::{Parser, Subcommand};
@@ -42,6 +45,8 @@ pub enum Command {
     Resume(resume::ResumeArgs),
     /// Per-token activations of one SAE feature on texts or token ids.
     Activations(activations::ActivationsArgs),
+    /// Mine a corpus for the windows that most activate SAE features.
+    Top(top::TopArgs),
     /// Run a model to one TransformerLens hook and print the activations per token.
     Hook(hook::HookArgs),
     /// Train a TopK SAE on a model's activations over a corpus (SAELens format).
@@ -65,5 +70,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(args) => replay::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Activations(args) => activations::run(args),
+        Command::Top(args) => top::run(args),
     }
 }

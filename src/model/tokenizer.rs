@@ -42,6 +42,12 @@ impl ModelTokenizer {
         Ok(ModelTokenizer { inner, bos })
     }
 
+    /// The underlying Hugging Face tokenizer, for callers that need token
+    /// offsets (corpus mining maps windows back to file positions).
+    pub fn inner(&self) -> &Tokenizer {
+        &self.inner
+    }
+
     /// The BOS id prepended by default, if the model defines one.
     pub fn bos_id(&self) -> Option<u32> {
         self.bos

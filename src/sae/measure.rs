@@ -74,7 +74,22 @@ pub fn feature_activations(
     sequences: &[Vec<u32>],
     feature: u32,
 ) -> Result<Vec<Vec<f32>>, SaeError> {
-    sae.check_feature(feature)?;
+    features_activations(model, sae, sequences, &[feature])
+}
+
+/// The activations of several features at every token of every sequence,
+/// all sequences run as one batch: per sequence, row-major
+/// `[token][feature]` values. Asking for every feature in order uses the
+/// full encoder instead of gathering its columns.
+pub fn features_activations(
+    model: &dyn HookedModel,
+    sae: &Sae,
+    sequences: &[Vec<u32>],
+    features: &[u32],
+) -> Result<Vec<Vec<f32>>, SaeError> {
+    for &feature in features {
+        sae.check_feature(feature)?;
+    }
     check_compatible(sae, model)?;
     if sequences.is_empty() {
         return Ok(Vec::new());
@@ -82,15 +97,21 @@ pub fn feature_activations(
     let hook_acts = model.run_to_hook_batch(sequences, sae.info().hook)?;
     let rows = Tensor::cat(&hook_acts, 0)?;
     let rows = sae.input_transform(model.family()).apply(&rows)?;
-    let values = sae
-        .encode_features(&rows, &[feature])?
-        .flatten_all()?
-        .to_vec1::<f32>()?;
+    let every_feature =
+        features.len() == sae.d_sae() && features.iter().enumerate().all(|(i, &f)| f as usize == i);
+    let acts = if every_feature {
+        sae.encode(&rows)?
+    } else {
+        sae.encode_features(&rows, features)?
+    };
+    let values = acts.flatten_all()?.to_vec1::<f32>()?;
+    let width = features.len();
     let mut out = Vec::with_capacity(sequences.len());
     let mut start = 0;
     for seq in sequences {
-        out.push(values[start..start + seq.len()].to_vec());
-        start += seq.len();
+        let end = start + seq.len() * width;
+        out.push(values[start..end].to_vec());
+        start = end;
     }
     Ok(out)
 }
