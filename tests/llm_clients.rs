@@ -394,9 +394,14 @@ async fn server_errors_until_retries_run_out() {
         .await
         .unwrap_err();
     match &err {
-        LlmError::RetriesExhausted { attempts, last } => {
+        LlmError::RetriesExhausted {
+            attempts,
+            last,
+            usage,
+        } => {
             assert_eq!(*attempts, 3);
             assert!(last.contains("HTTP 500") && last.contains("boom"), "{last}");
+            assert!(usage.is_empty(), "no reply billed anything: {usage:?}");
         }
         other => panic!("expected RetriesExhausted, got {other:?}"),
     }
@@ -483,9 +488,16 @@ async fn schema_invalid_replies_end_in_invalid_reply() {
         .await
         .unwrap_err();
     match &err {
-        LlmError::InvalidReply { attempts, reason } => {
+        LlmError::InvalidReply {
+            attempts,
+            reason,
+            usage,
+        } => {
             assert_eq!(*attempts, 3);
             assert_eq!(reason, "$.confidence: 3 is above the maximum 1");
+            // Every attempt was billed, and the error says so.
+            assert_eq!((usage.prompt_tokens, usage.completion_tokens), (15, 15));
+            assert!(usage.cost_usd.is_some_and(|c| c > 0.0), "{usage:?}");
         }
         other => panic!("expected InvalidReply, got {other:?}"),
     }
@@ -524,7 +536,7 @@ async fn replies_slower_than_the_timeout_every_time_exhaust_retries() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, LlmError::RetriesExhausted { attempts: 2, last } if last.contains("timed out")),
+        matches!(&err, LlmError::RetriesExhausted { attempts: 2, last, .. } if last.contains("timed out")),
         "{err:?}"
     );
 }

@@ -34,6 +34,7 @@ fn header(id: &str) -> LogHeader<TestConfig> {
         model: "gpt2".into(),
         sae: "gpt2-small-res-jb/blocks.8.hook_resid_pre".into(),
         hook: "blocks.8.hook_resid_pre".into(),
+        source: None,
         feature: 1337,
         reasoner: "heuristic".into(),
         seed: 7,
@@ -406,7 +407,8 @@ mod live {
     };
     use sage::llm::Usage;
     use sage::session::{
-        Controls, Durability, Instruments, NewSession, SessionStore, read_log, replay, run,
+        Controls, Durability, Instruments, NewSession, SessionStore, SourceRecord, read_log,
+        replay, run,
     };
     use tokio::sync::mpsc;
 
@@ -449,6 +451,7 @@ mod live {
                 return Err(ReasonerError::Malformed {
                     step: req.name(),
                     reason: "random failure".into(),
+                    usage: Usage::default(),
                 });
             }
             let design = |rng: &mut SplitMix64, hypothesis| {
@@ -627,6 +630,7 @@ mod live {
                     config: config(),
                     seed,
                     reasoner_spec: "test-random".into(),
+                    source: Some(SourceRecord::Synthetic),
                     durability: Durability::OnClose,
                 };
                 let controls = Controls { actions: Some(rx), on_snapshots: None };

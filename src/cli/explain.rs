@@ -16,9 +16,11 @@ use sage::config::Paths;
 use sage::session::report::format_cost;
 use sage::session::run::{resume, start};
 use sage::session::{
-    Controls, DriveOutcome, Durability, Instruments, NewSession, Report, SessionStore, replay,
+    Controls, DriveOutcome, Durability, Instruments, NewSession, Report, SessionStore,
+    SourceRecord, replay,
 };
 
+use super::explore::GateArg;
 use super::instruments::{SourceChoice, activation_source, reasoner};
 
 /// Where activations come from, as a flag value.
@@ -52,13 +54,20 @@ pub struct ExplainArgs {
     /// Neuronpedia SAE id (neuronpedia source).
     #[arg(long)]
     pub sae_id: Option<String>,
+    /// Base URL of a Neuronpedia-compatible server (neuronpedia source;
+    /// default: the public site). Recorded in each session, so `sage
+    /// resume` goes back to the same server.
+    #[arg(long, env = "NEURONPEDIA_URL")]
+    pub neuronpedia_url: Option<String>,
     /// Features to explain: `0..200`, `0..=9`, `7`, or a comma list of those.
     #[arg(long)]
     pub features: String,
     /// Reasoner: `heuristic` (offline) or an LLM spec.
     #[arg(long, default_value = "heuristic")]
     pub llm: String,
-    /// Approval gate; unattended runs need `auto`.
+    /// Approval gate. A batch runs unattended, so only `auto` is accepted:
+    /// `review` and `step` are refused with a pointer to `sage explore`,
+    /// where a researcher can approve each step of one feature.
     #[arg(long, value_enum, default_value = "auto")]
     pub gate: GateArg,
     /// Features explained at the same time.
@@ -73,13 +82,6 @@ pub struct ExplainArgs {
     /// Seed for every session (each feature's session mixes in its index).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-}
-
-/// Gate modes accepted on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum GateArg {
-    /// Nothing waits for approval.
-    Auto,
 }
 
 /// How one feature went.
@@ -100,8 +102,10 @@ struct Progress {
 
 /// Runs the batch.
 pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
+    refuse_attended_gate(args.gate)?;
     let features = parse_features(&args.features)?;
-    let source = activation_source(&source_choice(&args)?)?;
+    let choice = source_choice(&args)?;
+    let source = activation_source(&choice)?;
     let n_features = source.info().n_features;
     if let Some(bad) = features.iter().find(|&&f| f >= n_features) {
         bail!("feature {bad} is out of range: this SAE has features 0..{n_features}");
@@ -114,9 +118,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         .with_context(|| format!("could not create {}", args.out.display()))?;
     let store = SessionStore::new(Paths::resolve().sessions_dir());
     let mut config = AgentConfig {
-        gate: match args.gate {
-            GateArg::Auto => GateMode::Auto,
-        },
+        gate: GateMode::Auto,
         ..AgentConfig::default()
     };
     if let Some(rounds) = args.max_rounds {
@@ -140,6 +142,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
                     config: config.clone(),
                     seed: args.seed ^ u64::from(feature).wrapping_mul(0x9E37_79B9_7F4A_7C15),
                     reasoner_spec: args.llm.clone(),
+                    source: choice.record(),
                     out: &args.out,
                     progress: progress.clone(),
                     bar: bar.clone(),
@@ -180,6 +183,7 @@ struct Job<'a> {
     config: AgentConfig,
     seed: u64,
     reasoner_spec: String,
+    source: SourceRecord,
     out: &'a Path,
     progress: Arc<Mutex<Progress>>,
     bar: ProgressBar,
@@ -244,6 +248,7 @@ impl Job<'_> {
             config: self.config.clone(),
             seed: self.seed,
             reasoner_spec: self.reasoner_spec.clone(),
+            source: Some(self.source.clone()),
             durability: Durability::EveryEvent,
         };
         let started = match self.interrupted_session(feature) {
@@ -364,6 +369,22 @@ fn summary_table(outcomes: &[(u32, Outcome)]) -> String {
     table
 }
 
+/// A batch has nobody to approve what a `review` or `step` gate holds
+/// back, so those gates are refused before any work starts rather than
+/// leaving every session waiting.
+fn refuse_attended_gate(gate: GateArg) -> anyhow::Result<()> {
+    let name = match gate {
+        GateArg::Auto => return Ok(()),
+        GateArg::Review => "review",
+        GateArg::Step => "step",
+    };
+    bail!(
+        "`sage explain` runs unattended, so nothing could approve what `--gate {name}` holds \
+         back: use `--gate auto` here, or approve the steps of one feature in the TUI with \
+         `sage explore --preset P --feature N --gate {name}`"
+    )
+}
+
 fn source_choice(args: &ExplainArgs) -> anyhow::Result<SourceChoice> {
     Ok(match args.source {
         SourceKind::Synthetic => SourceChoice::Synthetic,
@@ -380,6 +401,7 @@ fn source_choice(args: &ExplainArgs) -> anyhow::Result<SourceChoice> {
             (Some(model_id), Some(sae_id)) => SourceChoice::Neuronpedia {
                 model_id: model_id.clone(),
                 sae_id: sae_id.clone(),
+                base_url: args.neuronpedia_url.clone(),
             },
             _ => bail!("the neuronpedia source needs --model-id and --sae-id"),
         },

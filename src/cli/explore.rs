@@ -198,6 +198,7 @@ async fn explore_live(
         config,
         seed: clock_seed(),
         reasoner_spec: reasoner_spec.to_string(),
+        source: Some(choice.record()),
         durability: Durability::EveryEvent,
     };
     let store = SessionStore::new(paths.sessions_dir());
@@ -214,7 +215,7 @@ async fn explore_live(
 async fn resume_live(paths: &Paths, id: &str, look: &LookArgs) -> anyhow::Result<()> {
     let store = SessionStore::new(paths.sessions_dir());
     let header = store.load(id)?.header;
-    let choice = SourceChoice::from_recorded(&header.model, &header.sae);
+    let choice = SourceChoice::from_header(&header);
     let instruments = open_instruments(&choice, &header.reasoner)?;
     let info = session_info(&instruments, &header.reasoner);
     let (actions, controls, states) = live_controls();

@@ -6,12 +6,14 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use sage::activation::ActivationSource;
-use sage::activation::neuronpedia::NeuronpediaSource;
+use sage::activation::neuronpedia::{NeuronpediaSource, URL_ENV};
 use sage::activation::synthetic::SyntheticSource;
+use sage::agent::AgentConfig;
 use sage::agent::heuristic::HeuristicReasoner;
 use sage::agent::{LlmReasoner, Reasoner};
 use sage::config::{ConfigFile, Paths};
 use sage::llm::{BaseUrls, LlmConfig, LlmSpec, build_client};
+use sage::session::{LogHeader, SourceRecord};
 
 use super::local::{LocalArgs, open_local_source};
 
@@ -36,12 +38,60 @@ pub enum SourceChoice {
         model_id: String,
         /// Neuronpedia SAE id.
         sae_id: String,
+        /// Server base URL; `None` for `NEURONPEDIA_URL`, else the public site.
+        base_url: Option<String>,
     },
 }
 
 impl SourceChoice {
-    /// The source a session log was recorded with, from its header.
-    pub fn from_recorded(model: &str, sae: &str) -> SourceChoice {
+    /// The source a session log was recorded with, from its header: the
+    /// recorded source when the header has one, else (older logs) a guess
+    /// from the model name.
+    pub fn from_header(header: &LogHeader<AgentConfig>) -> SourceChoice {
+        match &header.source {
+            Some(SourceRecord::Synthetic) => SourceChoice::Synthetic,
+            Some(SourceRecord::Local { model, sae, .. }) => SourceChoice::Local {
+                model: model.clone(),
+                sae: sae.clone(),
+            },
+            Some(SourceRecord::Neuronpedia {
+                model_id,
+                sae_id,
+                base_url,
+            }) => SourceChoice::Neuronpedia {
+                model_id: model_id.clone(),
+                sae_id: sae_id.clone(),
+                base_url: base_url.clone(),
+            },
+            None => SourceChoice::from_recorded(&header.model, &header.sae),
+        }
+    }
+
+    /// What a new session records in its header so it can be reopened:
+    /// the Neuronpedia URL actually used (flag, else `NEURONPEDIA_URL`).
+    pub fn record(&self) -> SourceRecord {
+        match self {
+            SourceChoice::Synthetic => SourceRecord::Synthetic,
+            SourceChoice::Local { model, sae, .. } => SourceRecord::Local {
+                model: model.clone(),
+                sae: sae.clone(),
+                corpus: None,
+            },
+            SourceChoice::Neuronpedia {
+                model_id,
+                sae_id,
+                base_url,
+            } => {
+                let from_env = || std::env::var(URL_ENV).ok().filter(|u| !u.trim().is_empty());
+                let url = base_url.clone().or_else(from_env);
+                SourceRecord::neuronpedia(model_id, sae_id, url.as_deref())
+            }
+        }
+    }
+
+    /// The guess for logs without a recorded source: synthetic by its
+    /// model name, anything else a local model.
+    fn from_recorded(model: &str, sae: &str) -> SourceChoice {
         if model == SYNTHETIC_MODEL {
             SourceChoice::Synthetic
         } else {
@@ -60,9 +110,13 @@ pub fn activation_source(choice: &SourceChoice) -> anyhow::Result<Arc<dyn Activa
         SourceChoice::Local { model, sae } => {
             Ok(Arc::new(open_local_source(&LocalArgs::named(model, sae))?))
         }
-        SourceChoice::Neuronpedia { model_id, sae_id } => Ok(Arc::new(
+        SourceChoice::Neuronpedia {
+            model_id,
+            sae_id,
+            base_url,
+        } => Ok(Arc::new(
             NeuronpediaSource::connect(
-                None,
+                base_url.clone(),
                 Paths::resolve().cache_dir(),
                 model_id.clone(),
                 sae_id.clone(),

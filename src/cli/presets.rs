@@ -77,6 +77,7 @@ pub fn all(paths: &Paths) -> Vec<NamedPreset> {
             source: SourceChoice::Neuronpedia {
                 model_id: "gpt2-small".into(),
                 sae_id: "8-res-jb".into(),
+                base_url: None,
             },
         },
     ]
