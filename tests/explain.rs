@@ -3,13 +3,13 @@
 //! LLM reasoner talking to a scripted OpenAI-compatible server on
 //! 127.0.0.1, in a temp data dir.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
+
+mod common;
+use common::{FakeServer, Response};
 
 fn sage(data_dir: &Path, args: &[&str]) -> Output {
     sage_with_env(data_dir, args, &[])
@@ -190,6 +190,33 @@ fn bad_requests_fail_with_a_message_and_no_output() {
     let missing = sage(data.path(), &["replay", "no-such-session"]);
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("sage sessions"));
+
+    // A batch has nobody to approve steps: attended gates are refused
+    // before any session starts, with the way to get them.
+    for gate in ["review", "step"] {
+        let gated = sage(
+            data.path(),
+            &[
+                "explain",
+                "--source",
+                "synthetic",
+                "--features",
+                "0",
+                "--gate",
+                gate,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert!(!gated.status.success(), "--gate {gate} was accepted");
+        let stderr = String::from_utf8_lossy(&gated.stderr);
+        assert!(
+            stderr.contains(&format!("--gate {gate}")) && stderr.contains("sage explore"),
+            "{stderr}"
+        );
+        assert!(!out.exists());
+        assert_eq!(session_count(data.path()), 0);
+    }
 }
 
 /// The scripted answer to each reasoning step, chosen by the schema title
@@ -217,65 +244,32 @@ fn scripted_answer(step: &str) -> serde_json::Value {
     }
 }
 
-/// A one-thread HTTP/1.1 server that answers chat completions from the
-/// script and records every request body and authorization header.
-fn start_scripted_server() -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let record = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0;
-            let mut head = String::new();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((name, value)) = line.split_once(':')
-                    && name.eq_ignore_ascii_case("content-length")
-                {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-                head.push_str(&line);
-            }
-            let mut body = vec![0; length];
-            if reader.read_exact(&mut body).is_err() {
-                continue;
-            }
-            let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-            let step = request["response_format"]["json_schema"]["schema"]["title"]
-                .as_str()
-                .or_else(|| request["response_format"]["json_schema"]["name"].as_str())
-                .unwrap_or("conclusion")
-                .to_string();
-            record
-                .lock()
-                .unwrap()
-                .push(format!("{head}\n{}", String::from_utf8_lossy(&body)));
-            let reply = serde_json::json!({
+/// A fake OpenAI-compatible server answering chat completions from the
+/// script (it records every request).
+fn start_scripted_server() -> FakeServer {
+    FakeServer::start(|request, _| {
+        let body = request.json();
+        let format = &body["response_format"]["json_schema"];
+        let step = format["schema"]["title"]
+            .as_str()
+            .or_else(|| format["name"].as_str())
+            .unwrap_or("conclusion");
+        Response::json(
+            200,
+            serde_json::json!({
                 "id": "scripted", "object": "chat.completion", "model": "scripted-model",
                 "choices": [{"index": 0, "finish_reason": "stop", "message": {
-                    "role": "assistant", "content": scripted_answer(&step).to_string()}}],
+                    "role": "assistant", "content": scripted_answer(step).to_string()}}],
                 "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
-            })
-            .to_string();
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
-                reply.len()
-            );
-        }
-    });
-    (base, seen)
+            }),
+        )
+    })
 }
 
 #[test]
 fn explain_with_an_openai_compatible_server_records_its_answers_and_never_the_key() {
-    let (base, seen) = start_scripted_server();
+    let server = start_scripted_server();
+    let base = format!("{}/v1", server.url());
     let data = tempfile::tempdir().unwrap();
     let out = data.path().join("out");
     let spec = format!("{base}#scripted-model");
@@ -303,7 +297,7 @@ fn explain_with_an_openai_compatible_server_records_its_answers_and_never_the_ke
     assert_eq!(report["label"], "the scripted cat label");
     assert_eq!(report["reasoner"].as_str().unwrap(), spec);
     assert_eq!(report["hypotheses"][0]["description"], "the word cat");
-    let calls = seen.lock().unwrap().len() as u64;
+    let calls = server.requests().len() as u64;
     assert!(
         calls >= 4,
         "hypothesise, design, update, review, conclude: {calls}"
@@ -322,7 +316,12 @@ fn explain_with_an_openai_compatible_server_records_its_answers_and_never_the_ke
     );
 
     // The key went to the server, and into no file sage wrote.
-    assert!(seen.lock().unwrap().iter().any(|r| r.contains(secret)));
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.header("authorization") == Some(format!("Bearer {secret}").as_str()))
+    );
     for dir in [out.clone(), data.path().join("sessions")] {
         for entry in std::fs::read_dir(dir).unwrap() {
             let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();

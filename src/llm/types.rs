@@ -199,6 +199,15 @@ impl LlmError {
         }
     }
 
+    /// The error itself, or the one an [`LlmError::AfterUsage`] wraps: what
+    /// to match on when asking *why* a call failed.
+    pub fn underlying(&self) -> &LlmError {
+        match self {
+            LlmError::AfterUsage { error, .. } => error.underlying(),
+            other => other,
+        }
+    }
+
     /// The same error carrying `usage` as everything the call was billed
     /// for (replacing what it carried). Errors without a usage field are
     /// wrapped in [`LlmError::AfterUsage`], unless `usage` is empty.
