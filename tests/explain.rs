@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 mod common;
-use common::{FakeServer, Response};
+use common::{FakeServer, Response, ok};
 
 fn sage(data_dir: &Path, args: &[&str]) -> Output {
     sage_with_env(data_dir, args, &[])
@@ -27,16 +27,6 @@ fn sage_with_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output
         command.env(name, value);
     }
     command.output().expect("the sage binary runs")
-}
-
-fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "sage failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
 }
 
 fn session_count(data_dir: &Path) -> usize {

@@ -60,8 +60,8 @@ fn client(
     config: &LlmConfig,
 ) -> Arc<dyn LlmClient> {
     let urls = BaseUrls {
-        openai: Some(base_url(&server)),
-        anthropic: Some(base_url(&server)),
+        openai: Some(base_url(server)),
+        anthropic: Some(base_url(server)),
     };
     let spec = LlmSpec::parse(&format!("{provider}:{model}"), &urls).expect("spec parses");
     build_client(&spec, config).expect("client builds")

@@ -181,7 +181,7 @@ async fn a_persistent_500_fails_after_bounded_retries_without_leaking_the_key() 
     let server = FakeServer::start(|seen, _| {
         Response::text(
             500,
-            &format!(
+            format!(
                 r#"{{"message":"inference host down (key {})"}}"#,
                 seen.header("x-api-key").unwrap_or_default()
             ),
@@ -323,7 +323,7 @@ mod explain_end_to_end {
     use serde_json::{Value, json};
 
     use super::KEY;
-    use super::common::{FakeServer, Request, Response};
+    use super::common::{FakeServer, Request, Response, ok};
 
     fn word_of(index: u64) -> &'static str {
         ["May", "June"][(index % 2) as usize]
@@ -418,16 +418,6 @@ mod explain_end_to_end {
             .env_remove("NEURONPEDIA_URL")
             .output()
             .expect("the sage binary runs")
-    }
-
-    fn ok(output: Output) -> String {
-        assert!(
-            output.status.success(),
-            "sage failed:\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
     }
 
     fn explain(data: &Path, server: &FakeServer, features: &str) -> Output {

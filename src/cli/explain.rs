@@ -22,6 +22,7 @@ use sage::session::{
 
 use super::explore::GateArg;
 use super::instruments::{SourceChoice, activation_source, reasoner};
+use super::neuronpedia::NeuronpediaArgs;
 
 /// Where activations come from, as a flag value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -48,17 +49,10 @@ pub struct ExplainArgs {
     /// SAE (local source): a directory or `release/sae_id`.
     #[arg(long)]
     pub sae: Option<String>,
-    /// Neuronpedia model id (neuronpedia source).
-    #[arg(long)]
-    pub model_id: Option<String>,
-    /// Neuronpedia SAE id (neuronpedia source).
-    #[arg(long)]
-    pub sae_id: Option<String>,
-    /// Base URL of a Neuronpedia-compatible server (neuronpedia source;
-    /// default: the public site). Recorded in each session, so `sage
-    /// resume` goes back to the same server.
-    #[arg(long, env = "NEURONPEDIA_URL")]
-    pub neuronpedia_url: Option<String>,
+    /// Which Neuronpedia features (neuronpedia source). The server URL is
+    /// recorded in each session, so `sage resume` goes back to it.
+    #[command(flatten)]
+    pub neuronpedia: NeuronpediaArgs,
     /// Features to explain: `0..200`, `0..=9`, `7`, or a comma list of those.
     #[arg(long)]
     pub features: String,
@@ -397,11 +391,11 @@ fn source_choice(args: &ExplainArgs) -> anyhow::Result<SourceChoice> {
                 "the local source needs --model and --sae (or pick --source neuronpedia / synthetic)"
             ),
         },
-        SourceKind::Neuronpedia => match (&args.model_id, &args.sae_id) {
+        SourceKind::Neuronpedia => match (&args.neuronpedia.model_id, &args.neuronpedia.sae_id) {
             (Some(model_id), Some(sae_id)) => SourceChoice::Neuronpedia {
                 model_id: model_id.clone(),
                 sae_id: sae_id.clone(),
-                base_url: args.neuronpedia_url.clone(),
+                base_url: args.neuronpedia.neuronpedia_url.clone(),
             },
             _ => bail!("the neuronpedia source needs --model-id and --sae-id"),
         },

@@ -145,3 +145,62 @@ fn llm_config() -> anyhow::Result<LlmConfig> {
     let file = ConfigFile::load(&Paths::resolve().config_file)?;
     Ok(LlmConfig::with_file_tables(file.keys, file.prices))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sage::session::{FORMAT_NAME, FORMAT_VERSION};
+
+    fn header(model: &str, source: Option<SourceRecord>) -> LogHeader<AgentConfig> {
+        LogHeader {
+            format: FORMAT_NAME.into(),
+            format_version: FORMAT_VERSION,
+            session_id: "s".into(),
+            model: model.into(),
+            sae: "some-sae".into(),
+            hook: String::new(),
+            source,
+            feature: 0,
+            reasoner: "heuristic".into(),
+            seed: 0,
+            created_at_ms: 0,
+            config: AgentConfig::default(),
+        }
+    }
+
+    #[test]
+    fn recorded_sources_reopen_as_they_were_chosen() {
+        let choices = [
+            SourceChoice::Synthetic,
+            SourceChoice::Local {
+                model: "/models/gpt2".into(),
+                sae: "gpt2-small-res-jb/blocks.8.hook_resid_pre".into(),
+            },
+            SourceChoice::Neuronpedia {
+                model_id: "gpt2-small".into(),
+                sae_id: "8-res-jb".into(),
+                base_url: Some("http://127.0.0.1:9/".into()),
+            },
+        ];
+        for choice in choices {
+            // The header's model name is deliberately unhelpful: the record decides.
+            let reopened = SourceChoice::from_header(&header("gpt2-small", Some(choice.record())));
+            assert_eq!(reopened, choice);
+        }
+    }
+
+    #[test]
+    fn logs_without_a_recorded_source_fall_back_to_the_model_name() {
+        assert_eq!(
+            SourceChoice::from_header(&header(SYNTHETIC_MODEL, None)),
+            SourceChoice::Synthetic
+        );
+        assert_eq!(
+            SourceChoice::from_header(&header("gpt2", None)),
+            SourceChoice::Local {
+                model: "gpt2".into(),
+                sae: "some-sae".into()
+            }
+        );
+    }
+}

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: tensor comparison for the parity
-//! tests, and the fake HTTP/1.1 server every network test talks to.
+//! tests, the fake HTTP/1.1 server every network test talks to, and checking
+//! a run of the `sage` binary.
 //!
 //! Each test binary includes this module and uses only part of it.
 #![allow(dead_code)]
@@ -26,6 +27,18 @@ pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
         .unwrap()
         .to_scalar::<f32>()
         .unwrap()
+}
+
+/// The stdout of a `sage` run that must have succeeded; otherwise fails the
+/// test showing both streams.
+pub fn ok(output: std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "sage failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("sage prints UTF-8")
 }
 
 /// One request as the fake server read it.
