@@ -884,4 +884,19 @@ async fn a_session_of_failed_calls_counts_every_attempts_tokens() {
     let row: Value = serde_json::from_slice(&listing.stdout).expect("one JSON row");
     assert_eq!(row["id"], done.id.as_str());
     assert_eq!(row["tokens"].as_u64(), Some(110 * calls));
+    assert_eq!(
+        row["failed_calls"].as_u64(),
+        Some(u64::from(sage::agent::REASONER_ATTEMPTS))
+    );
+    let report = std::process::Command::new(env!("CARGO_BIN_EXE_sage"))
+        .args(["replay", &done.id, "--export", "json"])
+        .env("SAGE_DATA_DIR", data.path())
+        .output()
+        .expect("sage replay runs");
+    let report: Value = serde_json::from_slice(&report.stdout).expect("a JSON report");
+    assert_eq!(report["usage"]["total_tokens"].as_u64(), Some(110 * calls));
+    assert_eq!(
+        report["usage"]["failed_calls"].as_u64(),
+        Some(u64::from(sage::agent::REASONER_ATTEMPTS))
+    );
 }
