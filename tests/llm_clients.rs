@@ -815,20 +815,20 @@ async fn a_reply_without_choices_still_reports_what_it_billed() {
     assert_eq!(err.usage().completion_tokens, 3);
 }
 
-/// Every reply is malformed, so each reasoning step spends its whole re-ask
-/// budget and the agent gives up: the session's totals, the replayed log
-/// and `sage sessions` all count the tokens of every attempt.
-#[tokio::test]
-async fn a_session_of_failed_calls_counts_every_attempts_tokens() {
+/// Runs a synthetic-source session whose reasoner is an LLM on a fake
+/// server that answers every call with `reply` (100 prompt and 10
+/// completion tokens each). Returns the server, the data dir and the run.
+async fn session_answered_with(
+    reply: &'static str,
+) -> (FakeServer, tempfile::TempDir, sage::session::SessionRun) {
     use sage::activation::synthetic::SyntheticSource;
-    use sage::agent::{AgentConfig, LlmReasoner, StopReason};
+    use sage::agent::{AgentConfig, LlmReasoner};
     use sage::session::{
-        Controls, Durability, Instruments, NewSession, SessionStore, SourceRecord, replay, run,
+        Controls, Durability, Instruments, NewSession, SessionStore, SourceRecord, run,
     };
 
-    let server = FakeServer::start(|_, _| chat_reply("I would rather not say.", 100, 0, 10));
-    let config = house_priced_config();
-    let llm = client(&server, "openai", "house-model", &config);
+    let server = FakeServer::start(move |_, _| chat_reply(reply, 100, 0, 10));
+    let llm = client(&server, "openai", "house-model", &house_priced_config());
     let data = tempfile::tempdir().unwrap();
     let store = SessionStore::new(data.path().join("sessions"));
     let instruments = Instruments {
@@ -851,7 +851,20 @@ async fn a_session_of_failed_calls_counts_every_attempts_tokens() {
     ))
     .await
     .expect("the session runs");
+    (server, data, done)
+}
 
+/// Every reply is malformed, so each reasoning step spends its whole re-ask
+/// budget and the agent gives up: the session's totals, the replayed log,
+/// `sage sessions` and the report all count the tokens of every attempt.
+#[tokio::test]
+async fn a_session_of_failed_calls_counts_every_attempts_tokens() {
+    use sage::agent::StopReason;
+    use sage::session::{SessionStore, replay};
+
+    let (server, data, done) = session_answered_with("I would rather not say.").await;
+    let store = SessionStore::new(data.path().join("sessions"));
+    let config = house_priced_config();
     let calls = server.requests().len() as u64;
     let per_step = 1 + u64::from(config.max_reasks);
     assert_eq!(
@@ -898,5 +911,24 @@ async fn a_session_of_failed_calls_counts_every_attempts_tokens() {
     assert_eq!(
         report["usage"]["failed_calls"].as_u64(),
         Some(u64::from(sage::agent::REASONER_ATTEMPTS))
+    );
+}
+
+/// Replies that satisfy the schema but break the agent's rules (no
+/// hypotheses at all) are unusable: no re-ask, yet their tokens count.
+#[tokio::test]
+async fn unusable_but_well_formed_replies_are_counted_too() {
+    let (server, _data, done) = session_answered_with(r#"{"hypotheses": []}"#).await;
+    let calls = server.requests().len() as u64;
+    assert_eq!(calls, u64::from(sage::agent::REASONER_ATTEMPTS));
+    let state = &done.state;
+    assert_eq!(state.reasoner_failures, sage::agent::REASONER_ATTEMPTS);
+    assert_eq!(state.usage.prompt_tokens, 100 * calls);
+    assert_eq!(state.usage.completion_tokens, 10 * calls);
+    assert!(
+        state
+            .log
+            .iter()
+            .any(|entry| entry.text.contains("unusable"))
     );
 }

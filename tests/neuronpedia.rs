@@ -317,7 +317,7 @@ mod explain_end_to_end {
     //! the real binary against a fake Neuronpedia whose features fire on
     //! one word each (feature 0 on "May", feature 1 on "June").
 
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
     use std::process::{Command, Output};
 
     use serde_json::{Value, json};
@@ -510,13 +510,12 @@ mod explain_end_to_end {
         super::assert_read_only(&server);
     }
 
-    #[test]
-    fn resume_reopens_the_recorded_neuronpedia_server() {
-        let server = fake_neuronpedia();
-        let data = tempfile::tempdir().unwrap();
-        ok(explain(data.path(), &server, "1"));
-        let sessions = data.path().join("sessions");
-        let log = std::fs::read_dir(&sessions)
+    /// Explains one feature, then cuts its session after the first three
+    /// events (start, exemplars, hypotheses) and drops the answer cache, as
+    /// if the run had been killed. Returns the log's path and id.
+    fn interrupted_session(data: &Path, server: &FakeServer, feature: &str) -> (PathBuf, String) {
+        ok(explain(data, server, feature));
+        let log = std::fs::read_dir(data.join("sessions"))
             .unwrap()
             .next()
             .unwrap()
@@ -525,15 +524,22 @@ mod explain_end_to_end {
         let id = log.file_stem().unwrap().to_str().unwrap().to_string();
         let full = std::fs::read_to_string(&log).unwrap();
         assert!(full.lines().count() > 4, "{full}");
-
-        // Cut the session after its first three events (start, exemplars,
-        // hypotheses): it is interrupted, and its cache is gone, so only
-        // the recorded server can answer what comes next.
         let cut: String = full.split_inclusive('\n').take(4).collect();
         std::fs::write(&log, cut).unwrap();
-        std::fs::remove_dir_all(data.path().join("cache")).ok();
+        std::fs::remove_dir_all(data.join("cache")).ok();
+        std::fs::remove_dir_all(data.join("out")).ok();
+        (log, id)
+    }
+
+    #[test]
+    fn resume_reopens_the_recorded_neuronpedia_server() {
+        let server = fake_neuronpedia();
+        let data = tempfile::tempdir().unwrap();
+        let (log, id) = interrupted_session(data.path(), &server, "1");
         let before = server.requests().len();
 
+        // Nothing on the command line or in the environment names the
+        // server: only the header does.
         let printed = ok(sage(data.path(), &["resume", &id]));
         assert!(
             printed.contains(&id) && printed.contains("concluded"),
@@ -544,8 +550,27 @@ mod explain_end_to_end {
             "the resumed session asked the recorded server"
         );
         let resumed = std::fs::read_to_string(&log).unwrap();
-        assert!(resumed.lines().count() > 4);
         let last: Value = serde_json::from_str(resumed.lines().last().unwrap()).unwrap();
         assert!(last["seq"].as_u64().unwrap() > 3);
+    }
+
+    #[test]
+    fn a_rerun_against_another_server_starts_afresh() {
+        let first = fake_neuronpedia();
+        let data = tempfile::tempdir().unwrap();
+        let (log, _) = interrupted_session(data.path(), &first, "0");
+        let cut = std::fs::read_to_string(&log).unwrap();
+
+        let second = fake_neuronpedia();
+        ok(explain(data.path(), &second, "0"));
+        assert_eq!(
+            std::fs::read_dir(data.path().join("sessions"))
+                .unwrap()
+                .count(),
+            2,
+            "the other server's interrupted session was not continued"
+        );
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), cut);
+        assert!(data.path().join("out/feature-0.json").is_file());
     }
 }

@@ -185,8 +185,10 @@ struct Job<'a> {
 
 impl Job<'_> {
     /// The newest unfinished session of this feature recorded with the same
-    /// source, reasoner and configuration: an interrupted batch continues it
-    /// instead of starting over.
+    /// source (the same server, for Neuronpedia; logs from before sources
+    /// were recorded match on model and SAE names), reasoner and
+    /// configuration: an interrupted batch continues it instead of starting
+    /// over.
     fn interrupted_session(&self, feature: u32) -> Option<String> {
         let info = self.instruments.source.info();
         let suffix = format!("-f{feature}");
@@ -200,6 +202,7 @@ impl Job<'_> {
                         && h.model == info.model
                         && h.sae == info.sae
                         && h.reasoner == self.reasoner_spec
+                        && h.source.as_ref().is_none_or(|s| *s == self.source)
                         && h.config == self.config
                         && replay(Agent::new(), &log.entries, None)
                             .conclusion()
