@@ -765,13 +765,12 @@ mod wall_time {
 
     const BUDGET_MS: u64 = 90_000;
 
-    #[tokio::test(start_paused = true)]
-    async fn a_hung_reasoner_is_stopped_by_the_wall_time_budget() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SessionStore::new(dir.path());
+    /// A synthetic-source session with a `BUDGET_MS` wall-time budget.
+    fn budgeted(gate: GateMode, reasoner: Arc<dyn Reasoner>) -> (NewSession, Instruments) {
         let session = NewSession {
             feature: 2,
             config: AgentConfig {
+                gate,
                 budgets: Budgets {
                     max_wall_ms: Some(BUDGET_MS),
                     ..Budgets::default()
@@ -779,14 +778,22 @@ mod wall_time {
                 ..AgentConfig::default()
             },
             seed: 1,
-            reasoner_spec: "test-hung".into(),
+            reasoner_spec: reasoner.spec(),
             source: Some(SourceRecord::Synthetic),
             durability: Durability::OnClose,
         };
         let instruments = Instruments {
             source: Arc::new(SyntheticSource::new()),
-            reasoner: Arc::new(HungReasoner),
+            reasoner,
         };
+        (session, instruments)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_reasoner_is_stopped_by_the_wall_time_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SessionStore::new(dir.path());
+        let (session, instruments) = budgeted(GateMode::Auto, Arc::new(HungReasoner));
         let started = tokio::time::Instant::now();
         let drive = run::start(&store, instruments, session, Controls::default());
         let done = tokio::time::timeout(std::time::Duration::from_secs(86_400), drive)
@@ -828,25 +835,7 @@ mod wall_time {
     async fn a_headless_session_waiting_for_approval_ends_idle_at_once() {
         let dir = tempfile::tempdir().unwrap();
         let store = SessionStore::new(dir.path());
-        let session = NewSession {
-            feature: 2,
-            config: AgentConfig {
-                gate: GateMode::Review,
-                budgets: Budgets {
-                    max_wall_ms: Some(BUDGET_MS),
-                    ..Budgets::default()
-                },
-                ..AgentConfig::default()
-            },
-            seed: 1,
-            reasoner_spec: "heuristic".into(),
-            source: Some(SourceRecord::Synthetic),
-            durability: Durability::OnClose,
-        };
-        let instruments = Instruments {
-            source: Arc::new(SyntheticSource::new()),
-            reasoner: Arc::new(HeuristicReasoner),
-        };
+        let (session, instruments) = budgeted(GateMode::Review, Arc::new(HeuristicReasoner));
         let started = tokio::time::Instant::now();
         let done = run::start(&store, instruments, session, Controls::default())
             .await
