@@ -46,6 +46,10 @@ pub struct ExplainArgs {
     /// SAE (local source): a directory or `release/sae_id`.
     #[arg(long)]
     pub sae: Option<String>,
+    /// Corpus the local source mines top examples from: a text file, a
+    /// .jsonl file with a "text" field per line, or a directory.
+    #[arg(long)]
+    pub corpus: Option<PathBuf>,
     /// Neuronpedia model id (neuronpedia source).
     #[arg(long)]
     pub model_id: Option<String>,
@@ -371,6 +375,7 @@ fn source_choice(args: &ExplainArgs) -> anyhow::Result<SourceChoice> {
             (Some(model), Some(sae)) => SourceChoice::Local {
                 model: model.clone(),
                 sae: sae.clone(),
+                corpus: args.corpus.clone(),
             },
             _ => bail!(
                 "the local source needs --model and --sae (or pick --source neuronpedia / synthetic)"

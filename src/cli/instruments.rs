@@ -2,6 +2,7 @@
 //! words. Every command that runs an agent goes through these two
 //! functions, so a new source plugs in here once.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -13,7 +14,7 @@ use sage::agent::{LlmReasoner, Reasoner};
 use sage::config::{ConfigFile, Paths};
 use sage::llm::{BaseUrls, LlmConfig, LlmSpec, build_client};
 
-use super::local::{LocalArgs, open_local_source};
+use super::local::{LocalArgs, open_local_source, with_corpus};
 
 /// The model name the synthetic source reports (how resumed sessions find it).
 const SYNTHETIC_MODEL: &str = "synthetic";
@@ -29,6 +30,9 @@ pub enum SourceChoice {
         model: String,
         /// SAE path or `release/sae_id`.
         sae: String,
+        /// Corpus to mine top examples from; without one the source has
+        /// no exemplars.
+        corpus: Option<PathBuf>,
     },
     /// A Neuronpedia(-compatible) server.
     Neuronpedia {
@@ -48,6 +52,7 @@ impl SourceChoice {
             SourceChoice::Local {
                 model: model.to_string(),
                 sae: sae.to_string(),
+                corpus: None,
             }
         }
     }
@@ -57,8 +62,12 @@ impl SourceChoice {
 pub fn activation_source(choice: &SourceChoice) -> anyhow::Result<Arc<dyn ActivationSource>> {
     match choice {
         SourceChoice::Synthetic => Ok(Arc::new(SyntheticSource::new())),
-        SourceChoice::Local { model, sae } => {
-            Ok(Arc::new(open_local_source(&LocalArgs::named(model, sae))?))
+        SourceChoice::Local { model, sae, corpus } => {
+            let source = open_local_source(&LocalArgs::named(model, sae))?;
+            Ok(Arc::new(match corpus {
+                Some(path) => with_corpus(source, path)?,
+                None => source,
+            }))
         }
         SourceChoice::Neuronpedia { model_id, sae_id } => Ok(Arc::new(
             NeuronpediaSource::connect(
