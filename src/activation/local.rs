@@ -71,6 +71,13 @@ impl LocalSource {
         &self.tokenizer
     }
 
+    /// The longest mining window this model can score: its context length,
+    /// less one position for the BOS this source prepends (if any).
+    pub fn max_window(&self) -> usize {
+        let bos = usize::from(self.window_bos().is_some());
+        self.model.max_positions().saturating_sub(bos)
+    }
+
     /// The BOS put before each mined window: the model's, unless this
     /// source was told not to prepend one.
     fn window_bos(&self) -> Option<u32> {

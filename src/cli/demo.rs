@@ -132,7 +132,9 @@ impl DemoPack {
         let features: Vec<u32> = (0..n).collect();
         let store = MiningStore::new(&paths.cache_dir());
         let config = mining_config();
-        let (table, cached) = mine_with_progress(&source, &corpus, &store, &features, &config)?;
+        let (model, sae) = (self.model_identity(), self.sae_identity());
+        let (table, cached) =
+            mine_with_progress(&source, &corpus, &store, (&model, &sae), &features, &config)?;
         if !cached {
             eprintln!(
                 "mined {n} demo latents over {} tokens ({} windows); cached for next time",
@@ -150,10 +152,26 @@ impl DemoPack {
         Ok((source.with_exemplars(supply), summary))
     }
 
+    /// The model file with its size and modification time, so a replaced
+    /// model is mined afresh.
+    fn model_identity(&self) -> String {
+        file_identity(&self.model)
+    }
+
+    /// The SAE directory with its weights file's size and modification
+    /// time (the install script keeps the checkout's mtime).
+    fn sae_identity(&self) -> String {
+        format!(
+            "{}|{}",
+            self.sae.display(),
+            file_identity(&self.sae.join("sae_weights.safetensors"))
+        )
+    }
+
     fn summary_key(&self, sample: &Corpus) -> CacheKey {
         CacheKey::from_parts([
-            self.model.display().to_string(),
-            self.sae.display().to_string(),
+            self.model_identity(),
+            self.sae_identity(),
             sample.fingerprint().as_str().to_string(),
             mining_config().result_identity(),
             SUMMARY_VERSION.to_string(),
@@ -166,6 +184,16 @@ const SUMMARY_VERSION: &str = "demo-summary-1";
 
 fn summary_cache(paths: &Paths) -> DiskCache {
     DiskCache::new(paths.cache_dir().join("demo"), "json")
+}
+
+fn file_identity(path: &Path) -> String {
+    let meta = std::fs::metadata(path).ok();
+    let size = meta.as_ref().map_or(0, std::fs::Metadata::len);
+    let modified = meta
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("{}|{size}|{modified}", path.display())
 }
 
 fn has_files(dir: &Path) -> bool {

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
+use sage::activation::LocalSource;
 use sage::activation::mining::{
     Corpus, ExemplarSupply, MinedFeatures, MiningConfig, MiningOutcome, MiningProgress,
     MiningRequest, MiningStore, ProgressBarReporter,
 };
-use sage::activation::{ActivationSource as _, LocalSource};
 use sage::config::Paths;
 use sage::model::hub::HubSettings;
 use sage::model::{HookPoint, LoadOptions as ModelLoadOptions, load_model};
@@ -107,25 +107,32 @@ pub fn open_local_source(args: &LocalArgs) -> anyhow::Result<LocalSource> {
 
 /// Gives `source` the corpus at `path` to mine exemplars from on demand,
 /// one feature at a time, with the default settings, cached in the data
-/// dir.
+/// dir. Windows are at most half the model's context, so experiments that
+/// edit an exemplar (longer words, an added phrase) still fit.
 pub fn with_corpus(source: LocalSource, path: &Path) -> anyhow::Result<LocalSource> {
     let corpus = Corpus::open(path)?;
     let store = MiningStore::new(&Paths::resolve().cache_dir());
-    Ok(source.with_exemplars(ExemplarSupply::new(corpus, store, MiningConfig::default())))
+    let default = MiningConfig::default();
+    let config = MiningConfig {
+        window: default.window.min(source.max_window() / 2).max(1),
+        ..default
+    };
+    Ok(source.with_exemplars(ExemplarSupply::new(corpus, store, config)))
 }
 
 /// Mines `features` over `corpus` in one pass (or answers from the cache,
-/// then the flag is true), with a progress bar on stderr. The first
+/// then the flag is true), with a progress bar on stderr. `names` are the
+/// model and SAE identities in the cache key. The first
 /// Ctrl-C stops after the current batch and saves a checkpoint that the
 /// same call resumes; the error then says so.
 pub fn mine_with_progress(
     source: &LocalSource,
     corpus: &Corpus,
     store: &MiningStore,
+    names: (&str, &str),
     features: &[u32],
     config: &MiningConfig,
 ) -> anyhow::Result<(MinedFeatures, bool)> {
-    let info = source.info();
     let stop = Arc::new(AtomicBool::new(false));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -135,8 +142,8 @@ pub fn mine_with_progress(
     let mut bar = ProgressBarReporter::new(corpus.total_bytes());
     let mut report = |p: &MiningProgress| bar.report(p);
     let request = MiningRequest {
-        model: &info.model,
-        sae: &info.sae,
+        model: names.0,
+        sae: names.1,
         features,
         config,
     };

@@ -48,7 +48,8 @@ pub struct TopArgs {
 pub fn run(args: TopArgs) -> anyhow::Result<()> {
     let corpus = Corpus::open(&args.corpus)?;
     let source = open_local_source(&args.local)?;
-    let features = parse_feature_list(&args.features, source.info().n_features)?;
+    let info = source.info();
+    let features = parse_feature_list(&args.features, info.n_features)?;
     let config = MiningConfig {
         window: args.window,
         batch_size: args.batch,
@@ -73,7 +74,8 @@ pub fn run(args: TopArgs) -> anyhow::Result<()> {
         }
     } else {
         let store = MiningStore::new(&Paths::resolve().cache_dir());
-        mine_with_progress(&source, &corpus, &store, &features, &config)?
+        let names = (info.model.as_str(), info.sae.as_str());
+        mine_with_progress(&source, &corpus, &store, names, &features, &config)?
     };
     if cached {
         eprintln!("(answered from the cache; the corpus is unchanged since it was mined)");
