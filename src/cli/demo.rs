@@ -266,3 +266,87 @@ pub fn pick_demo_feature(features: &[MinedFeature]) -> Option<u32> {
         })
         .map(|(i, _)| i)
 }
+
+#[cfg(test)]
+mod tests {
+    use sage::activation::mining::MinedWindow;
+
+    use super::*;
+
+    #[test]
+    fn the_pack_is_found_part_by_part_and_a_missing_part_names_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::rooted_at(dir.path());
+        let demo = dir.path().join("demo");
+        let err = DemoPack::locate(&paths).unwrap_err();
+        assert_eq!(err.part, "model");
+        assert!(err.to_string().contains(INSTALL_COMMAND), "{err}");
+        assert!(
+            err.to_string()
+                .contains(&paths.demo_model().display().to_string())
+        );
+
+        std::fs::create_dir_all(demo.join("sae")).unwrap();
+        std::fs::write(paths.demo_model(), b"gguf").unwrap();
+        std::fs::write(demo.join("sae/cfg.json"), r#"{"d_sae": 2048}"#).unwrap();
+        let err = DemoPack::locate(&paths).unwrap_err();
+        assert_eq!(err.part, "SAE");
+        assert_eq!(err.path, demo.join("sae/sae_weights.safetensors"));
+
+        std::fs::write(demo.join("sae/sae_weights.safetensors"), b"w").unwrap();
+        let err = DemoPack::locate(&paths).unwrap_err();
+        assert_eq!(err.part, "corpus");
+
+        std::fs::create_dir_all(demo.join("corpus/sotu")).unwrap();
+        std::fs::write(demo.join("corpus/sotu/1790.txt"), "Fellow-Citizens\n").unwrap();
+        let pack = DemoPack::locate(&paths).unwrap();
+        assert_eq!(pack.corpus, demo.join("corpus"));
+        assert_eq!(pack.n_features(), Some(2048));
+        // No summary until the demo has been mined once.
+        assert_eq!(pack.cached_summary(&paths), None);
+    }
+
+    fn window(file: &str, values: &[f32]) -> MinedWindow {
+        MinedWindow {
+            file: file.into(),
+            offset: 0,
+            tokens: values.iter().map(|_| "t".to_string()).collect(),
+            token_ids: vec![0; values.len()],
+            values: values.to_vec(),
+            max_value: values.iter().copied().fold(0.0, f32::max),
+        }
+    }
+
+    fn feature(index: u32, density: f64, files: usize, values: &[f32]) -> MinedFeature {
+        MinedFeature {
+            feature: index,
+            top: (0..20)
+                .map(|i| window(&format!("f{}.txt", i % files), values))
+                .collect(),
+            quantiles: Vec::new(),
+            non_activating: Vec::new(),
+            firing_tokens: 1,
+            density,
+            max_activation: 1.0,
+        }
+    }
+
+    #[test]
+    fn the_default_feature_is_the_most_focused_mid_density_one() {
+        let one_token = [0.0, 3.0, 0.0, 0.0];
+        let spread = [1.0, 1.0, 1.0, 0.0];
+        let features = vec![
+            feature(0, 0.01, 5, &spread),
+            // Focused, but too dense, too rare, or from too few files.
+            feature(1, 0.30, 5, &one_token),
+            feature(2, 0.0001, 5, &one_token),
+            feature(3, 0.01, 2, &one_token),
+            feature(4, 0.01, 3, &[0.0, 3.0, 1.0, 0.0]),
+            feature(5, 0.005, 4, &one_token),
+            feature(6, 0.005, 4, &one_token),
+        ];
+        assert_eq!(pick_demo_feature(&features), Some(5));
+        assert_eq!(pick_demo_feature(&features[..2]), Some(0));
+        assert_eq!(pick_demo_feature(&features[1..4]), None);
+    }
+}
