@@ -610,7 +610,7 @@ fn the_local_source_answers_exemplars_from_its_table_and_drops_its_own_bos() {
     let with_bos = source.tokenize(&text).unwrap();
     assert_eq!(Some(with_bos[0]), source.tokenizer().bos_id());
     let full = &source
-        .records_for_ids(busy.feature, &[with_bos.clone()])
+        .records_for_ids(busy.feature, std::slice::from_ref(&with_bos))
         .unwrap()[0];
     let record = &runtime
         .block_on(source.activations(busy.feature, &[text]))
