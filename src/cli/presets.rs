@@ -34,6 +34,7 @@ pub fn all(paths: &Paths) -> Vec<NamedPreset> {
                 missing: None,
                 live_features: (0..synthetic.features().len() as u32).map(|i| (i, 1.0)).collect(),
                 n_features: synthetic.features().len() as u32,
+                default_feature: None,
             },
             source: SourceChoice::Synthetic,
         },
@@ -44,6 +45,7 @@ pub fn all(paths: &Paths) -> Vec<NamedPreset> {
                 missing: None,
                 live_features: Vec::new(),
                 n_features: 24576,
+                default_feature: None,
             },
             source: SourceChoice::Local {
                 model: "gpt2".into(),
@@ -58,6 +60,7 @@ pub fn all(paths: &Paths) -> Vec<NamedPreset> {
                 missing: None,
                 live_features: Vec::new(),
                 n_features: 24576,
+                default_feature: None,
             },
             source: SourceChoice::Neuronpedia {
                 model_id: "gpt2-small".into(),
@@ -85,8 +88,9 @@ fn demo_preset(paths: &Paths) -> NamedPreset {
             name: DEMO.into(),
             description: "SmolLM2-135M-Instruct (Q4_1 GGUF) with the demo SAE trained by `sage train-sae`, top examples mined from the demo corpus; offline".into(),
             missing: located.as_ref().err().map(ToString::to_string),
-            live_features: summary.map(|s| s.live).unwrap_or_default(),
+            live_features: summary.as_ref().map(|s| s.live.clone()).unwrap_or_default(),
             n_features,
+            default_feature: summary.as_ref().map(|s| s.default_feature),
         },
         source: SourceChoice::Local {
             model: model.display().to_string(),
