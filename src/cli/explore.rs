@@ -3,6 +3,7 @@
 //! screen on the given preset (or source) and feature.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -92,6 +93,10 @@ pub struct ExploreArgs {
     /// Approval gate.
     #[arg(long, value_enum, default_value = "auto")]
     pub gate: GateArg,
+    /// Corpus to mine top examples from, for a local preset other than
+    /// demo (which brings its own): text files, .jsonl or a directory.
+    #[arg(long)]
+    pub corpus: Option<PathBuf>,
     /// Appearance.
     #[command(flatten)]
     pub look: LookArgs,
@@ -100,9 +105,20 @@ pub struct ExploreArgs {
 /// Runs `sage explore`.
 pub fn run(args: ExploreArgs) -> anyhow::Result<()> {
     let paths = Paths::resolve();
-    let preset = presets::find(&paths, &args.preset)?;
+    let mut preset = presets::find(&paths, &args.preset)?;
     if let Some(missing) = &preset.preset.missing {
         bail!("{missing}");
+    }
+    if let Some(path) = args.corpus {
+        match &mut preset.source {
+            SourceChoice::Local { corpus, .. } if preset.preset.name != presets::DEMO => {
+                *corpus = Some(path);
+            }
+            _ => bail!(
+                "--corpus applies to local presets other than demo (gpt2-small-res-jb); preset `{}` brings its own examples",
+                preset.preset.name
+            ),
+        }
     }
     require_terminal()?;
     let (source, feature) = open_preset(&paths, &preset, args.feature.map(FeatureChoice::Index))?;
