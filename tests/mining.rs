@@ -626,3 +626,51 @@ fn the_local_source_answers_exemplars_from_its_table_and_drops_its_own_bos() {
     assert_eq!(record.max_value, max);
     assert_eq!(record.values[record.max_value_token_index], max);
 }
+
+#[test]
+fn without_a_table_the_local_source_mines_the_feature_asked_about_and_caches_it() {
+    let (source, _dir, corpus, config, result) = fixture_source_and_mining();
+    let cache = tempfile::tempdir().unwrap();
+    let source = source.with_exemplars(ExemplarSupply::new(
+        corpus,
+        MiningStore::new(cache.path()),
+        config,
+    ));
+    let busy = result
+        .features
+        .iter()
+        .find(|f| !f.top.is_empty())
+        .expect("some feature fires on the corpus");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let query = ExemplarQuery::default();
+    let got = runtime
+        .block_on(source.exemplars(busy.feature, &query))
+        .unwrap();
+    // Mined alone, the feature has the same top windows, density and max
+    // as when mined with every other feature (values up to float error:
+    // encoding one latent sums in another order than encoding all).
+    let want = busy.to_exemplars(&source.info(), &query);
+    assert_eq!(got.top.len(), want.top.len());
+    for (g, w) in got.top.iter().zip(&want.top) {
+        assert_eq!((&g.origin, g.offset), (&w.origin, w.offset));
+        assert_eq!(g.record.token_ids, w.record.token_ids);
+        for (a, b) in g.record.values.iter().zip(&w.record.values) {
+            assert!((a - b).abs() <= 1e-5, "{a} vs {b}");
+        }
+    }
+    assert_eq!(got.density, want.density);
+    assert!((got.max_activation - want.max_activation).abs() <= 1e-5);
+    let results = cache.path().join("mining/results");
+    let count = || {
+        std::fs::read_dir(&results)
+            .unwrap()
+            .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+            .count()
+    };
+    assert_eq!(count(), 1, "the result is cached");
+    let again = runtime
+        .block_on(source.exemplars(busy.feature, &query))
+        .unwrap();
+    assert_eq!(again, got);
+    assert_eq!(count(), 1);
+}

@@ -19,7 +19,7 @@ use sage::session::{
     Controls, DriveOutcome, Durability, Instruments, NewSession, Report, SessionStore, replay,
 };
 
-use super::instruments::{SourceChoice, activation_source, reasoner};
+use super::instruments::{SourceChoice, activation_source_for, reasoner};
 
 /// Where activations come from, as a flag value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -105,7 +105,7 @@ struct Progress {
 /// Runs the batch.
 pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     let features = parse_features(&args.features)?;
-    let source = activation_source(&source_choice(&args)?)?;
+    let source = activation_source_for(&source_choice(&args)?, Some(&features))?;
     let n_features = source.info().n_features;
     if let Some(bad) = features.iter().find(|&&f| f >= n_features) {
         bail!("feature {bad} is out of range: this SAE has features 0..{n_features}");

@@ -60,12 +60,22 @@ impl SourceChoice {
 
 /// Opens the chosen activation source.
 pub fn activation_source(choice: &SourceChoice) -> anyhow::Result<Arc<dyn ActivationSource>> {
+    activation_source_for(choice, None)
+}
+
+/// Opens the chosen activation source; a local source with a corpus mines
+/// `features` (when given) in one pass up front, instead of one pass per
+/// feature when each is first asked about.
+pub fn activation_source_for(
+    choice: &SourceChoice,
+    features: Option<&[u32]>,
+) -> anyhow::Result<Arc<dyn ActivationSource>> {
     match choice {
         SourceChoice::Synthetic => Ok(Arc::new(SyntheticSource::new())),
         SourceChoice::Local { model, sae, corpus } => {
             let source = open_local_source(&LocalArgs::named(model, sae))?;
             Ok(Arc::new(match corpus {
-                Some(path) => with_corpus(source, path)?,
+                Some(path) => with_corpus(source, path, features)?,
                 None => source,
             }))
         }

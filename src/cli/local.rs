@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
-use sage::activation::LocalSource;
 use sage::activation::mining::{
     Corpus, ExemplarSupply, MinedFeatures, MiningConfig, MiningOutcome, MiningProgress,
     MiningRequest, MiningStore, ProgressBarReporter,
 };
+use sage::activation::{ActivationSource as _, LocalSource};
 use sage::config::Paths;
 use sage::model::hub::HubSettings;
 use sage::model::{HookPoint, LoadOptions as ModelLoadOptions, load_model};
@@ -105,11 +105,17 @@ pub fn open_local_source(args: &LocalArgs) -> anyhow::Result<LocalSource> {
     Ok(LocalSource::new(loaded, sae, sae_spec, args.bos.choice())?)
 }
 
-/// Gives `source` the corpus at `path` to mine exemplars from on demand,
-/// one feature at a time, with the default settings, cached in the data
-/// dir. Windows are at most half the model's context, so experiments that
-/// edit an exemplar (longer words, an added phrase) still fit.
-pub fn with_corpus(source: LocalSource, path: &Path) -> anyhow::Result<LocalSource> {
+/// Gives `source` the corpus at `path` to mine exemplars from, with the
+/// default settings, cached in the data dir: `premine` features are mined
+/// together in one pass now (progress bar), any other feature on its own
+/// when first asked about. Windows are at most half the model's context,
+/// so experiments that edit an exemplar (longer words, an added phrase)
+/// still fit.
+pub fn with_corpus(
+    source: LocalSource,
+    path: &Path,
+    premine: Option<&[u32]>,
+) -> anyhow::Result<LocalSource> {
     let corpus = Corpus::open(path)?;
     let store = MiningStore::new(&Paths::resolve().cache_dir());
     let default = MiningConfig::default();
@@ -117,7 +123,23 @@ pub fn with_corpus(source: LocalSource, path: &Path) -> anyhow::Result<LocalSour
         window: default.window.min(source.max_window() / 2).max(1),
         ..default
     };
-    Ok(source.with_exemplars(ExemplarSupply::new(corpus, store, config)))
+    let info = source.info();
+    let in_range = |features: &[u32]| features.iter().all(|&f| f < info.n_features);
+    // Out-of-range features are left to the caller's range check.
+    let table = match premine {
+        Some(features) if !features.is_empty() && in_range(features) => {
+            let names = (info.model.as_str(), info.sae.as_str());
+            let (table, _) =
+                mine_with_progress(&source, &corpus, &store, names, features, &config)?;
+            Some(Arc::new(table))
+        }
+        _ => None,
+    };
+    let supply = ExemplarSupply::new(corpus, store, config);
+    Ok(source.with_exemplars(match table {
+        Some(table) => supply.with_table(table),
+        None => supply,
+    }))
 }
 
 /// Mines `features` over `corpus` in one pass (or answers from the cache,
