@@ -319,3 +319,159 @@ fn explain_with_an_openai_compatible_server_records_its_answers_and_never_the_ke
         }
     }
 }
+
+/// The tiny Llama fixture (64-token context) and its SAELens JumpReLU SAE
+/// (64 latents at `blocks.1.hook_resid_post`), as `--model` / `--sae`.
+fn fixture_model_and_sae() -> (String, String) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let model = fixtures.join("models/llama-gqa");
+    let sae = fixtures.join("saes/on-models/llama-res-jumprelu/sae");
+    (
+        model.to_str().unwrap().to_string(),
+        sae.to_str().unwrap().to_string(),
+    )
+}
+
+/// A small corpus of plain sentences in two files.
+fn write_corpus(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let animals = "The cat sat on the mat. A dog ran in the park. Birds sing in May.\n";
+    let numbers = "We counted 12 apples, 7 pears and 30 plums on Monday morning.\n";
+    std::fs::write(dir.join("animals.txt"), animals.repeat(12)).unwrap();
+    std::fs::write(dir.join("numbers.txt"), numbers.repeat(12)).unwrap();
+}
+
+#[test]
+fn explain_on_a_local_model_mines_exemplars_from_the_corpus_and_replays() {
+    let data = tempfile::tempdir().unwrap();
+    let corpus = data.path().join("corpus");
+    write_corpus(&corpus);
+    let out = data.path().join("out");
+    let (model, sae) = fixture_model_and_sae();
+    let args = [
+        "explain",
+        "--model",
+        &model,
+        "--sae",
+        &sae,
+        "--corpus",
+        corpus.to_str().unwrap(),
+        "--features",
+        "0..2",
+        "--llm",
+        "heuristic",
+        "--max-rounds",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let summary = ok(sage(data.path(), &args));
+
+    for feature in 0..2u32 {
+        let text = std::fs::read_to_string(out.join(format!("feature-{feature}.json")))
+            .unwrap_or_else(|e| panic!("feature {feature}: {e}\nsummary:\n{summary}"));
+        let report: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(report["schema_version"], 1);
+        assert_eq!(report["model"], "llama-gqa");
+        assert_eq!(report["sae"], sae.as_str());
+        assert_eq!(report["hook"], "blocks.1.hook_resid_post");
+        assert_eq!(report["feature"], feature);
+        assert_eq!(report["reasoner"], "heuristic");
+        assert_eq!(report["status"], "concluded", "{report}");
+        let stop = report["stop_reason"].as_str().unwrap();
+        assert!(
+            !["exemplars_failed", "no_exemplars"].contains(&stop),
+            "exemplars came from the corpus: {stop}"
+        );
+        let label = report["label"].as_str().unwrap();
+        assert!(!label.trim().is_empty());
+        assert!(report["confidence"].is_number());
+        assert!(!report["hypotheses"].as_array().unwrap().is_empty());
+        let done: Vec<&Value> = report["experiments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["status"] == "done")
+            .collect();
+        assert!(!done.is_empty(), "{report}");
+        for e in done {
+            let tokens = e["tokens"].as_array().unwrap();
+            assert_eq!(tokens.len(), e["values"].as_array().unwrap().len());
+            // The model saw a prepended <s>; the record starts at the
+            // text's first token (the BOS rule).
+            assert_ne!(tokens[0], "<s>", "{e}");
+            let first = e["text"].as_str().unwrap().trim_start();
+            let token0 = tokens[0].as_str().unwrap().trim_start();
+            assert!(first.starts_with(token0), "{token0:?} vs {first:?}");
+        }
+
+        // The session log replays to exactly the report explain wrote.
+        let id = report["session_id"].as_str().unwrap();
+        let replayed: Value =
+            serde_json::from_str(&ok(sage(data.path(), &["replay", id, "--export", "json"])))
+                .unwrap();
+        assert_eq!(replayed, report);
+        // Its exemplars name the corpus files they came from.
+        let log = std::fs::read_to_string(data.path().join("sessions").join(format!("{id}.jsonl")))
+            .unwrap();
+        assert!(log.contains("animals.txt") || log.contains("numbers.txt"));
+    }
+    // Both features were mined together in one pass, cached in the data dir.
+    let cached = std::fs::read_dir(data.path().join("cache/mining/results"))
+        .unwrap()
+        .count();
+    assert_eq!(cached, 1);
+}
+
+#[test]
+fn a_local_model_without_a_corpus_fails_each_feature_naming_the_flag() {
+    let data = tempfile::tempdir().unwrap();
+    let out = data.path().join("out");
+    let (model, sae) = fixture_model_and_sae();
+    let output = sage(
+        data.path(),
+        &[
+            "explain",
+            "--model",
+            &model,
+            "--sae",
+            &sae,
+            "--features",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(summary.contains("| 3 | failed |"), "{summary}");
+    assert!(
+        !out.join("feature-3.json").exists(),
+        "no made-up explanation"
+    );
+    // The session log records why, naming the missing flag.
+    let sessions: Vec<_> = std::fs::read_dir(data.path().join("sessions"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(sessions.len(), 1);
+    let log = std::fs::read_to_string(&sessions[0]).unwrap();
+    let failure = log
+        .lines()
+        .find(|l| l.contains("exemplars_failed"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(failure.contains("pass --corpus PATH"), "{failure}");
+}
+
+#[test]
+fn the_demo_preset_without_its_pack_names_the_install_command() {
+    let data = tempfile::tempdir().unwrap();
+    let output = sage(data.path(), &["explore", "--preset", "demo"]);
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("demo model is not installed"), "{err}");
+    assert!(err.contains("bash scripts/install-demo-pack.sh"), "{err}");
+    assert!(
+        err.contains(&data.path().join("demo").display().to_string()),
+        "{err}"
+    );
+}

@@ -21,7 +21,7 @@ use sage::session::{
 };
 
 use super::explore::GateArg;
-use super::instruments::{SourceChoice, activation_source, reasoner};
+use super::instruments::{SourceChoice, activation_source_for, reasoner};
 use super::neuronpedia::NeuronpediaArgs;
 
 /// Where activations come from, as a flag value.
@@ -49,6 +49,10 @@ pub struct ExplainArgs {
     /// SAE (local source): a directory or `release/sae_id`.
     #[arg(long)]
     pub sae: Option<String>,
+    /// Corpus the local source mines top examples from: a text file, a
+    /// .jsonl file with a "text" field per line, or a directory.
+    #[arg(long)]
+    pub corpus: Option<PathBuf>,
     /// Which Neuronpedia features (neuronpedia source). The server URL is
     /// recorded in each session, so `sage resume` goes back to it.
     #[command(flatten)]
@@ -99,7 +103,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     refuse_attended_gate(args.gate)?;
     let features = parse_features(&args.features)?;
     let choice = source_choice(&args)?;
-    let source = activation_source(&choice)?;
+    let source = activation_source_for(&choice, Some(&features))?;
     let n_features = source.info().n_features;
     if let Some(bad) = features.iter().find(|&&f| f >= n_features) {
         bail!("feature {bad} is out of range: this SAE has features 0..{n_features}");
@@ -389,6 +393,7 @@ fn source_choice(args: &ExplainArgs) -> anyhow::Result<SourceChoice> {
             (Some(model), Some(sae)) => SourceChoice::Local {
                 model: model.clone(),
                 sae: sae.clone(),
+                corpus: args.corpus.clone(),
             },
             _ => bail!(
                 "the local source needs --model and --sae (or pick --source neuronpedia / synthetic)"

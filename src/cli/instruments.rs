@@ -2,6 +2,7 @@
 //! words. Every command that runs an agent goes through these two
 //! functions, so a new source plugs in here once.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -15,7 +16,7 @@ use sage::config::{ConfigFile, Paths};
 use sage::llm::{BaseUrls, LlmConfig, LlmSpec, build_client};
 use sage::session::{LogHeader, SourceRecord};
 
-use super::local::{LocalArgs, open_local_source};
+use super::local::{LocalArgs, open_local_source, with_corpus};
 
 /// The model name the synthetic source reports (how resumed sessions find it).
 const SYNTHETIC_MODEL: &str = "synthetic";
@@ -31,6 +32,9 @@ pub enum SourceChoice {
         model: String,
         /// SAE path or `release/sae_id`.
         sae: String,
+        /// Corpus to mine top examples from; without one the source has
+        /// no exemplars.
+        corpus: Option<PathBuf>,
     },
     /// A Neuronpedia(-compatible) server.
     Neuronpedia {
@@ -50,9 +54,10 @@ impl SourceChoice {
     pub fn from_header(header: &LogHeader<AgentConfig>) -> SourceChoice {
         match &header.source {
             Some(SourceRecord::Synthetic) => SourceChoice::Synthetic,
-            Some(SourceRecord::Local { model, sae, .. }) => SourceChoice::Local {
+            Some(SourceRecord::Local { model, sae, corpus }) => SourceChoice::Local {
                 model: model.clone(),
                 sae: sae.clone(),
+                corpus: corpus.as_ref().map(PathBuf::from),
             },
             Some(SourceRecord::Neuronpedia {
                 model_id,
@@ -72,10 +77,16 @@ impl SourceChoice {
     pub fn record(&self) -> SourceRecord {
         match self {
             SourceChoice::Synthetic => SourceRecord::Synthetic,
-            SourceChoice::Local { model, sae, .. } => SourceRecord::Local {
+            SourceChoice::Local { model, sae, corpus } => SourceRecord::Local {
                 model: model.clone(),
                 sae: sae.clone(),
-                corpus: None,
+                corpus: corpus.as_ref().map(|p| {
+                    // Absolute, so a resume from another directory finds it.
+                    std::fs::canonicalize(p)
+                        .unwrap_or_else(|_| p.clone())
+                        .display()
+                        .to_string()
+                }),
             },
             SourceChoice::Neuronpedia {
                 model_id,
@@ -98,6 +109,7 @@ impl SourceChoice {
             SourceChoice::Local {
                 model: model.to_string(),
                 sae: sae.to_string(),
+                corpus: None,
             }
         }
     }
@@ -105,10 +117,24 @@ impl SourceChoice {
 
 /// Opens the chosen activation source.
 pub fn activation_source(choice: &SourceChoice) -> anyhow::Result<Arc<dyn ActivationSource>> {
+    activation_source_for(choice, None)
+}
+
+/// Opens the chosen activation source; a local source with a corpus mines
+/// `features` (when given) in one pass up front, instead of one pass per
+/// feature when each is first asked about.
+pub fn activation_source_for(
+    choice: &SourceChoice,
+    features: Option<&[u32]>,
+) -> anyhow::Result<Arc<dyn ActivationSource>> {
     match choice {
         SourceChoice::Synthetic => Ok(Arc::new(SyntheticSource::new())),
-        SourceChoice::Local { model, sae } => {
-            Ok(Arc::new(open_local_source(&LocalArgs::named(model, sae))?))
+        SourceChoice::Local { model, sae, corpus } => {
+            let source = open_local_source(&LocalArgs::named(model, sae))?;
+            Ok(Arc::new(match corpus {
+                Some(path) => with_corpus(source, path, features)?,
+                None => source,
+            }))
         }
         SourceChoice::Neuronpedia {
             model_id,
@@ -175,6 +201,7 @@ mod tests {
             SourceChoice::Local {
                 model: "/models/gpt2".into(),
                 sae: "gpt2-small-res-jb/blocks.8.hook_resid_pre".into(),
+                corpus: Some("/data/corpus".into()),
             },
             SourceChoice::Neuronpedia {
                 model_id: "gpt2-small".into(),
@@ -199,7 +226,8 @@ mod tests {
             SourceChoice::from_header(&header("gpt2", None)),
             SourceChoice::Local {
                 model: "gpt2".into(),
-                sae: "some-sae".into()
+                sae: "some-sae".into(),
+                corpus: None,
             }
         );
     }
