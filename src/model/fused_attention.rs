@@ -128,12 +128,11 @@ impl CustomOp3 for FusedAttention {
                 let cap = cap as f32;
                 scores.iter_mut().for_each(|x| *x = cap * (*x / cap).tanh());
             }
-            if let Some((rows, values)) = &self.mask {
+            let mask = self.mask.as_ref().map(|(rows, values)| {
                 let row = if *rows == 1 { 0 } else { seq };
-                let m = &values[row * s * s..(row + 1) * s * s];
-                scores.iter_mut().zip(m).for_each(|(x, m)| *x += m);
-            }
-            softmax_rows_in_place(&mut scores, s);
+                &values[row * s * s..(row + 1) * s * s]
+            });
+            softmax_rows_in_place(&mut scores, mask, s);
             // SAFETY: as above.
             unsafe {
                 sgemm_into(

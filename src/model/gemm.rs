@@ -1,11 +1,12 @@
 //! `x @ w + b` for f32 tensors on the CPU through `matrixmultiply`, split
-//! over the rayon pool, with the bias and GELU applied by the thread that
-//! wrote each block while it is still in cache.
+//! over the rayon pool, with the bias and the nonlinearity (GELU, ReLU)
+//! applied by the thread that wrote each block while it is still in cache.
+//! Used by the model's projections and the SAE encoder.
 //!
 //! Candle's CPU matmul (the `gemm` crate) ran the GPT-2 shapes at roughly a
 //! third of this kind of machine's FMA peak per core; `matrixmultiply` runs
 //! them at about two thirds (numbers in bench/README.md). Other devices and
-//! dtypes keep candle's matmul: callers check [`applies`] first.
+//! dtypes keep candle's matmul.
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor};
 use rayon::prelude::*;
@@ -19,25 +20,35 @@ pub(crate) enum Epilogue {
     Identity,
     /// GPT-2's `gelu_new`.
     GeluTanh,
-}
-
-/// Whether [`affine`] can run on these tensors: f32 on the CPU.
-pub(crate) fn applies(x: &Tensor, w: &Tensor) -> bool {
-    x.device().is_cpu() && x.dtype() == DType::F32 && w.dtype() == DType::F32
+    /// `max(x, 0)` (ReLU SAE encoders).
+    Relu,
 }
 
 /// `epilogue(x @ w + b)` for `x` `[m, k]`, `w` `[k, n]` (any strides) and
-/// an optional bias `[n]`; the caller has checked [`applies`] and the shapes.
+/// an optional bias `[n]`: fused and multi-threaded for f32 on the CPU,
+/// candle's matmul and elementwise ops otherwise.
 pub(crate) fn affine(
     x: &Tensor,
     w: &Tensor,
     b: Option<&Tensor>,
     epilogue: Epilogue,
 ) -> candle_core::Result<Tensor> {
-    let op = Gemm { epilogue };
-    match b {
-        Some(b) => x.apply_op3_no_bwd(w, &b.contiguous()?, &op),
-        None => x.apply_op2_no_bwd(w, &op),
+    if x.device().is_cpu() && x.dtype() == DType::F32 && w.dtype() == DType::F32 {
+        let op = Gemm { epilogue };
+        return match b {
+            Some(b) => x.apply_op3_no_bwd(w, &b.to_dtype(DType::F32)?.contiguous()?, &op),
+            None => x.apply_op2_no_bwd(w, &op),
+        };
+    }
+    let y = x.matmul(w)?;
+    let y = match b {
+        Some(b) => y.broadcast_add(b)?,
+        None => y,
+    };
+    match epilogue {
+        Epilogue::Identity => Ok(y),
+        Epilogue::GeluTanh => y.gelu(),
+        Epilogue::Relu => y.relu(),
     }
 }
 
@@ -217,9 +228,11 @@ impl Gemm {
                 1,
             );
         }
-        if self.epilogue == Epilogue::GeluTanh {
-            for r in rows {
-                gelu_tanh_in_place(row_slice(r));
+        match self.epilogue {
+            Epilogue::Identity => {}
+            Epilogue::GeluTanh => rows.for_each(|r| gelu_tanh_in_place(row_slice(r))),
+            Epilogue::Relu => {
+                rows.for_each(|r| row_slice(r).iter_mut().for_each(|v| *v = v.max(0.0)))
             }
         }
     }
@@ -313,6 +326,24 @@ mod tests {
             .unwrap();
         let got = affine(&x, &w, Some(&b), Epilogue::GeluTanh).unwrap();
         assert!(close(&got, &want) < 1e-3);
+    }
+
+    #[test]
+    fn other_dtypes_take_candles_path_with_the_same_result() {
+        let dev = Device::Cpu;
+        let x = Tensor::randn(0f32, 1.0, (4, 6), &dev).unwrap();
+        let w = Tensor::randn(0f32, 1.0, (6, 5), &dev).unwrap();
+        let b = Tensor::randn(0f32, 1.0, 5, &dev).unwrap();
+        let f64s = |t: &Tensor| t.to_dtype(DType::F64).unwrap();
+        for epilogue in [Epilogue::Identity, Epilogue::GeluTanh, Epilogue::Relu] {
+            let fast = affine(&x, &w, Some(&b), epilogue).unwrap();
+            let slow = affine(&f64s(&x), &f64s(&w), Some(&f64s(&b)), epilogue).unwrap();
+            assert_eq!(slow.dtype(), DType::F64);
+            assert!(
+                close(&fast, &slow.to_dtype(DType::F32).unwrap()) < 1e-4,
+                "{epilogue:?}"
+            );
+        }
     }
 
     #[test]

@@ -61,19 +61,7 @@ impl Affine {
         out_shape.push(self.w.dim(1)?);
         let rows = x.elem_count() / d_in.max(1);
         let x = x.reshape((rows, d_in))?;
-        let y = if gemm::applies(&x, &self.w) {
-            gemm::affine(&x, &self.w, self.b.as_ref(), epilogue)?
-        } else {
-            let y = x.matmul(&self.w)?;
-            let y = match &self.b {
-                Some(b) => y.broadcast_add(b)?,
-                None => y,
-            };
-            match epilogue {
-                Epilogue::GeluTanh => Activation::GeluTanh.apply(&y)?,
-                Epilogue::Identity => y,
-            }
-        };
+        let y = gemm::affine(&x, &self.w, self.b.as_ref(), epilogue)?;
         Ok(y.reshape(out_shape)?)
     }
 }

@@ -11,7 +11,7 @@ mod batch;
 mod blocks;
 mod fastmath;
 mod fused_attention;
-mod gemm;
+pub(crate) mod gemm;
 pub mod gemma2;
 pub mod gguf;
 pub mod gpt2;
