@@ -154,6 +154,7 @@ impl CustomOp3 for FusedAttention {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::gemm::tests::close;
     use candle_core::Device;
 
     /// The fused kernel against the generic candle path (which f64 takes),
@@ -205,16 +206,7 @@ mod tests {
             )
             .unwrap()
         };
-        let diff = (real(&fused) - real(&generic))
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = close(&real(&fused), &real(&generic));
         assert!(diff < 1e-5, "max difference {diff}");
     }
 }

@@ -3,9 +3,9 @@
 //! applied by the thread that wrote each block while it is still in cache.
 //! Used by the model's projections and the SAE encoder.
 //!
-//! Candle's CPU matmul (the `gemm` crate) ran the GPT-2 shapes at roughly a
-//! third of this kind of machine's FMA peak per core; `matrixmultiply` runs
-//! them at about two thirds (numbers in bench/README.md). Other devices and
+//! On the 2-core AVX2 benchmark machine, candle's CPU matmul (the `gemm`
+//! crate) ran the GPT-2 shapes at 25-40% of the FMA peak per core and
+//! `matrixmultiply` at 40-70% (bench/README.md has the numbers). Other devices and
 //! dtypes keep candle's matmul.
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor};
@@ -277,11 +277,12 @@ impl CustomOp3 for Gemm {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use candle_core::Device;
 
-    fn close(a: &Tensor, b: &Tensor) -> f32 {
+    /// The largest absolute elementwise difference of two tensors.
+    pub(crate) fn close(a: &Tensor, b: &Tensor) -> f32 {
         (a - b)
             .unwrap()
             .abs()

@@ -109,7 +109,11 @@ pub fn features_activations(
     let mut out = Vec::with_capacity(sequences.len());
     let mut start = 0;
     for seq in sequences {
-        out.push(acts.narrow(0, start, seq.len())?.flatten_all()?.to_vec1::<f32>()?);
+        out.push(
+            acts.narrow(0, start, seq.len())?
+                .flatten_all()?
+                .to_vec1::<f32>()?,
+        );
         start += seq.len();
     }
     Ok(out)
