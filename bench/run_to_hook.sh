@@ -6,15 +6,25 @@
 # equivalent Python one-liner on the same saved model (also stopping at
 # block 8).
 #   CARGO_TARGET_DIR (default: target)  THREADS=N (default: nproc)  PYTHON=path/to/python with torch+transformers
+#   PROFILE=bench (default; release settings) or dev (dependencies at opt-level 3,
+#   sage's own code at 1; much cheaper to build, hot loops are explicit SIMD either way)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS="${THREADS:-$(nproc)}"
 PYTHON="${PYTHON:-python3}"
 TARGET="${CARGO_TARGET_DIR:-target}"
+PROFILE="${PROFILE:-bench}"
+case "$PROFILE" in
+  dev) BIN_DIR="$TARGET/debug" ;;
+  bench | release) BIN_DIR="$TARGET/release" ;;
+  *) BIN_DIR="$TARGET/$PROFILE" ;;
+esac
 WORK="$TARGET/bench-run-to-hook"
 mkdir -p "$WORK"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-RAYON_NUM_THREADS="$THREADS" cargo bench --bench run_to_hook -- --noplot
+RAYON_NUM_THREADS="$THREADS" cargo bench --profile "$PROFILE" --bench run_to_hook -- --noplot
+cargo build --profile "$PROFILE" --bin sage
 "$PYTHON" bench/torch_run_to_hook.py --threads "$THREADS" --save-dir "$WORK/gpt2-small-random" >"$WORK/torch.json"
 
 "$PYTHON" - "$WORK/torch.json" "$TARGET" <<'PY'
@@ -36,7 +46,7 @@ PY
 TEXT="The quick brown fox jumps over the lazy dog."
 MODEL="$WORK/gpt2-small-random"
 time_it() { local s e; s=$(date +%s.%N); "$@" >/dev/null; e=$(date +%s.%N); echo "$e - $s" | bc; }
-SAGE_S=$(RAYON_NUM_THREADS="$THREADS" time_it "$TARGET/release/sage" hook --model "$MODEL" --hook blocks.8.hook_resid_pre --text "$TEXT" --json)
+SAGE_S=$(RAYON_NUM_THREADS="$THREADS" time_it "$BIN_DIR/sage" hook --model "$MODEL" --hook blocks.8.hook_resid_pre --text "$TEXT" --json)
 PY_S=$(time_it "$PYTHON" -c "
 import json, torch, sys
 torch.set_num_threads($THREADS)
@@ -51,3 +61,4 @@ with torch.inference_mode():
 print(json.dumps({'token_ids': ids, 'values': out.tolist()}))
 ")
 echo "end to end, one text to JSON: sage ${SAGE_S}s, python ${PY_S}s, ratio $(echo "scale=2; $PY_S / $SAGE_S" | bc)x"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -5,6 +5,7 @@
 use candle_core::{Device, Tensor};
 
 use super::ModelError;
+use super::fused_attention;
 
 /// The head layout and scoring rule of one attention layer.
 #[derive(Debug, Clone, Copy)]
@@ -40,10 +41,12 @@ impl HeadLayout {
 }
 
 /// Attends `q` `[b, n_heads, s, hd]` over `k`, `v` `[b, n_kv_heads, s, hd]`
-/// (all contiguous) and returns the heads concatenated: `[b, s, n_heads*hd]`.
+/// (any strides, e.g. views into a fused QKV projection) and returns the
+/// heads concatenated: `[b, s, n_heads*hd]`.
 ///
-/// Grouped-query heads are handled by folding each group of query heads
-/// into the sequence axis, so keys and values are never copied per head.
+/// f32 on the CPU runs the fused per-head kernel in [`fused_attention`];
+/// elsewhere grouped-query heads are handled by folding each group of query
+/// heads into the sequence axis, so keys and values are never copied per head.
 pub(crate) fn attend(
     q: &Tensor,
     k: &Tensor,
@@ -51,9 +54,13 @@ pub(crate) fn attend(
     mask: Option<&Tensor>,
     heads: HeadLayout,
 ) -> Result<Tensor, ModelError> {
+    if fused_attention::applies(q, k, v) {
+        return fused_attention::attend(q, k, v, mask, heads);
+    }
+    let (q, k, v) = (q.contiguous()?, k.contiguous()?, v.contiguous()?);
     let (b, h, s, hd) = q.dims4()?;
     let kvh = heads.n_kv_heads;
-    let grouped = (q * heads.scale)?.reshape((b, kvh, (h / kvh) * s, hd))?;
+    let grouped = (&q * heads.scale)?.reshape((b, kvh, (h / kvh) * s, hd))?;
     let mut scores = grouped.matmul(&k.t()?)?;
     if let Some(cap) = heads.softcap {
         scores = ((scores / cap)?.tanh()? * cap)?;
@@ -63,7 +70,7 @@ pub(crate) fn attend(
         scores = scores.broadcast_add(mask)?;
     }
     let probs = candle_nn::ops::softmax_last_dim(&scores)?.reshape((b, kvh, (h / kvh) * s, s))?;
-    let out = probs.matmul(v)?.reshape((b, h, s, hd))?;
+    let out = probs.matmul(&v)?.reshape((b, h, s, hd))?;
     Ok(out.transpose(1, 2)?.reshape((b, s, h * hd))?)
 }
 

@@ -115,15 +115,13 @@ impl Gpt2 {
 
 impl Block for Gpt2Block {
     fn attention(&self, x: &Tensor, ctx: &Context) -> Result<Tensor, ModelError> {
-        let (b, s, d) = x.dims3()?;
+        let (b, s, _) = x.dims3()?;
         let (h, hd) = (self.heads.n_heads, self.heads.head_dim);
         let qkv = self.c_attn.forward(&self.ln_1.forward(x)?)?;
+        // Views into the fused projection, [b, h, s, hd]; nothing is copied.
+        let qkv = qkv.reshape((b, s, 3, h, hd))?;
         let split = |i: usize| -> Result<Tensor, ModelError> {
-            Ok(qkv
-                .narrow(2, i * d, d)?
-                .reshape((b, s, h, hd))?
-                .transpose(1, 2)?
-                .contiguous()?)
+            Ok(qkv.narrow(2, i, 1)?.squeeze(2)?.transpose(1, 2)?)
         };
         let out = attend(
             &split(0)?,
@@ -140,7 +138,7 @@ impl Block for Gpt2Block {
     }
 
     fn mlp(&self, normed: &Tensor) -> Result<Tensor, ModelError> {
-        let hidden = self.act.apply(&self.c_fc.forward(normed)?)?;
+        let hidden = self.c_fc.forward_activated(normed, self.act)?;
         self.mlp_proj.forward(&hidden)
     }
 }

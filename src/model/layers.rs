@@ -6,6 +6,7 @@ use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
 use super::ModelError;
+use super::gemm::{self, Epilogue};
 use super::weights::tensor;
 
 /// `x @ w + b` over the last dimension of `x`.
@@ -38,15 +39,29 @@ impl Affine {
 
     /// Applies the map to `[..., in]`, flattening leading dims into one matmul.
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor, ModelError> {
+        self.run(x, Epilogue::Identity)
+    }
+
+    /// Applies the map, then `act`; on the CPU the tanh GELU is computed by
+    /// the matmul's own threads as they finish each block.
+    pub(crate) fn forward_activated(
+        &self,
+        x: &Tensor,
+        act: Activation,
+    ) -> Result<Tensor, ModelError> {
+        match act {
+            Activation::GeluTanh => self.run(x, Epilogue::GeluTanh),
+            other => other.apply(&self.run(x, Epilogue::Identity)?),
+        }
+    }
+
+    fn run(&self, x: &Tensor, epilogue: Epilogue) -> Result<Tensor, ModelError> {
         let mut out_shape = x.dims().to_vec();
         let d_in = out_shape.pop().unwrap_or(0);
         out_shape.push(self.w.dim(1)?);
         let rows = x.elem_count() / d_in.max(1);
-        let y = x.reshape((rows, d_in))?.matmul(&self.w)?;
-        let y = match &self.b {
-            Some(b) => y.broadcast_add(b)?,
-            None => y,
-        };
+        let x = x.reshape((rows, d_in))?;
+        let y = gemm::affine(&x, &self.w, self.b.as_ref(), epilogue)?;
         Ok(y.reshape(out_shape)?)
     }
 }

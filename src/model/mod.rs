@@ -9,6 +9,9 @@
 mod attention;
 mod batch;
 mod blocks;
+mod fastmath;
+mod fused_attention;
+pub(crate) mod gemm;
 pub mod gemma2;
 pub mod gguf;
 pub mod gpt2;

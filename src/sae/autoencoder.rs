@@ -16,6 +16,7 @@ use super::norm::InputNorm;
 use super::residual::InputTransform;
 use super::topk::topk_mask;
 use super::{SaeError, SaeInfo};
+use crate::model::gemm::{self, Epilogue};
 
 /// How pre-activations become feature activations.
 #[derive(Debug, Clone)]
@@ -302,7 +303,7 @@ impl Sae {
         sae_in: &Tensor,
         decoder_norms: Option<&Tensor>,
     ) -> Result<Tensor, SaeError> {
-        let pre = sae_in.matmul(&self.w_enc)?.broadcast_add(&self.b_enc)?;
+        let pre = gemm::affine(sae_in, &self.w_enc, Some(&self.b_enc), Epilogue::Identity)?;
         Ok(match decoder_norms {
             Some(norms) => pre.broadcast_mul(norms)?,
             None => pre,
@@ -337,6 +338,14 @@ struct Columns {
 impl Columns {
     /// Encodes with these columns; TopK is handled by the caller.
     fn encode(&self, sae_in: &Tensor) -> Result<Tensor, SaeError> {
+        if let Activation::Relu = self.activation {
+            return Ok(gemm::affine(
+                sae_in,
+                &self.w_enc,
+                Some(&self.b_enc),
+                Epilogue::Relu,
+            )?);
+        }
         let proj = sae_in.matmul(&self.w_enc)?;
         let pre = proj.broadcast_add(&self.b_enc)?;
         Ok(match &self.activation {

@@ -104,14 +104,17 @@ pub fn features_activations(
     } else {
         sae.encode_features(&rows, features)?
     };
-    let values = acts.flatten_all()?.to_vec1::<f32>()?;
-    let width = features.len();
+    // Each sequence's rows are copied out of the tensor once, straight into
+    // its own Vec (a dense [tokens, d_sae] batch is large).
     let mut out = Vec::with_capacity(sequences.len());
     let mut start = 0;
     for seq in sequences {
-        let end = start + seq.len() * width;
-        out.push(values[start..end].to_vec());
-        start = end;
+        out.push(
+            acts.narrow(0, start, seq.len())?
+                .flatten_all()?
+                .to_vec1::<f32>()?,
+        );
+        start += seq.len();
     }
     Ok(out)
 }
