@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, bail};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
+use sage::activation::ActivationSource;
 use sage::agent::{Agent, AgentConfig, GateMode, StopReason};
 use sage::config::Paths;
 use sage::session::report::format_cost;
@@ -100,8 +101,13 @@ struct Progress {
 
 /// Runs the batch.
 pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
-    let features = parse_features(&args.features)?;
     let source = activation_source(&source_choice(&args)?)?;
+    explain_with(&args, source)
+}
+
+/// Runs the batch on an already opened source (`sage eval` shares its own).
+pub fn explain_with(args: &ExplainArgs, source: Arc<dyn ActivationSource>) -> anyhow::Result<()> {
+    let features = parse_features(&args.features)?;
     let n_features = source.info().n_features;
     if let Some(bad) = features.iter().find(|&&f| f >= n_features) {
         bail!("feature {bad} is out of range: this SAE has features 0..{n_features}");
@@ -364,7 +370,8 @@ fn summary_table(outcomes: &[(u32, Outcome)]) -> String {
     table
 }
 
-fn source_choice(args: &ExplainArgs) -> anyhow::Result<SourceChoice> {
+/// The source the flags name.
+pub fn source_choice(args: &ExplainArgs) -> anyhow::Result<SourceChoice> {
     Ok(match args.source {
         SourceKind::Synthetic => SourceChoice::Synthetic,
         SourceKind::Local => match (&args.model, &args.sae) {

@@ -18,11 +18,15 @@ pub mod explanation;
 pub mod feature;
 #[cfg(test)]
 mod fixtures;
+pub mod from_session;
 pub mod generative;
 pub mod judge;
 pub mod llm_judge;
 pub mod one_shot;
+pub mod plot;
 pub mod predictive;
+pub mod record;
+pub mod report;
 pub mod stats;
 
 pub use explanation::Explanation;
@@ -34,4 +38,6 @@ pub use generative::{GenerativeScore, SentenceOutcome, success_threshold};
 pub use judge::{Judge, JudgeError, RuleJudge, Spend};
 pub use llm_judge::{LlmJudge, PredictMode};
 pub use predictive::{Baseline, HeldOutText, PredictiveScore, held_out_set};
+pub use record::{append_to_session, evaluation_of};
+pub use report::{Average, CONTROL, EvalReport, FailedFeature, ONE_SHOT, SAGE};
 pub use stats::{Interval, bootstrap, mean, mean_interval, pearson};
