@@ -259,8 +259,17 @@ mod tests {
             at_ms: 1_764_000_200_000,
         });
         let text = screen(agent.state(), &mut live(), 200, 60);
-        assert!(text.contains("EVALUATION · heuristic rule (offline)"), "{text}");
-        for row in ["sage     gen", "one-shot pred", "control  gen", "missing", "0.85"] {
+        assert!(
+            text.contains("EVALUATION · heuristic rule (offline)"),
+            "{text}"
+        );
+        for row in [
+            "sage     gen",
+            "one-shot pred",
+            "control  gen",
+            "missing",
+            "0.85",
+        ] {
             assert!(text.contains(row), "{row} not in\n{text}");
         }
         insta::assert_snapshot!("evaluated_200x60", text);
