@@ -6,13 +6,14 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use futures::StreamExt;
 use sage::activation::ActivationSource;
 use sage::config::Paths;
 use sage::eval::from_session::{feature_input, load_state, sage_candidate};
 use sage::eval::{
-    Candidate, EvalOptions, EvalReport, Explanation, FailedFeature, Judge, LlmJudge, ONE_SHOT,
-    PredictMode, RuleJudge, Spend, append_to_session, evaluate_feature, evaluation_of, one_shot,
-    plot,
+    Candidate, EvalOptions, EvalReport, Explanation, FailedFeature, FeatureEvaluation, Judge,
+    LlmJudge, ONE_SHOT, PredictMode, RuleJudge, Spend, append_to_session, evaluate_feature,
+    evaluation_of, one_shot, plot,
 };
 use sage::llm::LlmClient;
 use sage::session::{Report, SessionStore, now_ms};
@@ -85,15 +86,14 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     };
     let store = SessionStore::new(Paths::resolve().sessions_dir());
     let runtime = tokio::runtime::Runtime::new().context("could not start the async runtime")?;
-    let report = runtime.block_on(evaluate_all(
-        &features,
-        &reports_dir,
-        &store,
-        source.as_ref(),
-        client.as_deref(),
-        judge.as_ref(),
-        &options,
-    ));
+    let tools = Tools {
+        store: &store,
+        source: source.as_ref(),
+        client: client.as_deref(),
+        judge: judge.as_ref(),
+        options: &options,
+    };
+    let report = runtime.block_on(tools.evaluate_all(&features, &reports_dir, args.explain.jobs));
     write_outputs(&args.explain.out, &report)?;
     print!("{}", report.to_markdown());
     if !report.failed.is_empty() {
@@ -111,73 +111,100 @@ struct Loaded {
     state: sage::agent::AgentState,
 }
 
-async fn evaluate_all(
-    features: &[u32],
-    reports_dir: &Path,
-    store: &SessionStore,
-    source: &dyn ActivationSource,
-    client: Option<&dyn LlmClient>,
-    judge: &dyn Judge,
-    options: &EvalOptions,
-) -> EvalReport {
-    let mut failed = Vec::new();
-    let mut loaded: Vec<Loaded> = Vec::new();
-    for &feature in features {
-        match load(reports_dir, store, feature) {
-            Ok(l) => loaded.push(l),
-            Err(reason) => failed.push(FailedFeature {
-                feature,
-                reason: format!("{reason:#}"),
-            }),
+/// What every feature's evaluation shares.
+struct Tools<'a> {
+    store: &'a SessionStore,
+    source: &'a dyn ActivationSource,
+    client: Option<&'a dyn LlmClient>,
+    judge: &'a dyn Judge,
+    options: &'a EvalOptions,
+}
+
+impl Tools<'_> {
+    /// Evaluates every feature, `jobs` at a time, and records the scores in
+    /// each session.
+    async fn evaluate_all(&self, features: &[u32], reports_dir: &Path, jobs: usize) -> EvalReport {
+        let Tools {
+            store,
+            source,
+            judge,
+            options,
+            ..
+        } = *self;
+        let mut failed = Vec::new();
+        let mut loaded: Vec<Loaded> = Vec::new();
+        for &feature in features {
+            match load(reports_dir, store, feature) {
+                Ok(l) => loaded.push(l),
+                Err(reason) => failed.push(FailedFeature {
+                    feature,
+                    reason: format!("{reason:#}"),
+                }),
+            }
         }
+        let sage_explanations: Vec<Option<Explanation>> = loaded
+            .iter()
+            .map(|l| sage_candidate(&l.state).explanation.ok())
+            .collect();
+        let outcomes: Vec<(usize, anyhow::Result<FeatureEvaluation>)> =
+            futures::stream::iter(loaded.iter().enumerate())
+                .map(|(k, l)| {
+                    // The control is the next feature's explanation (none with one feature).
+                    let control = (loaded.len() > 1)
+                        .then(|| sage_explanations[(k + 1) % loaded.len()].clone())
+                        .flatten();
+                    async move { (k, self.evaluate_one(l, control).await) }
+                })
+                .buffer_unordered(jobs.max(1))
+                .collect()
+                .await;
+        let mut outcomes = outcomes;
+        outcomes.sort_by_key(|(k, _)| *k);
+        let mut evaluated = Vec::new();
+        for (k, outcome) in outcomes {
+            let l = &loaded[k];
+            match outcome {
+                Ok(evaluation) => {
+                    let record = evaluation_of(&evaluation, &judge.name());
+                    if let Err(e) = append_to_session(store, &l.session_id, record, now_ms()) {
+                        eprintln!(
+                            "feature {}: scores not recorded in session {}: {e}",
+                            l.state.feature, l.session_id
+                        );
+                    }
+                    evaluated.push(evaluation);
+                }
+                Err(reason) => failed.push(FailedFeature {
+                    feature: l.state.feature,
+                    reason: format!("{reason:#}"),
+                }),
+            }
+        }
+        failed.sort_by_key(|f| f.feature);
+        let info = source.info();
+        EvalReport::new(
+            info.model,
+            info.sae,
+            judge.name(),
+            options.clone(),
+            evaluated,
+            failed,
+        )
     }
-    let sage_explanations: Vec<Option<Explanation>> = loaded
-        .iter()
-        .map(|l| sage_candidate(&l.state).explanation.ok())
-        .collect();
-    let mut evaluated = Vec::new();
-    for (k, l) in loaded.iter().enumerate() {
-        // The control is the next feature's explanation (none with one feature).
-        let control = (loaded.len() > 1)
-            .then(|| sage_explanations[(k + 1) % loaded.len()].clone())
-            .flatten();
+
+    /// Scores one feature's SAGE explanation and a fresh one-shot baseline.
+    async fn evaluate_one(
+        &self,
+        l: &Loaded,
+        control: Option<Explanation>,
+    ) -> anyhow::Result<FeatureEvaluation> {
         let candidates = vec![
             sage_candidate(&l.state),
-            one_shot_candidate(&l.state, client).await,
+            one_shot_candidate(&l.state, self.client).await,
         ];
-        let outcome = match feature_input(&l.session_id, &l.state, candidates, control) {
-            Ok(input) => evaluate_feature(&input, source, judge, options)
-                .await
-                .map_err(anyhow::Error::from),
-            Err(e) => Err(e.into()),
-        };
-        match outcome {
-            Ok(evaluation) => {
-                let record = evaluation_of(&evaluation, &judge.name());
-                if let Err(e) = append_to_session(store, &l.session_id, record, now_ms()) {
-                    eprintln!(
-                        "feature {}: scores not recorded in session {}: {e}",
-                        l.state.feature, l.session_id
-                    );
-                }
-                evaluated.push(evaluation);
-            }
-            Err(reason) => failed.push(FailedFeature {
-                feature: l.state.feature,
-                reason: format!("{reason:#}"),
-            }),
-        }
+        let input = feature_input(&l.session_id, &l.state, candidates, control)?;
+        Ok(evaluate_feature(&input, self.source, self.judge, self.options).await?)
     }
-    failed.sort_by_key(|f| f.feature);
-    let info = source.info();
-    EvalReport::new(
-        info.model,
-        info.sae,
-        judge.name(),
-        options.clone(),
-        evaluated,
-        failed,
-    )
 }
 
 /// The session behind `feature-F.json` in the explanations folder.
