@@ -258,6 +258,73 @@ impl Judge for LlmJudge {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::llm::{LlmError, Usage};
+    use std::sync::Mutex;
+
+    /// Answers every call with "7" whose top alternatives are 7 and 3 at
+    /// equal odds, and records the requests.
+    struct DigitModel {
+        requests: Mutex<Vec<LlmRequest>>,
+    }
+
+    #[async_trait::async_trait]
+    impl LlmClient for DigitModel {
+        fn spec(&self) -> &str {
+            "digits"
+        }
+
+        async fn complete(&self, request: &LlmRequest) -> Result<LlmReply, LlmError> {
+            self.requests.lock().unwrap().push(request.clone());
+            let half = 0.5f64.ln();
+            Ok(LlmReply {
+                text: "7".into(),
+                json: None,
+                usage: Usage {
+                    prompt_tokens: 40,
+                    completion_tokens: 1,
+                    ..Usage::default()
+                },
+                logprobs: Some(vec![TokenLogprob {
+                    token: "7".into(),
+                    logprob: half,
+                    top: vec![("7".into(), half), ("3".into(), half)],
+                }]),
+            })
+        }
+    }
+
+    #[test]
+    fn per_token_mode_makes_one_logprob_call_per_token() {
+        let model = Arc::new(DigitModel {
+            requests: Mutex::new(Vec::new()),
+        });
+        let judge = LlmJudge::new(model.clone(), PredictMode::Logprobs);
+        let explanation = Explanation {
+            label: "month names".into(),
+            description: String::new(),
+            rule: None,
+        };
+        let tokens: Vec<String> = ["In", " May", " we"].map(String::from).to_vec();
+        let mut spend = Spend::default();
+        let values = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(judge.predict(&explanation, &tokens, &mut spend))
+            .unwrap();
+        assert_eq!(values, [5.0, 5.0, 5.0]);
+        assert_eq!((spend.calls, spend.failed, spend.tokens), (3, 0, 3 * 41));
+        let requests = model.requests.lock().unwrap();
+        assert!(
+            requests
+                .iter()
+                .all(|r| r.top_logprobs == Some(TOP_LOGPROBS))
+        );
+        assert!(
+            requests[1].messages[0]
+                .content
+                .contains("\" May\" (token number 1")
+        );
+    }
 
     fn position(token: &str, top: &[(&str, f64)]) -> TokenLogprob {
         TokenLogprob {
