@@ -111,7 +111,10 @@ fn offline_eval_scores_sage_above_the_one_shot_floor_and_records_it_in_each_sess
     assert_eq!(evaluated_events(data.path()), [1, 1, 1, 1]);
     let session = report["features"][0]["session_id"].as_str().unwrap();
     let exported = sage(data.path(), &["replay", session, "--export", "md"]);
-    assert!(exported.contains("## Evaluation (heuristic rule (offline))"), "{exported}");
+    assert!(
+        exported.contains("## Evaluation (heuristic rule (offline))"),
+        "{exported}"
+    );
     assert!(exported.contains("| one-shot | pred |"), "{exported}");
 
     // Reusing the sessions: no new session, the same numbers (fixed

@@ -62,6 +62,11 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     }
     let source = activation_source(&source_choice(&args.explain)?)?;
     let client = llm_client(&args.explain.llm)?;
+    if client.is_none() && args.predict == PredictArg::Logprobs {
+        bail!(
+            "--predict logprobs needs an LLM judge with log-probabilities: pass --llm SPEC (the offline judge predicts from the heuristic rule)"
+        );
+    }
     let reports_dir = match &args.sessions {
         Some(dir) => dir.clone(),
         None => {

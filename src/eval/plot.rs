@@ -129,7 +129,7 @@ fn panel<DB: DrawingBackend>(
         .margin(12)
         .x_label_area_size(28)
         .y_label_area_size(44)
-        .build_cartesian_2d(0.0..n, y_min..1.05)
+        .build_cartesian_2d(0.0..n, y_min..1.3)
         .map_err(err)?;
     chart
         .configure_mesh()
