@@ -280,3 +280,91 @@ fn missing_summary(row: &Scored) -> String {
 fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::generative::GenerativeScore;
+    use crate::eval::predictive::PredictiveScore;
+
+    fn point(v: f64) -> Interval {
+        Interval {
+            estimate: v,
+            low: v,
+            high: v,
+        }
+    }
+
+    fn scored(explainer: &str, generative: Option<f64>, r: Option<f64>, missing: usize) -> Scored {
+        Scored {
+            explainer: explainer.into(),
+            explanation: None,
+            explainer_spend: Spend {
+                calls: 1,
+                tokens: 100,
+                ..Spend::default()
+            },
+            judge_spend: Spend::default(),
+            generative: generative.map(|g| GenerativeScore {
+                requested: 10,
+                threshold: 1.0,
+                sentences: Vec::new(),
+                score: point(g),
+            }),
+            predictive: Some(PredictiveScore {
+                texts: 10,
+                missing,
+                tokens: 100,
+                pearson: r.map(point),
+            }),
+            missing: Vec::new(),
+        }
+    }
+
+    fn feature(feature: u32, rows: Vec<Scored>) -> FeatureEvaluation {
+        FeatureEvaluation {
+            feature,
+            session_id: None,
+            holdout_seed: 0,
+            options: EvalOptions::default(),
+            threshold: Some(1.0),
+            held_out_texts: 10,
+            control: None,
+            scored: rows,
+            baselines: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn averages_leave_missing_scores_out_and_count_them() {
+        let report = EvalReport::new(
+            "m".into(),
+            "s".into(),
+            "j".into(),
+            EvalOptions::default(),
+            vec![
+                feature(1, vec![scored(SAGE, Some(0.8), Some(0.6), 0)]),
+                feature(2, vec![scored(SAGE, None, Some(0.2), 3)]),
+                feature(3, vec![scored(SAGE, Some(0.4), None, 10)]),
+            ],
+            Vec::new(),
+        );
+        let sage = &report.averages[0];
+        assert_eq!(sage.name, SAGE);
+        let generative = sage.generative.unwrap();
+        assert!((generative.estimate - 0.6).abs() < 1e-12, "{generative:?}");
+        assert!((sage.predictive.unwrap().estimate - 0.4).abs() < 1e-12);
+        assert_eq!((sage.generative_features, sage.predictive_features), (2, 2));
+        assert_eq!((sage.missing_features, sage.missing_texts), (1, 13));
+        assert_eq!(
+            (sage.explainer_spend.calls, sage.explainer_spend.tokens),
+            (3, 300)
+        );
+        let md = report.to_markdown();
+        assert!(md.contains("| sage | 0.60 ["), "{md}");
+        assert!(
+            md.contains("| 3 | sage |  | 0.40 [0.40, 0.40] | n/a | 10 text(s) |"),
+            "{md}"
+        );
+    }
+}
