@@ -299,5 +299,8 @@ fn failed_llm_predictions_are_reported_missing_and_left_out_of_the_averages() {
     assert_eq!(averaged as usize, failed);
     assert!(stdout.contains("HTTP 400"), "{stdout}");
     assert_eq!(average(&report, "one-shot")["explainer_spend"]["calls"], 2);
+    // One generation call per feature for the control sentences.
+    let control = average(&report, "control (other feature's sentences)");
+    assert_eq!(control["judge_spend"]["calls"], 2);
     assert!(report["judge"].as_str().unwrap().contains("batched"));
 }

@@ -18,7 +18,9 @@ pub struct EvalOptions {
     pub sentences: usize,
     /// Non-activating texts added to the held-out set (SAGE adds none).
     pub non_activating: usize,
-    /// Seed of every bootstrap and of the random baseline.
+    /// Base seed: the baselines and their intervals use it as is, the
+    /// control's interval `seed ^ 0xC0`, the k-th explainer's `seed + k + 1`
+    /// (each score records the seed it used).
     pub seed: u64,
 }
 
@@ -109,6 +111,8 @@ pub struct FeatureEvaluation {
     /// Generative score of the control sentences (the floor); `None` when
     /// there was no control or it could not be generated.
     pub control: Option<GenerativeScore>,
+    /// What generating the control sentences cost the judge.
+    pub control_spend: Spend,
     /// SAGE, the one-shot baseline, …, in the order given.
     pub scored: Vec<Scored>,
     /// Explanation-free predictive baselines.
@@ -185,6 +189,7 @@ pub async fn evaluate_feature(
         threshold,
         held_out_texts: set.len(),
         control,
+        control_spend,
         scored,
         baselines,
     })

@@ -52,6 +52,8 @@ pub struct GenerativeScore {
     /// Successes / `requested`, with a bootstrap interval over the
     /// `requested` outcomes.
     pub score: Interval,
+    /// Seed the interval was drawn with.
+    pub seed: u64,
 }
 
 impl GenerativeScore {
@@ -95,6 +97,7 @@ impl GenerativeScore {
             threshold,
             sentences,
             score,
+            seed,
         }
     }
 

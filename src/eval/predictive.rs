@@ -71,6 +71,8 @@ pub struct PredictiveScore {
     /// texts; `None` when undefined (no scored text, or a side without
     /// variance).
     pub pearson: Option<Interval>,
+    /// Seed the interval was drawn with.
+    pub seed: u64,
 }
 
 /// Scores predictions (aligned with `set`; `None` = missing).
@@ -97,6 +99,7 @@ pub fn score(set: &[HeldOutText], predictions: &[Option<Vec<f32>>], seed: u64) -
         missing: set.len() - scored.len(),
         tokens: scored.iter().map(|(t, _)| t.truth.len()).sum(),
         pearson: bootstrap(&scored, statistic, BOOTSTRAP_RESAMPLES, seed),
+        seed,
     }
 }
 

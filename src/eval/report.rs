@@ -104,9 +104,14 @@ impl EvalReport {
             .iter()
             .filter_map(|f| f.control.as_ref().map(|c| c.score.estimate))
             .collect();
+        let mut control_spend = Spend::default();
+        for f in &features {
+            control_spend.add(&f.control_spend);
+        }
         averages.push(Average {
             generative_features: control.len(),
             generative: mean_interval(&control, seed),
+            judge_spend: control_spend,
             ..Average::empty(CONTROL)
         });
         for baseline in Baseline::ALL {
@@ -310,12 +315,14 @@ mod tests {
                 threshold: 1.0,
                 sentences: Vec::new(),
                 score: point(g),
+                seed: 0,
             }),
             predictive: Some(PredictiveScore {
                 texts: 10,
                 missing,
                 tokens: 100,
                 pearson: r.map(point),
+                seed: 0,
             }),
             missing: Vec::new(),
         }
@@ -330,6 +337,7 @@ mod tests {
             threshold: Some(1.0),
             held_out_texts: 10,
             control: None,
+            control_spend: Spend::default(),
             scored: rows,
             baselines: Vec::new(),
         }
