@@ -78,7 +78,8 @@ install_sae() {
     source_dir="$(cd "$(dirname "$0")/.." && pwd)/assets/demo-sae"
     [[ -f "$source_dir/cfg.json" ]] || die "no demo SAE at $source_dir; run this script from a sage checkout"
     mkdir -p "$demo_dir/sae"
-    cp "$source_dir/cfg.json" "$source_dir/sae_weights.safetensors" "$demo_dir/sae/"
+    # -p keeps the modification time: the mined-examples cache is keyed by it.
+    cp -p "$source_dir/cfg.json" "$source_dir/sae_weights.safetensors" "$demo_dir/sae/"
     echo "installed demo SAE: $demo_dir/sae"
 }
 

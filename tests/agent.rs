@@ -359,6 +359,7 @@ impl Harness {
                     Err(error) => Event::ReasonerFailed {
                         request,
                         error,
+                        usage: Usage::default(),
                         at_ms,
                     },
                 };

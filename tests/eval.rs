@@ -2,30 +2,24 @@
 //! (heuristic reasoner and rule judge), and with an LLM judge talking to a
 //! scripted OpenAI-compatible server on 127.0.0.1 that fails some calls.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use common::{FakeServer, Response, ok};
 use serde_json::{Value, json};
 
 fn sage(data_dir: &Path, args: &[&str]) -> String {
-    let output: Output = Command::new(env!("CARGO_BIN_EXE_sage"))
+    ok(Command::new(env!("CARGO_BIN_EXE_sage"))
         .args(args)
         .env("SAGE_DATA_DIR", data_dir)
         .env_remove("OPENAI_API_KEY")
         .env_remove("SAGE_LLM_API_KEY")
         .output()
-        .expect("the sage binary runs");
-    assert!(
-        output.status.success(),
-        "sage {args:?} failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+        .expect("the sage binary runs"))
 }
 
 fn read_json(path: &Path) -> Value {
@@ -134,92 +128,57 @@ fn offline_eval_scores_sage_above_the_one_shot_floor_and_records_it_in_each_sess
 /// Answers chat completions for the LLM judge and the one-shot explainer,
 /// telling the requests apart by their schema title; every third
 /// prediction request gets an HTTP 400. Counts the failures it sent.
-fn start_judge_server() -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+fn start_judge_server() -> (FakeServer, Arc<AtomicUsize>) {
     let failures = Arc::new(AtomicUsize::new(0));
     let failed = failures.clone();
-    std::thread::spawn(move || {
-        let mut predictions = 0;
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let Some(request) = read_body(&stream) else {
-                continue;
-            };
-            let title = request["response_format"]["json_schema"]["schema"]["title"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            let prompt = request["messages"][0]["content"]
-                .as_str()
-                .unwrap_or_default();
-            let answer = match title.as_str() {
-                "one_shot_explanation" => {
-                    json!({"label": "month names", "description": "fires on month names"})
+    let predictions = AtomicUsize::new(0);
+    let server = FakeServer::start(move |request, _| {
+        let request = request.json();
+        let title = request["response_format"]["json_schema"]["schema"]["title"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let prompt = request["messages"][0]["content"]
+            .as_str()
+            .unwrap_or_default();
+        let answer = match title.as_str() {
+            "one_shot_explanation" => {
+                json!({"label": "month names", "description": "fires on month names"})
+            }
+            "sentences" => json!({"sentences": (0..10)
+                .map(|i| format!("We moved house in {} that year.", ["May", "June"][i % 2]))
+                .collect::<Vec<_>>()}),
+            _ => {
+                if (predictions.fetch_add(1, Ordering::SeqCst) + 1) % 3 == 0 {
+                    failed.fetch_add(1, Ordering::SeqCst);
+                    return Response::json(400, json!({"error": {"message": "scripted"}}));
                 }
-                "sentences" => json!({"sentences": (0..10)
-                    .map(|i| format!("We moved house in {} that year.", ["May", "June"][i % 2]))
-                    .collect::<Vec<_>>()}),
-                _ => {
-                    predictions += 1;
-                    if predictions % 3 == 0 {
-                        failed.fetch_add(1, Ordering::SeqCst);
-                        respond(&mut stream, 400, &json!({"error": {"message": "scripted"}}));
-                        continue;
-                    }
-                    // One value per listed token: 9 on month names.
-                    let listing = prompt.rsplit("\n\n").next().unwrap_or_default();
-                    let values: Vec<u32> = listing
-                        .lines()
-                        .map(|l| {
-                            if l.contains("May") || l.contains("June") {
-                                9
-                            } else {
-                                0
-                            }
-                        })
-                        .collect();
-                    json!({ "activations": values })
-                }
-            };
-            let reply = json!({
+                // One value per listed token: 9 on month names.
+                let listing = prompt.rsplit("\n\n").next().unwrap_or_default();
+                let values: Vec<u32> = listing
+                    .lines()
+                    .map(|l| {
+                        if l.contains("May") || l.contains("June") {
+                            9
+                        } else {
+                            0
+                        }
+                    })
+                    .collect();
+                json!({ "activations": values })
+            }
+        };
+        Response::json(
+            200,
+            json!({
                 "id": "judge", "object": "chat.completion", "model": "judge",
                 "choices": [{"index": 0, "finish_reason": "stop", "message": {
                     "role": "assistant", "content": answer.to_string()}}],
                 "usage": {"prompt_tokens": 50, "completion_tokens": 5, "total_tokens": 55}
-            });
-            respond(&mut stream, 200, &reply);
-        }
+            }),
+        )
     });
-    (base, failures)
-}
-
-fn read_body(stream: &TcpStream) -> Option<Value> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
-    let mut length = 0;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).ok()? == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().ok()?;
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    serde_json::from_slice(&body).ok()
-}
-
-fn respond(stream: &mut TcpStream, status: u16, body: &Value) {
-    let body = body.to_string();
-    let _ = write!(
-        stream,
-        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
+    (server, failures)
 }
 
 #[test]
@@ -240,8 +199,8 @@ fn failed_llm_predictions_are_reported_missing_and_left_out_of_the_averages() {
             explained_arg,
         ],
     );
-    let (base, failures) = start_judge_server();
-    let spec = format!("{base}#judge");
+    let (server, failures) = start_judge_server();
+    let spec = format!("{}/v1#judge", server.url());
     let stdout = sage(
         data.path(),
         &[

@@ -3,13 +3,13 @@
 //! LLM reasoner talking to a scripted OpenAI-compatible server on
 //! 127.0.0.1, in a temp data dir.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
+
+mod common;
+use common::{FakeServer, Response, ok};
 
 fn sage(data_dir: &Path, args: &[&str]) -> Output {
     sage_with_env(data_dir, args, &[])
@@ -27,16 +27,6 @@ fn sage_with_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output
         command.env(name, value);
     }
     command.output().expect("the sage binary runs")
-}
-
-fn ok(output: Output) -> String {
-    assert!(
-        output.status.success(),
-        "sage failed:\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
 }
 
 fn session_count(data_dir: &Path) -> usize {
@@ -190,6 +180,33 @@ fn bad_requests_fail_with_a_message_and_no_output() {
     let missing = sage(data.path(), &["replay", "no-such-session"]);
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("sage sessions"));
+
+    // A batch has nobody to approve steps: attended gates are refused
+    // before any session starts, with the way to get them.
+    for gate in ["review", "step"] {
+        let gated = sage(
+            data.path(),
+            &[
+                "explain",
+                "--source",
+                "synthetic",
+                "--features",
+                "0",
+                "--gate",
+                gate,
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert!(!gated.status.success(), "--gate {gate} was accepted");
+        let stderr = String::from_utf8_lossy(&gated.stderr);
+        assert!(
+            stderr.contains(&format!("--gate {gate}")) && stderr.contains("sage explore"),
+            "{stderr}"
+        );
+        assert!(!out.exists());
+        assert_eq!(session_count(data.path()), 0);
+    }
 }
 
 /// The scripted answer to each reasoning step, chosen by the schema title
@@ -217,65 +234,32 @@ fn scripted_answer(step: &str) -> serde_json::Value {
     }
 }
 
-/// A one-thread HTTP/1.1 server that answers chat completions from the
-/// script and records every request body and authorization header.
-fn start_scripted_server() -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}/v1", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let record = seen.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0;
-            let mut head = String::new();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((name, value)) = line.split_once(':')
-                    && name.eq_ignore_ascii_case("content-length")
-                {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-                head.push_str(&line);
-            }
-            let mut body = vec![0; length];
-            if reader.read_exact(&mut body).is_err() {
-                continue;
-            }
-            let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-            let step = request["response_format"]["json_schema"]["schema"]["title"]
-                .as_str()
-                .or_else(|| request["response_format"]["json_schema"]["name"].as_str())
-                .unwrap_or("conclusion")
-                .to_string();
-            record
-                .lock()
-                .unwrap()
-                .push(format!("{head}\n{}", String::from_utf8_lossy(&body)));
-            let reply = serde_json::json!({
+/// A fake OpenAI-compatible server answering chat completions from the
+/// script (it records every request).
+fn start_scripted_server() -> FakeServer {
+    FakeServer::start(|request, _| {
+        let body = request.json();
+        let format = &body["response_format"]["json_schema"];
+        let step = format["schema"]["title"]
+            .as_str()
+            .or_else(|| format["name"].as_str())
+            .unwrap_or("conclusion");
+        Response::json(
+            200,
+            serde_json::json!({
                 "id": "scripted", "object": "chat.completion", "model": "scripted-model",
                 "choices": [{"index": 0, "finish_reason": "stop", "message": {
-                    "role": "assistant", "content": scripted_answer(&step).to_string()}}],
+                    "role": "assistant", "content": scripted_answer(step).to_string()}}],
                 "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
-            })
-            .to_string();
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
-                reply.len()
-            );
-        }
-    });
-    (base, seen)
+            }),
+        )
+    })
 }
 
 #[test]
 fn explain_with_an_openai_compatible_server_records_its_answers_and_never_the_key() {
-    let (base, seen) = start_scripted_server();
+    let server = start_scripted_server();
+    let base = format!("{}/v1", server.url());
     let data = tempfile::tempdir().unwrap();
     let out = data.path().join("out");
     let spec = format!("{base}#scripted-model");
@@ -303,7 +287,7 @@ fn explain_with_an_openai_compatible_server_records_its_answers_and_never_the_ke
     assert_eq!(report["label"], "the scripted cat label");
     assert_eq!(report["reasoner"].as_str().unwrap(), spec);
     assert_eq!(report["hypotheses"][0]["description"], "the word cat");
-    let calls = seen.lock().unwrap().len() as u64;
+    let calls = server.requests().len() as u64;
     assert!(
         calls >= 4,
         "hypothesise, design, update, review, conclude: {calls}"
@@ -322,11 +306,172 @@ fn explain_with_an_openai_compatible_server_records_its_answers_and_never_the_ke
     );
 
     // The key went to the server, and into no file sage wrote.
-    assert!(seen.lock().unwrap().iter().any(|r| r.contains(secret)));
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.header("authorization") == Some(format!("Bearer {secret}").as_str()))
+    );
     for dir in [out.clone(), data.path().join("sessions")] {
         for entry in std::fs::read_dir(dir).unwrap() {
             let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
             assert!(!text.contains(secret));
         }
     }
+}
+
+/// The tiny Llama fixture (64-token context) and its SAELens JumpReLU SAE
+/// (64 latents at `blocks.1.hook_resid_post`), as `--model` / `--sae`.
+fn fixture_model_and_sae() -> (String, String) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let model = fixtures.join("models/llama-gqa");
+    let sae = fixtures.join("saes/on-models/llama-res-jumprelu/sae");
+    (
+        model.to_str().unwrap().to_string(),
+        sae.to_str().unwrap().to_string(),
+    )
+}
+
+/// A small corpus of plain sentences in two files.
+fn write_corpus(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let animals = "The cat sat on the mat. A dog ran in the park. Birds sing in May.\n";
+    let numbers = "We counted 12 apples, 7 pears and 30 plums on Monday morning.\n";
+    std::fs::write(dir.join("animals.txt"), animals.repeat(12)).unwrap();
+    std::fs::write(dir.join("numbers.txt"), numbers.repeat(12)).unwrap();
+}
+
+#[test]
+fn explain_on_a_local_model_mines_exemplars_from_the_corpus_and_replays() {
+    let data = tempfile::tempdir().unwrap();
+    let corpus = data.path().join("corpus");
+    write_corpus(&corpus);
+    let out = data.path().join("out");
+    let (model, sae) = fixture_model_and_sae();
+    let args = [
+        "explain",
+        "--model",
+        &model,
+        "--sae",
+        &sae,
+        "--corpus",
+        corpus.to_str().unwrap(),
+        "--features",
+        "0..2",
+        "--llm",
+        "heuristic",
+        "--max-rounds",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let summary = ok(sage(data.path(), &args));
+
+    for feature in 0..2u32 {
+        let text = std::fs::read_to_string(out.join(format!("feature-{feature}.json")))
+            .unwrap_or_else(|e| panic!("feature {feature}: {e}\nsummary:\n{summary}"));
+        let report: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(report["schema_version"], 1);
+        assert_eq!(report["model"], "llama-gqa");
+        assert_eq!(report["sae"], sae.as_str());
+        assert_eq!(report["hook"], "blocks.1.hook_resid_post");
+        assert_eq!(report["feature"], feature);
+        assert_eq!(report["reasoner"], "heuristic");
+        assert_eq!(report["status"], "concluded", "{report}");
+        let stop = report["stop_reason"].as_str().unwrap();
+        assert!(
+            !["exemplars_failed", "no_exemplars"].contains(&stop),
+            "exemplars came from the corpus: {stop}"
+        );
+        let label = report["label"].as_str().unwrap();
+        assert!(!label.trim().is_empty());
+        assert!(report["confidence"].is_number());
+        assert!(!report["hypotheses"].as_array().unwrap().is_empty());
+        let done: Vec<&Value> = report["experiments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["status"] == "done")
+            .collect();
+        assert!(!done.is_empty(), "{report}");
+        for e in done {
+            let tokens = e["tokens"].as_array().unwrap();
+            assert_eq!(tokens.len(), e["values"].as_array().unwrap().len());
+            // The model saw a prepended <s>; the record starts at the
+            // text's first token (the BOS rule).
+            assert_ne!(tokens[0], "<s>", "{e}");
+            let first = e["text"].as_str().unwrap().trim_start();
+            let token0 = tokens[0].as_str().unwrap().trim_start();
+            assert!(first.starts_with(token0), "{token0:?} vs {first:?}");
+        }
+
+        // The session log replays to exactly the report explain wrote.
+        let id = report["session_id"].as_str().unwrap();
+        let replayed: Value =
+            serde_json::from_str(&ok(sage(data.path(), &["replay", id, "--export", "json"])))
+                .unwrap();
+        assert_eq!(replayed, report);
+        // Its exemplars name the corpus files they came from.
+        let log = std::fs::read_to_string(data.path().join("sessions").join(format!("{id}.jsonl")))
+            .unwrap();
+        assert!(log.contains("animals.txt") || log.contains("numbers.txt"));
+    }
+    // Both features were mined together in one pass, cached in the data dir.
+    let cached = std::fs::read_dir(data.path().join("cache/mining/results"))
+        .unwrap()
+        .count();
+    assert_eq!(cached, 1);
+}
+
+#[test]
+fn a_local_model_without_a_corpus_fails_each_feature_naming_the_flag() {
+    let data = tempfile::tempdir().unwrap();
+    let out = data.path().join("out");
+    let (model, sae) = fixture_model_and_sae();
+    let output = sage(
+        data.path(),
+        &[
+            "explain",
+            "--model",
+            &model,
+            "--sae",
+            &sae,
+            "--features",
+            "3",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let summary = String::from_utf8_lossy(&output.stdout);
+    assert!(summary.contains("| 3 | failed |"), "{summary}");
+    assert!(
+        !out.join("feature-3.json").exists(),
+        "no made-up explanation"
+    );
+    // The session log records why, naming the missing flag.
+    let sessions: Vec<_> = std::fs::read_dir(data.path().join("sessions"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(sessions.len(), 1);
+    let log = std::fs::read_to_string(&sessions[0]).unwrap();
+    let failure = log
+        .lines()
+        .find(|l| l.contains("exemplars_failed"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(failure.contains("pass --corpus PATH"), "{failure}");
+}
+
+#[test]
+fn the_demo_preset_without_its_pack_names_the_install_command() {
+    let data = tempfile::tempdir().unwrap();
+    let output = sage(data.path(), &["explore", "--preset", "demo"]);
+    assert!(!output.status.success());
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("demo model is not installed"), "{err}");
+    assert!(err.contains("bash scripts/install-demo-pack.sh"), "{err}");
+    assert!(
+        err.contains(&data.path().join("demo").display().to_string()),
+        "{err}"
+    );
 }

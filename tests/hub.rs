@@ -5,93 +5,45 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use sage::model::hub::{HubError, HubSettings, load_hub_model, resolve_model};
 use sage::model::{HookKind, HookPoint, LoadOptions, load_model};
 
+mod common;
+use common::{FakeServer, Request, Response};
+
 const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 
-/// A fake hub: serves `files` (URL path -> bytes) and records every request path.
-struct FakeHub {
-    endpoint: String,
-    requests: Arc<Mutex<Vec<String>>>,
+/// A fake hub: serves `files` (URL path -> bytes) as huggingface.co does.
+fn start_hub(files: HashMap<String, Vec<u8>>) -> FakeServer {
+    FakeServer::start(move |request, _| serve(request, &files))
 }
 
-impl FakeHub {
-    fn start(files: HashMap<String, Vec<u8>>) -> FakeHub {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let log = requests.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                serve(stream, &files, &log);
-            }
-        });
-        FakeHub { endpoint, requests }
-    }
-
-    fn request_count(&self) -> usize {
-        self.requests.lock().unwrap().len()
-    }
-}
-
-fn serve(stream: TcpStream, files: &HashMap<String, Vec<u8>>, log: &Mutex<Vec<String>>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line).unwrap();
-    let path = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("")
-        .to_string();
-    let mut range = None;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("range")
-        {
-            let spec = value.trim().trim_start_matches("bytes=");
-            let (a, b) = spec.split_once('-').unwrap();
-            range = Some((a.parse::<usize>().unwrap(), b.parse::<usize>().unwrap()));
-        }
-    }
-    log.lock().unwrap().push(path.clone());
-    let mut out = stream;
-    let Some(body) = files.get(&path) else {
-        let msg = b"Entry not found";
-        write!(
-            out,
-            "HTTP/1.1 404 Not Found\r\nx-error-code: EntryNotFound\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-            msg.len()
-        )
-        .unwrap();
-        out.write_all(msg).unwrap();
-        return;
+fn serve(request: &Request, files: &HashMap<String, Vec<u8>>) -> Response {
+    let Some(body) = files.get(&request.path) else {
+        return Response::bytes(404, b"Entry not found".to_vec())
+            .header("x-error-code", "EntryNotFound");
     };
+    let range = request.header("range").map(|value| {
+        let spec = value.trim().trim_start_matches("bytes=");
+        let (a, b) = spec.split_once('-').unwrap();
+        (a.parse::<usize>().unwrap(), b.parse::<usize>().unwrap())
+    });
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     body.hash(&mut hasher);
-    let etag = format!("{:016x}", hasher.finish());
+    let etag = format!("\"{:016x}\"", hasher.finish());
     let (start, stop) = match range {
         Some((a, b)) => (a, b.min(body.len() - 1)),
         None => (0, body.len() - 1),
     };
-    let part = &body[start..=stop];
-    write!(
-        out,
-        "HTTP/1.1 206 Partial Content\r\netag: \"{etag}\"\r\nx-repo-commit: {COMMIT}\r\ncontent-range: bytes {start}-{stop}/{}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        body.len(),
-        part.len()
-    )
-    .unwrap();
-    out.write_all(part).unwrap();
+    Response::bytes(206, body[start..=stop].to_vec())
+        .header("etag", &etag)
+        .header("x-repo-commit", COMMIT)
+        .header(
+            "content-range",
+            &format!("bytes {start}-{stop}/{}", body.len()),
+        )
 }
 
 fn fixture_model(file: &str) -> Vec<u8> {
@@ -146,9 +98,9 @@ fn read(path: &PathBuf) -> Vec<u8> {
 
 #[tokio::test]
 async fn downloads_into_the_python_cache_layout_then_resolves_offline_from_it() {
-    let hub = FakeHub::start(hub_files());
+    let hub = start_hub(hub_files());
     let cache = tempfile::tempdir().unwrap();
-    let online = settings(cache.path(), &hub.endpoint, false);
+    let online = settings(cache.path(), hub.url(), false);
 
     let files = resolve_model("tiny/llama", &online).await.unwrap();
     assert_eq!(read(&files.config), fixture_model("config.json"));
@@ -167,14 +119,14 @@ async fn downloads_into_the_python_cache_layout_then_resolves_offline_from_it() 
     assert_eq!(joined, fixture_model("model.safetensors"));
     assert!(sharded.weights[0].ends_with("model-00001-of-00002.safetensors"));
 
-    let served = hub.request_count();
-    let offline = settings(cache.path(), &hub.endpoint, true);
+    let served = hub.requests().len();
+    let offline = settings(cache.path(), hub.url(), true);
     assert_eq!(resolve_model("tiny/llama", &offline).await.unwrap(), files);
     assert_eq!(
         resolve_model("tiny/sharded", &offline).await.unwrap(),
         sharded
     );
-    assert_eq!(hub.request_count(), served, "offline mode made requests");
+    assert_eq!(hub.requests().len(), served, "offline mode made requests");
 
     // The cached snapshot runs exactly like the fixture directory it came from.
     let opts = LoadOptions::default();
@@ -190,16 +142,16 @@ async fn downloads_into_the_python_cache_layout_then_resolves_offline_from_it() 
 
 #[tokio::test]
 async fn missing_repos_and_uncached_files_name_the_file_and_the_fix() {
-    let hub = FakeHub::start(hub_files());
+    let hub = start_hub(hub_files());
     let cache = tempfile::tempdir().unwrap();
 
-    let err = resolve_model("tiny/absent", &settings(cache.path(), &hub.endpoint, false))
+    let err = resolve_model("tiny/absent", &settings(cache.path(), hub.url(), false))
         .await
         .unwrap_err();
     assert!(matches!(err, HubError::NotFound { .. }), "{err}");
     assert!(err.to_string().contains("config.json"), "{err}");
 
-    let err = resolve_model("tiny/llama", &settings(cache.path(), &hub.endpoint, true))
+    let err = resolve_model("tiny/llama", &settings(cache.path(), hub.url(), true))
         .await
         .unwrap_err();
     assert!(matches!(err, HubError::NotCached { .. }), "{err}");
@@ -241,9 +193,9 @@ fn sage_hook(repo: &str, vars: &[(&str, &Path)], endpoint: &str) -> std::process
 
 #[test]
 fn the_binary_honours_hf_home_hf_endpoint_and_hf_hub_offline() {
-    let hub = FakeHub::start(hub_files());
+    let hub = start_hub(hub_files());
     let home = tempfile::tempdir().unwrap();
-    let out = sage_hook("tiny/llama", &[("HF_HOME", home.path())], &hub.endpoint);
+    let out = sage_hook("tiny/llama", &[("HF_HOME", home.path())], hub.url());
     assert!(
         out.status.success(),
         "{}",
@@ -258,16 +210,16 @@ fn the_binary_honours_hf_home_hf_endpoint_and_hf_hub_offline() {
         .join(COMMIT);
     assert!(snapshot.join("model.safetensors").is_file());
 
-    let served = hub.request_count();
+    let served = hub.requests().len();
     let offline = [("HF_HOME", home.path()), ("HF_HUB_OFFLINE", Path::new("1"))];
-    let again = sage_hook("tiny/llama", &offline, &hub.endpoint);
+    let again = sage_hook("tiny/llama", &offline, hub.url());
     assert!(
         again.status.success(),
         "{}",
         String::from_utf8_lossy(&again.stderr)
     );
     assert_eq!(again.stdout, out.stdout);
-    assert_eq!(hub.request_count(), served, "offline run made requests");
+    assert_eq!(hub.requests().len(), served, "offline run made requests");
 
     let empty = tempfile::tempdir().unwrap();
     let missing = sage_hook(
@@ -276,7 +228,7 @@ fn the_binary_honours_hf_home_hf_endpoint_and_hf_hub_offline() {
             ("HF_HOME", empty.path()),
             ("HF_HUB_OFFLINE", Path::new("1")),
         ],
-        &hub.endpoint,
+        hub.url(),
     );
     assert!(!missing.status.success());
     let stderr = String::from_utf8_lossy(&missing.stderr);

@@ -1,179 +1,19 @@
 //! The LLM clients against fake OpenAI-compatible and Anthropic servers:
 //! real HTTP on 127.0.0.1, scripted replies, recorded requests.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sage::llm::{
-    BaseUrls, KeySource, LlmClient, LlmConfig, LlmError, LlmRequest, LlmSpec, Message, PriceTable,
-    RetryPolicy, StructuredMode, UsageTotals, build_client,
+    BaseUrls, KeySource, LlmClient, LlmConfig, LlmError, LlmRequest, LlmSpec, Message, Price,
+    PriceTable, RetryPolicy, StructuredMode, UsageTotals, build_client,
 };
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
-/// A minimal HTTP/1.1 server that answers requests in arrival order from a
-/// script and records what it was sent.
-struct FakeServer {
-    base_url: String,
-    requests: Arc<Mutex<Vec<Recorded>>>,
-    peak_in_flight: Arc<AtomicUsize>,
-}
-
-/// One scripted response.
-#[derive(Clone)]
-struct Reply {
-    status: u16,
-    headers: Vec<(&'static str, String)>,
-    body: String,
-    delay: Duration,
-}
-
-impl Reply {
-    fn json(status: u16, body: Value) -> Reply {
-        Reply::raw(status, body.to_string())
-    }
-
-    fn raw(status: u16, body: impl Into<String>) -> Reply {
-        Reply {
-            status,
-            headers: Vec::new(),
-            body: body.into(),
-            delay: Duration::ZERO,
-        }
-    }
-
-    fn header(mut self, name: &'static str, value: &str) -> Reply {
-        self.headers.push((name, value.to_string()));
-        self
-    }
-
-    fn delayed(mut self, delay: Duration) -> Reply {
-        self.delay = delay;
-        self
-    }
-}
-
-/// One request as the server saw it.
-#[derive(Debug, Clone)]
-struct Recorded {
-    path: String,
-    headers: BTreeMap<String, String>,
-    body: Value,
-}
-
-impl FakeServer {
-    async fn start(script: Vec<Reply>) -> FakeServer {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1");
-        let port = listener.local_addr().expect("local addr").port();
-        let script = Arc::new(Mutex::new(VecDeque::from(script)));
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let in_flight = Arc::new(AtomicUsize::new(0));
-        let peak_in_flight = Arc::new(AtomicUsize::new(0));
-        let (reqs, peak) = (requests.clone(), peak_in_flight.clone());
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let (script, reqs, in_flight, peak) = (
-                    script.clone(),
-                    reqs.clone(),
-                    in_flight.clone(),
-                    peak.clone(),
-                );
-                tokio::spawn(async move {
-                    serve_one(stream, script, reqs, in_flight, peak).await;
-                });
-            }
-        });
-        FakeServer {
-            base_url: format!("http://127.0.0.1:{port}/v1"),
-            requests,
-            peak_in_flight,
-        }
-    }
-
-    fn requests(&self) -> Vec<Recorded> {
-        self.requests.lock().expect("request log").clone()
-    }
-}
-
-async fn serve_one(
-    mut stream: TcpStream,
-    script: Arc<Mutex<VecDeque<Reply>>>,
-    requests: Arc<Mutex<Vec<Recorded>>>,
-    in_flight: Arc<AtomicUsize>,
-    peak: Arc<AtomicUsize>,
-) {
-    let Some(recorded) = read_request(&mut stream).await else {
-        return;
-    };
-    let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    peak.fetch_max(now, Ordering::SeqCst);
-    let reply = {
-        requests.lock().expect("request log").push(recorded);
-        script.lock().expect("script").pop_front()
-    }
-    .unwrap_or_else(|| Reply::raw(418, "fake server: script exhausted"));
-    tokio::time::sleep(reply.delay).await;
-    // Leave the in-flight count before answering, so a client that waits for
-    // this reply can never be counted as overlapping with it.
-    in_flight.fetch_sub(1, Ordering::SeqCst);
-    let mut head = format!(
-        "HTTP/1.1 {} Scripted\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
-        reply.status,
-        reply.body.len()
-    );
-    for (name, value) in &reply.headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    let _ = stream.write_all(head.as_bytes()).await;
-    let _ = stream.write_all(reply.body.as_bytes()).await;
-    let _ = stream.shutdown().await;
-}
-
-async fn read_request(stream: &mut TcpStream) -> Option<Recorded> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break pos;
-        }
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let mut lines = head.split("\r\n");
-    let path = lines.next()?.split_whitespace().nth(1)?.to_string();
-    let headers: BTreeMap<String, String> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let length: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = buf[head_end + 4..].to_vec();
-    while body.len() < length {
-        let n = stream.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    Some(Recorded {
-        path,
-        headers,
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-    })
-}
+mod common;
+use common::{FakeServer, Request, Response};
 
 const KEY: &str = "sk-test-CANARY-7f3a9c";
 
@@ -207,6 +47,11 @@ fn fast_config() -> LlmConfig {
     }
 }
 
+/// The fake server's OpenAI-style base URL.
+fn base_url(server: &FakeServer) -> String {
+    format!("{}/v1", server.url())
+}
+
 /// A client for `PROVIDER:MODEL` whose base URL is the fake server.
 fn client(
     server: &FakeServer,
@@ -215,15 +60,15 @@ fn client(
     config: &LlmConfig,
 ) -> Arc<dyn LlmClient> {
     let urls = BaseUrls {
-        openai: Some(server.base_url.clone()),
-        anthropic: Some(server.base_url.clone()),
+        openai: Some(base_url(server)),
+        anthropic: Some(base_url(server)),
     };
     let spec = LlmSpec::parse(&format!("{provider}:{model}"), &urls).expect("spec parses");
     build_client(&spec, config).expect("client builds")
 }
 
-fn chat_reply(content: &str, prompt: u64, cached: u64, completion: u64) -> Reply {
-    Reply::json(
+fn chat_reply(content: &str, prompt: u64, cached: u64, completion: u64) -> Response {
+    Response::json(
         200,
         json!({
             "id": "chatcmpl-1",
@@ -239,8 +84,8 @@ fn chat_reply(content: &str, prompt: u64, cached: u64, completion: u64) -> Reply
     )
 }
 
-fn anthropic_reply(text: &str, input: u64, cache_read: u64, output: u64) -> Reply {
-    Reply::json(
+fn anthropic_reply(text: &str, input: u64, cache_read: u64, output: u64) -> Response {
+    Response::json(
         200,
         json!({
             "id": "msg_1",
@@ -282,8 +127,9 @@ fn text_request(prompt: &str) -> LlmRequest {
     }
 }
 
-fn last_user_message(request: &Recorded) -> String {
-    let messages = request.body["messages"].as_array().expect("messages array");
+fn last_user_message(request: &Request) -> String {
+    let body = request.json();
+    let messages = body["messages"].as_array().expect("messages array");
     messages
         .iter()
         .rev()
@@ -295,13 +141,12 @@ fn last_user_message(request: &Recorded) -> String {
 
 #[tokio::test]
 async fn openai_structured_success_sends_schema_key_and_model() {
-    let server = FakeServer::start(vec![chat_reply(
+    let server = FakeServer::scripted(vec![chat_reply(
         r#"{"label": "month names", "confidence": 0.9}"#,
         50,
         0,
         12,
-    )])
-    .await;
+    )]);
     let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
     let reply = within(client.complete(&structured_request()))
         .await
@@ -317,7 +162,7 @@ async fn openai_structured_success_sends_schema_key_and_model() {
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].path, "/v1/chat/completions");
     assert_eq!(sent[0].headers["authorization"], format!("Bearer {KEY}"));
-    let body = &sent[0].body;
+    let body = &sent[0].json();
     assert_eq!(body["model"], "gpt-4o-mini");
     assert_eq!(body["max_tokens"], 200);
     assert_eq!(
@@ -339,11 +184,10 @@ async fn openai_structured_success_sends_schema_key_and_model() {
 
 #[tokio::test]
 async fn reply_text_with_alarming_words_is_kept_verbatim() {
-    let server = FakeServer::start(vec![
+    let server = FakeServer::scripted(vec![
         chat_reply("failed error", 5, 0, 2),
         chat_reply(r#"{"label": "error failed", "confidence": 0.5}"#, 5, 0, 2),
-    ])
-    .await;
+    ]);
     let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
     let reply = within(client.complete(&text_request("Say it.")))
         .await
@@ -360,8 +204,8 @@ async fn reply_text_with_alarming_words_is_kept_verbatim() {
 /// Scripts one 429 with `Retry-After: 1` and then `ok`, and checks the
 /// client waits and retries. The backoff is set to an hour, so if the
 /// client ignored Retry-After the call would trip the `within` guard.
-async fn retries_after_rate_limit(provider: &str, model: &str, limited: Reply, ok: Reply) {
-    let server = FakeServer::start(vec![limited.header("Retry-After", "1"), ok]).await;
+async fn retries_after_rate_limit(provider: &str, model: &str, limited: Response, ok: Response) {
+    let server = FakeServer::scripted(vec![limited.header("Retry-After", "1"), ok]);
     let mut config = fast_config();
     config.retry.base_delay = Duration::from_secs(3600);
     config.retry.max_delay = Duration::from_secs(3600);
@@ -375,7 +219,7 @@ async fn retries_after_rate_limit(provider: &str, model: &str, limited: Reply, o
 
 #[tokio::test]
 async fn openai_429_with_retry_after_is_retried() {
-    let limited = Reply::json(429, json!({"error": {"message": "rate limited"}}));
+    let limited = Response::json(429, json!({"error": {"message": "rate limited"}}));
     retries_after_rate_limit(
         "openai",
         "gpt-4o-mini",
@@ -387,16 +231,21 @@ async fn openai_429_with_retry_after_is_retried() {
 
 #[tokio::test]
 async fn server_errors_until_retries_run_out() {
-    let script = vec![Reply::json(500, json!({"error": "boom"})); 3];
-    let server = FakeServer::start(script).await;
+    let script = vec![Response::json(500, json!({"error": "boom"})); 3];
+    let server = FakeServer::scripted(script);
     let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
     let err = within(client.complete(&text_request("hi")))
         .await
         .unwrap_err();
     match &err {
-        LlmError::RetriesExhausted { attempts, last } => {
+        LlmError::RetriesExhausted {
+            attempts,
+            last,
+            usage,
+        } => {
             assert_eq!(*attempts, 3);
             assert!(last.contains("HTTP 500") && last.contains("boom"), "{last}");
+            assert!(usage.is_empty(), "no reply billed anything: {usage:?}");
         }
         other => panic!("expected RetriesExhausted, got {other:?}"),
     }
@@ -405,7 +254,7 @@ async fn server_errors_until_retries_run_out() {
 
 #[tokio::test]
 async fn client_errors_are_not_retried() {
-    let server = FakeServer::start(vec![Reply::json(404, json!({"error": "no such model"}))]).await;
+    let server = FakeServer::scripted(vec![Response::json(404, json!({"error": "no such model"}))]);
     let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
     let err = within(client.complete(&text_request("hi")))
         .await
@@ -419,11 +268,10 @@ async fn client_errors_are_not_retried() {
 
 #[tokio::test]
 async fn malformed_http_body_is_retried_then_valid_reply_used() {
-    let server = FakeServer::start(vec![
-        Reply::raw(200, "{\"choices\": [ truncated"),
+    let server = FakeServer::scripted(vec![
+        Response::text(200, "{\"choices\": [ truncated"),
         chat_reply(r#"{"label": "dates", "confidence": 0.7}"#, 5, 0, 3),
-    ])
-    .await;
+    ]);
     let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
     let reply = within(client.complete(&structured_request()))
         .await
@@ -434,7 +282,7 @@ async fn malformed_http_body_is_retried_then_valid_reply_used() {
 
 #[tokio::test]
 async fn unparseable_reply_is_reasked_with_the_problem_then_accepted() {
-    let server = FakeServer::start(vec![
+    let server = FakeServer::scripted(vec![
         chat_reply("I think it is about months.", 100, 0, 10),
         chat_reply(
             "Sure:\n```json\n{\"label\": \"months\", \"confidence\": 0.8}\n```",
@@ -442,8 +290,7 @@ async fn unparseable_reply_is_reasked_with_the_problem_then_accepted() {
             0,
             20,
         ),
-    ])
-    .await;
+    ]);
     let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
     let reply = within(client.complete(&structured_request()))
         .await
@@ -458,7 +305,7 @@ async fn unparseable_reply_is_reasked_with_the_problem_then_accepted() {
 
     let sent = server.requests();
     assert_eq!(sent.len(), 2);
-    let second = sent[1].body["messages"]
+    let second = sent[1].json()["messages"]
         .as_array()
         .expect("messages")
         .clone();
@@ -477,15 +324,22 @@ async fn unparseable_reply_is_reasked_with_the_problem_then_accepted() {
 #[tokio::test]
 async fn schema_invalid_replies_end_in_invalid_reply() {
     let bad = r#"{"label": "months", "confidence": 3}"#;
-    let server = FakeServer::start(vec![chat_reply(bad, 5, 0, 5); 3]).await;
+    let server = FakeServer::scripted(vec![chat_reply(bad, 5, 0, 5); 3]);
     let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
     let err = within(client.complete(&structured_request()))
         .await
         .unwrap_err();
     match &err {
-        LlmError::InvalidReply { attempts, reason } => {
+        LlmError::InvalidReply {
+            attempts,
+            reason,
+            usage,
+        } => {
             assert_eq!(*attempts, 3);
             assert_eq!(reason, "$.confidence: 3 is above the maximum 1");
+            // Every attempt was billed, and the error says so.
+            assert_eq!((usage.prompt_tokens, usage.completion_tokens), (15, 15));
+            assert!(usage.cost_usd.is_some_and(|c| c > 0.0), "{usage:?}");
         }
         other => panic!("expected InvalidReply, got {other:?}"),
     }
@@ -497,11 +351,10 @@ async fn schema_invalid_replies_end_in_invalid_reply() {
 
 #[tokio::test]
 async fn slow_reply_times_out_and_is_retried() {
-    let server = FakeServer::start(vec![
+    let server = FakeServer::scripted(vec![
         chat_reply("late", 1, 0, 1).delayed(Duration::from_secs(10)),
         chat_reply("on time", 1, 0, 1),
-    ])
-    .await;
+    ]);
     let mut config = fast_config();
     config.retry.read_timeout = Duration::from_millis(200);
     let client = client(&server, "openai", "gpt-4o-mini", &config);
@@ -515,7 +368,7 @@ async fn slow_reply_times_out_and_is_retried() {
 #[tokio::test]
 async fn replies_slower_than_the_timeout_every_time_exhaust_retries() {
     let slow = chat_reply("late", 1, 0, 1).delayed(Duration::from_secs(10));
-    let server = FakeServer::start(vec![slow; 2]).await;
+    let server = FakeServer::scripted(vec![slow; 2]);
     let mut config = fast_config();
     config.retry.read_timeout = Duration::from_millis(200);
     config.retry.max_attempts = 2;
@@ -524,14 +377,14 @@ async fn replies_slower_than_the_timeout_every_time_exhaust_retries() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, LlmError::RetriesExhausted { attempts: 2, last } if last.contains("timed out")),
+        matches!(&err, LlmError::RetriesExhausted { attempts: 2, last, .. } if last.contains("timed out")),
         "{err:?}"
     );
 }
 
 #[tokio::test]
 async fn logprobs_are_requested_and_parsed() {
-    let reply = Reply::json(
+    let reply = Response::json(
         200,
         json!({
             "choices": [{
@@ -544,7 +397,7 @@ async fn logprobs_are_requested_and_parsed() {
             "usage": {"prompt_tokens": 20, "completion_tokens": 1}
         }),
     );
-    let server = FakeServer::start(vec![reply, chat_reply("7", 20, 0, 1)]).await;
+    let server = FakeServer::scripted(vec![reply, chat_reply("7", 20, 0, 1)]);
     let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
     let request = LlmRequest {
         top_logprobs: Some(2),
@@ -560,26 +413,30 @@ async fn logprobs_are_requested_and_parsed() {
         vec![("7".to_string(), -0.25), ("8".to_string(), -1.75)]
     );
     let sent = server.requests();
-    assert_eq!(sent[0].body["logprobs"], true);
-    assert_eq!(sent[0].body["top_logprobs"], 2);
+    assert_eq!(sent[0].json()["logprobs"], true);
+    assert_eq!(sent[0].json()["top_logprobs"], 2);
 
-    // A server that ignores the request is reported, not papered over.
+    // A server that ignores the request is reported, not papered over, and
+    // the tokens it billed are still counted.
     let err = within(client.complete(&request)).await.unwrap_err();
-    assert!(matches!(err, LlmError::LogprobsUnsupported(_)), "{err:?}");
+    assert!(
+        matches!(err.underlying(), LlmError::LogprobsUnsupported(_)),
+        "{err:?}"
+    );
+    assert_eq!(err.usage().prompt_tokens, 20);
 }
 
 #[tokio::test]
 async fn usage_and_cost_sum_against_the_price_table() {
-    let server = FakeServer::start(vec![
+    let server = FakeServer::scripted(vec![
         chat_reply("a", 1200, 200, 300),
         chat_reply("b", 1200, 200, 300),
         chat_reply("c", 1000, 0, 100),
-    ])
-    .await;
+    ]);
     let config = fast_config();
     let priced = client(&server, "openai", "gpt-4o-mini", &config);
     let unpriced_spec = LlmSpec::parse(
-        &format!("{}#my-local-model", server.base_url),
+        &format!("{}#my-local-model", base_url(&server)),
         &BaseUrls::default(),
     )
     .expect("url spec");
@@ -624,8 +481,8 @@ async fn usage_and_cost_sum_against_the_price_table() {
 
 #[tokio::test]
 async fn missing_response_format_support_falls_back_to_instructions() {
-    let server = FakeServer::start(vec![
-        Reply::json(
+    let server = FakeServer::scripted(vec![
+        Response::json(
             400,
             json!({"error": {"message": "Unknown parameter: response_format"}}),
         ),
@@ -636,8 +493,7 @@ async fn missing_response_format_support_falls_back_to_instructions() {
             5,
         ),
         chat_reply("{\"label\": \"y\", \"confidence\": 0.2}", 5, 0, 5),
-    ])
-    .await;
+    ]);
     let client = client(&server, "openai", "local-model", &fast_config());
     let first = within(client.complete(&structured_request()))
         .await
@@ -654,10 +510,11 @@ async fn missing_response_format_support_falls_back_to_instructions() {
         3,
         "one rejected native try, then instructions only"
     );
-    assert!(sent[0].body.get("response_format").is_some());
+    assert!(sent[0].json().get("response_format").is_some());
     for request in &sent[1..] {
-        assert!(request.body.get("response_format").is_none());
-        let system = request.body["messages"][0]["content"]
+        assert!(request.json().get("response_format").is_none());
+        let body = request.json();
+        let system = body["messages"][0]["content"]
             .as_str()
             .expect("system text");
         assert!(system.starts_with("You explain SAE features."));
@@ -670,7 +527,7 @@ async fn endpoint_concurrency_limit_holds_across_clients() {
     let script = (0..4)
         .map(|i| chat_reply(&format!("r{i}"), 1, 0, 1).delayed(Duration::from_millis(100)))
         .collect();
-    let server = FakeServer::start(script).await;
+    let server = FakeServer::scripted(script);
     let mut config = fast_config();
     config.concurrency_per_endpoint = 1;
     let a = client(&server, "openai", "gpt-4o-mini", &config);
@@ -686,16 +543,15 @@ async fn endpoint_concurrency_limit_holds_across_clients() {
         result.expect("each call succeeds");
     }
     assert_eq!(server.requests().len(), 4);
-    assert_eq!(server.peak_in_flight.load(Ordering::SeqCst), 1);
+    assert_eq!(server.peak_in_flight(), 1);
 }
 
 #[tokio::test]
 async fn dropping_a_call_aborts_it_and_frees_the_endpoint() {
-    let server = FakeServer::start(vec![
+    let server = FakeServer::scripted(vec![
         chat_reply("never read", 1, 0, 1).delayed(Duration::from_secs(120)),
         chat_reply("next", 1, 0, 1),
-    ])
-    .await;
+    ]);
     let mut config = fast_config();
     config.concurrency_per_endpoint = 1;
     config.retry.read_timeout = Duration::from_secs(300);
@@ -712,13 +568,12 @@ async fn dropping_a_call_aborts_it_and_frees_the_endpoint() {
 
 #[tokio::test]
 async fn anthropic_success_sends_system_separately_and_counts_cache_reads() {
-    let server = FakeServer::start(vec![anthropic_reply(
+    let server = FakeServer::scripted(vec![anthropic_reply(
         r#"{"label": "months", "confidence": 0.6}"#,
         1000,
         4000,
         200,
-    )])
-    .await;
+    )]);
     let client = client(&server, "anthropic", "claude-haiku-4-5", &fast_config());
     let reply = within(client.complete(&structured_request()))
         .await
@@ -741,7 +596,7 @@ async fn anthropic_success_sends_system_separately_and_counts_cache_reads() {
     assert_eq!(sent[0].headers["x-api-key"], KEY);
     assert_eq!(sent[0].headers["anthropic-version"], "2023-06-01");
     assert!(!sent[0].headers.contains_key("authorization"));
-    let body = &sent[0].body;
+    let body = &sent[0].json();
     assert_eq!(body["model"], "claude-haiku-4-5");
     assert_eq!(body["max_tokens"], 200);
     assert_eq!(
@@ -754,7 +609,7 @@ async fn anthropic_success_sends_system_separately_and_counts_cache_reads() {
 
 #[tokio::test]
 async fn anthropic_429_with_retry_after_is_retried() {
-    let limited = Reply::json(
+    let limited = Response::json(
         429,
         json!({"type": "error", "error": {"type": "rate_limit_error"}}),
     );
@@ -764,7 +619,7 @@ async fn anthropic_429_with_retry_after_is_retried() {
 
 #[tokio::test]
 async fn anthropic_reports_logprobs_unsupported_without_calling() {
-    let server = FakeServer::start(vec![]).await;
+    let server = FakeServer::scripted(vec![]);
     let client = client(&server, "anthropic", "claude-sonnet-4-5", &fast_config());
     let request = LlmRequest {
         top_logprobs: Some(5),
@@ -806,26 +661,25 @@ fn missing_keys_and_the_heuristic_spec_are_typed_errors() {
 #[tokio::test]
 async fn the_key_never_appears_in_errors_replies_or_debug_output() {
     let echo = |status: u16| {
-        Reply::json(
+        Response::json(
             status,
             json!({"error": format!("bad header Authorization: Bearer {KEY}")}),
         )
     };
-    let server = FakeServer::start(vec![
+    let server = FakeServer::scripted(vec![
         echo(401),
         echo(500),
         echo(503),
         echo(502),
-        Reply::raw(200, format!("not json {KEY}")),
-        Reply::raw(200, format!("not json {KEY}")),
-        Reply::raw(200, format!("not json {KEY}")),
+        Response::text(200, format!("not json {KEY}")),
+        Response::text(200, format!("not json {KEY}")),
+        Response::text(200, format!("not json {KEY}")),
         chat_reply(&format!("your key is {KEY}"), 1, 0, 1),
         chat_reply(&format!("{{\"label\": \"{KEY}\"}}"), 1, 0, 1),
         chat_reply(&format!("{{\"label\": \"{KEY}\"}}"), 1, 0, 1),
         chat_reply(&format!("{{\"label\": \"{KEY}\"}}"), 1, 0, 1),
-        Reply::json(200, json!({"choices": [], "echo": KEY})),
-    ])
-    .await;
+        Response::json(200, json!({"choices": [], "echo": KEY})),
+    ]);
     let config = fast_config();
     let client = client(&server, "openai", "gpt-4o-mini", &config);
     let mut seen = vec![format!("{config:?}")];
@@ -879,4 +733,202 @@ async fn the_key_never_appears_in_errors_replies_or_debug_output() {
     for text in seen {
         assert!(!text.contains(KEY), "key leaked into: {text}");
     }
+}
+
+/// Prices of 1 and 2 dollars per million prompt / completion tokens, so
+/// costs in these tests are easy to check by hand.
+fn house_priced_config() -> LlmConfig {
+    let mut config = fast_config();
+    config.prices = PriceTable::embedded().with_overrides(BTreeMap::from([(
+        "house-model".to_string(),
+        Price {
+            input: 1.0,
+            cached_input: None,
+            output: 2.0,
+        },
+    )]));
+    config
+}
+
+#[tokio::test]
+async fn a_reask_that_ends_in_server_errors_still_reports_the_billed_reply() {
+    let mut script = vec![chat_reply("not JSON at all", 40, 0, 8)];
+    script.extend(vec![Response::json(500, json!({"error": "down"})); 3]);
+    let server = FakeServer::scripted(script);
+    let client = client(&server, "openai", "house-model", &house_priced_config());
+    let err = within(client.complete(&structured_request()))
+        .await
+        .unwrap_err();
+    match &err {
+        LlmError::RetriesExhausted {
+            attempts, usage, ..
+        } => {
+            assert_eq!(*attempts, 3);
+            assert_eq!((usage.prompt_tokens, usage.completion_tokens), (40, 8));
+            assert_eq!(usage.cost_usd, Some(56.0 / 1e6));
+        }
+        other => panic!("expected RetriesExhausted, got {other:?}"),
+    }
+    assert_eq!(err.usage().prompt_tokens, 40);
+    assert_eq!(server.requests().len(), 4);
+}
+
+#[tokio::test]
+async fn a_reask_refused_with_a_client_error_keeps_the_error_and_its_usage() {
+    let server = FakeServer::scripted(vec![
+        chat_reply("not JSON at all", 30, 0, 5),
+        Response::json(400, json!({"error": "context length exceeded"})),
+    ]);
+    let client = client(&server, "openai", "house-model", &house_priced_config());
+    let err = within(client.complete(&structured_request()))
+        .await
+        .unwrap_err();
+    let LlmError::AfterUsage { usage, error } = &err else {
+        panic!("expected AfterUsage, got {err:?}");
+    };
+    assert!(
+        matches!(**error, LlmError::Http { status: 400, .. }),
+        "{error:?}"
+    );
+    assert_eq!((usage.prompt_tokens, usage.completion_tokens), (30, 5));
+    assert_eq!(usage.cost_usd, Some(40.0 / 1e6));
+    // The message is the underlying error's, unchanged.
+    assert!(err.to_string().starts_with("HTTP 400"), "{err}");
+}
+
+#[tokio::test]
+async fn a_reply_without_choices_still_reports_what_it_billed() {
+    let server = FakeServer::scripted(vec![Response::json(
+        200,
+        json!({"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 3}}),
+    )]);
+    let client = client(&server, "openai", "house-model", &house_priced_config());
+    let err = within(client.complete(&text_request("hi")))
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, LlmError::AfterUsage { .. }), "{err:?}");
+    assert!(
+        matches!(err.underlying(), LlmError::UnexpectedReply(_)),
+        "{err:?}"
+    );
+    assert_eq!(err.usage().prompt_tokens, 12);
+    assert_eq!(err.usage().completion_tokens, 3);
+}
+
+/// Runs a synthetic-source session whose reasoner is an LLM on a fake
+/// server that answers every call with `reply` (100 prompt and 10
+/// completion tokens each). Returns the server, the data dir and the run.
+async fn session_answered_with(
+    reply: &'static str,
+) -> (FakeServer, tempfile::TempDir, sage::session::SessionRun) {
+    use sage::activation::synthetic::SyntheticSource;
+    use sage::agent::{AgentConfig, LlmReasoner};
+    use sage::session::{
+        Controls, Durability, Instruments, NewSession, SessionStore, SourceRecord, run,
+    };
+
+    let server = FakeServer::start(move |_, _| chat_reply(reply, 100, 0, 10));
+    let llm = client(&server, "openai", "house-model", &house_priced_config());
+    let data = tempfile::tempdir().unwrap();
+    let store = SessionStore::new(data.path().join("sessions"));
+    let instruments = Instruments {
+        source: Arc::new(SyntheticSource::new()),
+        reasoner: Arc::new(LlmReasoner::new(llm)),
+    };
+    let session = NewSession {
+        feature: 1,
+        config: AgentConfig::default(),
+        seed: 3,
+        reasoner_spec: "openai:house-model".into(),
+        source: Some(SourceRecord::Synthetic),
+        durability: Durability::OnClose,
+    };
+    let done = within(run::start(
+        &store,
+        instruments,
+        session,
+        Controls::default(),
+    ))
+    .await
+    .expect("the session runs");
+    (server, data, done)
+}
+
+/// Every reply is malformed, so each reasoning step spends its whole re-ask
+/// budget and the agent gives up: the session's totals, the replayed log,
+/// `sage sessions` and the report all count the tokens of every attempt.
+#[tokio::test]
+async fn a_session_of_failed_calls_counts_every_attempts_tokens() {
+    use sage::agent::StopReason;
+    use sage::session::{SessionStore, replay};
+
+    let (server, data, done) = session_answered_with("I would rather not say.").await;
+    let store = SessionStore::new(data.path().join("sessions"));
+    let config = house_priced_config();
+    let calls = server.requests().len() as u64;
+    let per_step = 1 + u64::from(config.max_reasks);
+    assert_eq!(
+        calls,
+        per_step * u64::from(sage::agent::REASONER_ATTEMPTS),
+        "each attempt of the step used its whole re-ask budget"
+    );
+    let state = &done.state;
+    assert_eq!(state.stop_reason, Some(StopReason::ReasonerFailed));
+    assert_eq!(state.reasoner_failures, sage::agent::REASONER_ATTEMPTS);
+    assert_eq!(state.usage.prompt_tokens, 100 * calls);
+    assert_eq!(state.usage.completion_tokens, 10 * calls);
+    let cost = state.usage.cost_usd.expect("priced");
+    assert!((cost - 120.0 * calls as f64 / 1e6).abs() < 1e-12, "{cost}");
+
+    // The log holds the usage, so replay (what `sage sessions` and reports
+    // read) agrees with the live totals.
+    let log = store.load(&done.id).unwrap();
+    assert_eq!(
+        replay(sage::agent::Agent::new(), &log.entries, None)
+            .state()
+            .usage,
+        state.usage
+    );
+    let listing = std::process::Command::new(env!("CARGO_BIN_EXE_sage"))
+        .args(["sessions", "--json"])
+        .env("SAGE_DATA_DIR", data.path())
+        .output()
+        .expect("sage sessions runs");
+    let row: Value = serde_json::from_slice(&listing.stdout).expect("one JSON row");
+    assert_eq!(row["id"], done.id.as_str());
+    assert_eq!(row["tokens"].as_u64(), Some(110 * calls));
+    assert_eq!(
+        row["failed_calls"].as_u64(),
+        Some(u64::from(sage::agent::REASONER_ATTEMPTS))
+    );
+    let report = std::process::Command::new(env!("CARGO_BIN_EXE_sage"))
+        .args(["replay", &done.id, "--export", "json"])
+        .env("SAGE_DATA_DIR", data.path())
+        .output()
+        .expect("sage replay runs");
+    let report: Value = serde_json::from_slice(&report.stdout).expect("a JSON report");
+    assert_eq!(report["usage"]["total_tokens"].as_u64(), Some(110 * calls));
+    assert_eq!(
+        report["usage"]["failed_calls"].as_u64(),
+        Some(u64::from(sage::agent::REASONER_ATTEMPTS))
+    );
+}
+
+/// Replies that satisfy the schema but break the agent's rules (no
+/// hypotheses at all) are unusable: no re-ask, yet their tokens count.
+#[tokio::test]
+async fn unusable_but_well_formed_replies_are_counted_too() {
+    let (server, _data, done) = session_answered_with(r#"{"hypotheses": []}"#).await;
+    let calls = server.requests().len() as u64;
+    assert_eq!(calls, u64::from(sage::agent::REASONER_ATTEMPTS));
+    let state = &done.state;
+    assert_eq!(state.reasoner_failures, sage::agent::REASONER_ATTEMPTS);
+    assert_eq!(state.usage.prompt_tokens, 100 * calls);
+    assert_eq!(state.usage.completion_tokens, 10 * calls);
+    assert!(
+        state
+            .log
+            .iter()
+            .any(|entry| entry.text.contains("unusable"))
+    );
 }

@@ -4,12 +4,13 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use sage::activation::mining::ExemplarSupply;
 use sage::activation::mining::{
     Corpus, FeatureScorer, MinedFeature, MinedFeatures, MiningConfig, MiningControl, MiningError,
     MiningOutcome, MiningRequest, MiningStore, Token, TokenWindow, WindowTokenizer, mine,
     windows_of,
 };
-use sage::activation::{ExemplarQuery, SourceInfo};
+use sage::activation::{ActivationSource, ExemplarQuery, LocalSource, SourceError, SourceInfo};
 
 /// Splits on spaces and newlines; a word's id is a hash of its bytes.
 struct Words;
@@ -491,8 +492,15 @@ fn a_checkpoint_of_another_run_is_not_resumed() {
     assert_eq!(second.windows_scored as u64, fresh.windows);
 }
 
-#[test]
-fn mining_through_the_local_model_and_sae_matches_single_window_runs() {
+/// The tiny GPT-2 fixture with its SAE, a one-file corpus in a temp dir,
+/// and every feature mined over it.
+fn fixture_source_and_mining() -> (
+    LocalSource,
+    tempfile::TempDir,
+    Corpus,
+    MiningConfig,
+    MinedFeatures,
+) {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let loaded = sage::model::load_model(
         fixtures.join("models/gpt2").to_str().unwrap(),
@@ -504,7 +512,7 @@ fn mining_through_the_local_model_and_sae_matches_single_window_runs() {
         &sage::sae::LoadOptions::default(),
     )
     .unwrap();
-    let source = sage::activation::LocalSource::new(loaded, sae, "fixture", None).unwrap();
+    let source = LocalSource::new(loaded, sae, "fixture", None).unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("a.txt"),
@@ -513,7 +521,7 @@ fn mining_through_the_local_model_and_sae_matches_single_window_runs() {
     )
     .unwrap();
     let corpus = Corpus::open(dir.path()).unwrap();
-    let n_features = sage::activation::ActivationSource::info(&source).n_features;
+    let n_features = source.info().n_features;
     let features: Vec<u32> = (0..n_features).collect();
     let config = MiningConfig {
         window: 8,
@@ -534,6 +542,12 @@ fn mining_through_the_local_model_and_sae_matches_single_window_runs() {
     let MiningOutcome::Finished(result) = outcome else {
         panic!("{outcome:?}")
     };
+    (source, dir, corpus, config, result)
+}
+
+#[test]
+fn mining_through_the_local_model_and_sae_matches_single_window_runs() {
+    let (source, _dir, _corpus, _config, result) = fixture_source_and_mining();
     assert!(result.tokens > 20);
     let mut checked = 0;
     for mined in &result.features {
@@ -556,4 +570,107 @@ fn mining_through_the_local_model_and_sae_matches_single_window_runs() {
         }
     }
     assert!(checked > 0, "no feature fired on the corpus");
+}
+
+#[test]
+fn the_local_source_answers_exemplars_from_its_table_and_drops_its_own_bos() {
+    let (source, dir, corpus, config, result) = fixture_source_and_mining();
+    let cache = tempfile::tempdir().unwrap();
+    let supply = ExemplarSupply::new(corpus, MiningStore::new(cache.path()), config)
+        .with_table(std::sync::Arc::new(result.clone()));
+    let source = source.with_exemplars(supply);
+    // The table answers: the corpus is never read again.
+    std::fs::remove_file(dir.path().join("a.txt")).unwrap();
+    let info = source.info();
+    let query = ExemplarQuery::default();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let busy = result
+        .features
+        .iter()
+        .find(|f| !f.top.is_empty())
+        .expect("some feature fires on the corpus");
+    let got = runtime
+        .block_on(source.exemplars(busy.feature, &query))
+        .unwrap();
+    assert_eq!(got, busy.to_exemplars(&info, &query));
+    assert!(
+        got.top
+            .iter()
+            .all(|e| { e.origin.as_deref().is_some_and(|o| o.ends_with("a.txt")) })
+    );
+    let past_end = runtime.block_on(source.exemplars(info.n_features, &query));
+    assert!(
+        matches!(past_end, Err(SourceError::FeatureOutOfRange { .. })),
+        "{past_end:?}"
+    );
+
+    // Experiment records: the model sees the BOS the source prepends, the
+    // record starts at the text's first token.
+    let text = "The mayor moved to May.".to_string();
+    let with_bos = source.tokenize(&text).unwrap();
+    assert_eq!(Some(with_bos[0]), source.tokenizer().bos_id());
+    let full = &source
+        .records_for_ids(busy.feature, std::slice::from_ref(&with_bos))
+        .unwrap()[0];
+    let record = &runtime
+        .block_on(source.activations(busy.feature, &[text]))
+        .unwrap()[0];
+    assert_eq!(record.token_ids, with_bos[1..]);
+    assert_eq!(record.tokens, full.tokens[1..]);
+    assert_eq!(record.values, full.values[1..]);
+    let max = record
+        .values
+        .iter()
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max);
+    assert_eq!(record.max_value, max);
+    assert_eq!(record.values[record.max_value_token_index], max);
+}
+
+#[test]
+fn without_a_table_the_local_source_mines_the_feature_asked_about_and_caches_it() {
+    let (source, _dir, corpus, config, result) = fixture_source_and_mining();
+    let cache = tempfile::tempdir().unwrap();
+    let source = source.with_exemplars(ExemplarSupply::new(
+        corpus,
+        MiningStore::new(cache.path()),
+        config,
+    ));
+    let busy = result
+        .features
+        .iter()
+        .find(|f| !f.top.is_empty())
+        .expect("some feature fires on the corpus");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let query = ExemplarQuery::default();
+    let got = runtime
+        .block_on(source.exemplars(busy.feature, &query))
+        .unwrap();
+    // Mined alone, the feature has the same top windows, density and max
+    // as when mined with every other feature (values up to float error:
+    // encoding one latent sums in another order than encoding all).
+    let want = busy.to_exemplars(&source.info(), &query);
+    assert_eq!(got.top.len(), want.top.len());
+    for (g, w) in got.top.iter().zip(&want.top) {
+        assert_eq!((&g.origin, g.offset), (&w.origin, w.offset));
+        assert_eq!(g.record.token_ids, w.record.token_ids);
+        for (a, b) in g.record.values.iter().zip(&w.record.values) {
+            assert!((a - b).abs() <= 1e-5, "{a} vs {b}");
+        }
+    }
+    assert_eq!(got.density, want.density);
+    assert!((got.max_activation - want.max_activation).abs() <= 1e-5);
+    let results = cache.path().join("mining/results");
+    let count = || {
+        std::fs::read_dir(&results)
+            .unwrap()
+            .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+            .count()
+    };
+    assert_eq!(count(), 1, "the result is cached");
+    let again = runtime
+        .block_on(source.exemplars(busy.feature, &query))
+        .unwrap();
+    assert_eq!(again, got);
+    assert_eq!(count(), 1);
 }

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use sage::session::{
-    Durability, FORMAT_VERSION, LogError, LogHeader, LogWriter, parse_log, read_header, read_log,
+    Durability, FORMAT_VERSION, LogError, LogHeader, LogWriter, SourceRecord, parse_log,
+    read_header, read_log,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -34,6 +35,7 @@ fn header(id: &str) -> LogHeader<TestConfig> {
         model: "gpt2".into(),
         sae: "gpt2-small-res-jb/blocks.8.hook_resid_pre".into(),
         hook: "blocks.8.hook_resid_pre".into(),
+        source: None,
         feature: 1337,
         reasoner: "heuristic".into(),
         seed: 7,
@@ -331,6 +333,67 @@ fn creating_over_an_existing_log_refuses() {
     assert_eq!(read(&path).unwrap().entries.len(), 1);
 }
 
+#[test]
+fn the_recorded_source_round_trips_and_older_headers_still_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("with-source.jsonl");
+    let mut with_source = header("s");
+    with_source.source = Some(SourceRecord::neuronpedia(
+        "gpt2-small",
+        "8-res-jb",
+        Some("http://127.0.0.1:8080/np"),
+    ));
+    LogWriter::create(&path, &with_source, Durability::EveryEvent)
+        .unwrap()
+        .close()
+        .unwrap();
+    let line = std::fs::read_to_string(&path).unwrap();
+    let head: Value = serde_json::from_str(line.trim_end()).unwrap();
+    assert_eq!(
+        head["source"],
+        serde_json::json!({"kind": "neuronpedia", "model_id": "gpt2-small",
+                           "sae_id": "8-res-jb", "base_url": "http://127.0.0.1:8080/np"})
+    );
+    assert_eq!(read_header::<TestConfig>(&path).unwrap(), with_source);
+
+    // A log written before sources were recorded has no `source` field.
+    let old = dir.path().join("old.jsonl");
+    let mut head = serde_json::to_value(header("s")).unwrap();
+    assert!(head.get("source").is_none(), "None is not written");
+    head.as_object_mut().unwrap().remove("source");
+    std::fs::write(&old, format!("{head}\n")).unwrap();
+    assert_eq!(read_header::<TestConfig>(&old).unwrap().source, None);
+}
+
+#[test]
+fn recorded_neuronpedia_urls_keep_no_credentials() {
+    let url_of = |url: &str| match SourceRecord::neuronpedia("m", "s", Some(url)) {
+        SourceRecord::Neuronpedia { base_url, .. } => base_url,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        url_of("https://user:np-secret@np.example.org:8443/api?key=np-secret#x").as_deref(),
+        Some("https://np.example.org:8443/api")
+    );
+    assert_eq!(
+        url_of(" http://127.0.0.1:9/ ").as_deref(),
+        Some("http://127.0.0.1:9/")
+    );
+    assert_eq!(
+        url_of("https://www.neuronpedia.org").as_deref(),
+        Some("https://www.neuronpedia.org")
+    );
+    assert_eq!(url_of("  "), None);
+    assert_eq!(
+        SourceRecord::neuronpedia("m", "s", None),
+        SourceRecord::Neuronpedia {
+            model_id: "m".into(),
+            sae_id: "s".into(),
+            base_url: None
+        }
+    );
+}
+
 /// Inputs from fuzzing the loader (fuzz/fuzz_targets/load_log.rs; see the
 /// folder's README). Each must load consistently or fail with a typed error.
 #[test]
@@ -406,7 +469,8 @@ mod live {
     };
     use sage::llm::Usage;
     use sage::session::{
-        Controls, Durability, Instruments, NewSession, SessionStore, read_log, replay, run,
+        Controls, Durability, Instruments, NewSession, SessionStore, SourceRecord, read_log,
+        replay, run,
     };
     use tokio::sync::mpsc;
 
@@ -449,6 +513,7 @@ mod live {
                 return Err(ReasonerError::Malformed {
                     step: req.name(),
                     reason: "random failure".into(),
+                    usage: Usage::default(),
                 });
             }
             let design = |rng: &mut SplitMix64, hypothesis| {
@@ -627,6 +692,7 @@ mod live {
                     config: config(),
                     seed,
                     reasoner_spec: "test-random".into(),
+                    source: Some(SourceRecord::Synthetic),
                     durability: Durability::OnClose,
                 };
                 let controls = Controls { actions: Some(rx), on_snapshots: None };
@@ -661,6 +727,125 @@ mod live {
             prop_assert_eq!(resumed_log.entries.len() as u64, resumed.events);
             prop_assert_eq!(&replay(Agent::new(), &resumed_log.entries, None).state(), &resumed.state);
         }
+    }
+}
+
+mod wall_time {
+    //! The wall-time budget fires on time even when the reasoner never
+    //! answers: the driver ticks at the deadline (tokio's clock is paused,
+    //! so the test takes no real time and has no sleeps).
+
+    use std::sync::Arc;
+
+    use sage::activation::synthetic::SyntheticSource;
+    use sage::agent::heuristic::HeuristicReasoner;
+    use sage::agent::{
+        Agent, AgentConfig, Budgets, Event, GateMode, ReasonRequest, Reasoner, ReasonerError,
+        ReasonerReply, StopReason,
+    };
+    use sage::llm::Usage;
+    use sage::session::{
+        Controls, DriveOutcome, Durability, Instruments, NewSession, SessionStore, SourceRecord,
+        replay, run,
+    };
+
+    /// A reasoner whose calls never return, like a hung HTTP request.
+    struct HungReasoner;
+
+    #[async_trait::async_trait]
+    impl Reasoner for HungReasoner {
+        fn spec(&self) -> String {
+            "test-hung".into()
+        }
+
+        async fn reason(&self, _: &ReasonRequest) -> Result<(ReasonerReply, Usage), ReasonerError> {
+            std::future::pending().await
+        }
+    }
+
+    const BUDGET_MS: u64 = 90_000;
+
+    /// A synthetic-source session with a `BUDGET_MS` wall-time budget.
+    fn budgeted(gate: GateMode, reasoner: Arc<dyn Reasoner>) -> (NewSession, Instruments) {
+        let session = NewSession {
+            feature: 2,
+            config: AgentConfig {
+                gate,
+                budgets: Budgets {
+                    max_wall_ms: Some(BUDGET_MS),
+                    ..Budgets::default()
+                },
+                ..AgentConfig::default()
+            },
+            seed: 1,
+            reasoner_spec: reasoner.spec(),
+            source: Some(SourceRecord::Synthetic),
+            durability: Durability::OnClose,
+        };
+        let instruments = Instruments {
+            source: Arc::new(SyntheticSource::new()),
+            reasoner,
+        };
+        (session, instruments)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_reasoner_is_stopped_by_the_wall_time_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SessionStore::new(dir.path());
+        let (session, instruments) = budgeted(GateMode::Auto, Arc::new(HungReasoner));
+        let started = tokio::time::Instant::now();
+        let drive = run::start(&store, instruments, session, Controls::default());
+        let done = tokio::time::timeout(std::time::Duration::from_secs(86_400), drive)
+            .await
+            .expect("a day of tokio time passed without the budget firing")
+            .unwrap();
+        let waited = started.elapsed().as_millis() as u64;
+
+        assert!(matches!(done.outcome, DriveOutcome::Concluded(_)));
+        assert_eq!(done.state.stop_reason, Some(StopReason::WallTime));
+        // It fired at the deadline, not at some later event. (The budget
+        // counts from the Start event, stamped a few real milliseconds
+        // before the driver's clock starts, so tokio's clock may show a
+        // little less.)
+        assert!(
+            (BUDGET_MS - 1_000..BUDGET_MS + 1_000).contains(&waited),
+            "{waited} ms on tokio's clock"
+        );
+        let log = store.load(&done.id).unwrap();
+        let ticks: Vec<u64> = log
+            .entries
+            .iter()
+            .filter(|e| matches!(e.event, Event::Tick { .. }))
+            .map(|e| e.at_ms)
+            .collect();
+        let begun = log.header.created_at_ms;
+        assert_eq!(ticks.len(), 1, "one tick, at the deadline");
+        let deadline = begun + BUDGET_MS;
+        assert!(
+            (deadline..deadline + 1_000).contains(&ticks[0]),
+            "tick at {}, deadline {deadline}",
+            ticks[0]
+        );
+        // The tick is in the log, so replay ends in the same place.
+        assert_eq!(replay(Agent::new(), &log.entries, None).state(), done.state);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_headless_session_waiting_for_approval_ends_idle_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SessionStore::new(dir.path());
+        let (session, instruments) = budgeted(GateMode::Review, Arc::new(HeuristicReasoner));
+        let started = tokio::time::Instant::now();
+        let done = run::start(&store, instruments, session, Controls::default())
+            .await
+            .unwrap();
+        // Nobody can approve the hypotheses, so waiting for the budget
+        // would only delay the same answer.
+        assert_eq!(done.outcome, DriveOutcome::Idle);
+        assert!(started.elapsed() < std::time::Duration::from_millis(BUDGET_MS));
+        assert!(!done.state.pending_approvals().is_empty());
+        assert_eq!(done.state.stop_reason, None);
     }
 }
 

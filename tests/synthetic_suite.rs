@@ -58,6 +58,7 @@ async fn explain(source: &SyntheticSource, feature: u32) -> (Agent, Conclusion) 
                 },
                 Err(e) => Event::ReasonerFailed {
                     request,
+                    usage: e.usage(),
                     error: e.to_string(),
                     at_ms: now,
                 },

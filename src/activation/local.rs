@@ -2,12 +2,19 @@
 //! hook, then the SAE's encoder for one feature.
 //!
 //! The model runs on a blocking worker so async callers (the agent driver,
-//! the UI) stay responsive. Exemplars need a mined corpus, which this source
-//! does not have yet.
+//! the UI) stay responsive. Exemplars come from corpus mining: the source
+//! is given a corpus (and optionally a table mined in advance) with
+//! [`LocalSource::with_exemplars`]; without one it has none.
+//!
+//! BOS rule: when this source prepends the model's BOS to a text, the
+//! model sees it, but the records it hands out (experiment activations and
+//! mined exemplars alike) start at the text's first token. The BOS is an
+//! attention sink whose SAE activations say nothing about the text (the
+//! demo SAE was not even trained on it), and mining drops it the same way.
 
 use std::sync::Arc;
 
-use super::mining::{FeatureScorer, MiningError, TokenWindow};
+use super::mining::{ExemplarSupply, FeatureScorer, MiningError, TokenWindow};
 use super::{
     ActivationRecord, ActivationSource, ExemplarQuery, FeatureExemplars, SourceError, SourceInfo,
 };
@@ -22,6 +29,7 @@ pub struct LocalSource {
     sae: Arc<Sae>,
     info: SourceInfo,
     prepend_bos: Option<bool>,
+    exemplars: Option<Arc<ExemplarSupply>>,
 }
 
 impl LocalSource {
@@ -48,12 +56,26 @@ impl LocalSource {
             sae: Arc::new(sae),
             info,
             prepend_bos,
+            exemplars: None,
         })
+    }
+
+    /// Gives the source a corpus to answer `exemplars` from.
+    pub fn with_exemplars(mut self, supply: ExemplarSupply) -> LocalSource {
+        self.exemplars = Some(Arc::new(supply));
+        self
     }
 
     /// The model's tokenizer.
     pub fn tokenizer(&self) -> &ModelTokenizer {
         &self.tokenizer
+    }
+
+    /// The longest mining window this model can score: its context length,
+    /// less one position for the BOS this source prepends (if any).
+    pub fn max_window(&self) -> usize {
+        let bos = usize::from(self.window_bos().is_some());
+        self.model.max_positions().saturating_sub(bos)
     }
 
     /// The BOS put before each mined window: the model's, unless this
@@ -149,20 +171,62 @@ impl ActivationSource for LocalSource {
             .map(|t| self.tokenize(t))
             .collect::<Result<Vec<_>, _>>()?;
         let source = self.clone();
-        tokio::task::spawn_blocking(move || source.records_for_ids(feature, &sequences))
-            .await
-            .map_err(|e| SourceError::Compute(format!("activation worker failed: {e}")))?
+        let records =
+            tokio::task::spawn_blocking(move || source.records_for_ids(feature, &sequences))
+                .await
+                .map_err(|e| SourceError::Compute(format!("activation worker failed: {e}")))??;
+        if self.window_bos().is_none() {
+            return Ok(records);
+        }
+        Ok(records
+            .into_iter()
+            .map(|r| {
+                ActivationRecord::new(
+                    &self.info,
+                    feature,
+                    skip1(r.tokens),
+                    skip1(r.token_ids),
+                    skip1(r.values),
+                )
+            })
+            .collect())
     }
 
     async fn exemplars(
         &self,
-        _feature: u32,
-        _query: &ExemplarQuery,
+        feature: u32,
+        query: &ExemplarQuery,
     ) -> Result<FeatureExemplars, SourceError> {
-        Err(SourceError::NoExemplars(
-            "a local model has no exemplars until a corpus is mined for it; run `sage top` \
-             (corpus mining) or use a Neuronpedia source"
-                .to_string(),
-        ))
+        let Some(supply) = self.exemplars.clone() else {
+            return Err(SourceError::NoExemplars(
+                "this local model + SAE was opened without a corpus to mine top examples from; \
+                 pass --corpus PATH (text files, .jsonl or a directory)"
+                    .to_string(),
+            ));
+        };
+        if feature >= self.info.n_features {
+            return Err(SourceError::FeatureOutOfRange {
+                feature,
+                max: self.info.n_features.saturating_sub(1),
+            });
+        }
+        let mut scorer = self.clone();
+        let mined = tokio::task::spawn_blocking(move || {
+            let tokenizer = scorer.tokenizer.clone();
+            let (model, sae) = (scorer.info.model.clone(), scorer.info.sae.clone());
+            supply.mined(feature, &model, &sae, tokenizer.inner(), &mut scorer)
+        })
+        .await
+        .map_err(|e| SourceError::Compute(format!("mining worker failed: {e}")))?
+        .map_err(|e| SourceError::Compute(format!("mining feature {feature} failed: {e}")))?;
+        Ok(mined.to_exemplars(&self.info, query))
     }
+}
+
+/// A record's list without its first (BOS) position.
+fn skip1<T>(mut list: Vec<T>) -> Vec<T> {
+    if !list.is_empty() {
+        list.remove(0);
+    }
+    list
 }

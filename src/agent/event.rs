@@ -153,6 +153,9 @@ pub enum Event {
         request: RequestId,
         /// The error message.
         error: String,
+        /// What the failed call was still billed (absent in older logs).
+        #[serde(default)]
+        usage: Usage,
         /// Driver time.
         at_ms: u64,
     },

@@ -62,17 +62,27 @@ impl Reasoner for LlmReasoner {
     async fn reason(&self, req: &ReasonRequest) -> Result<(ReasonerReply, Usage), ReasonerError> {
         let reply = self.client.complete(&self.request_for(req)).await?;
         let value = match reply.json {
-            Some(v) => v,
-            None => serde_json::from_str(reply.text.trim()).map_err(|e| malformed(req, e))?,
+            Some(v) => Ok(v),
+            None => serde_json::from_str(reply.text.trim()).map_err(|e| malformed(req, e)),
         };
-        Ok((parse(req, value)?, reply.usage))
+        match value.and_then(|value| parse(req, value)) {
+            Ok(parsed) => Ok((parsed, reply.usage)),
+            Err(ReasonerError::Malformed { step, reason, .. }) => Err(ReasonerError::Malformed {
+                step,
+                reason,
+                usage: reply.usage,
+            }),
+            Err(other) => Err(other),
+        }
     }
 }
 
+/// An unusable answer; [`LlmReasoner::reason`] fills in what it cost.
 fn malformed(req: &ReasonRequest, reason: impl ToString) -> ReasonerError {
     ReasonerError::Malformed {
         step: req.name(),
         reason: reason.to_string(),
+        usage: Usage::default(),
     }
 }
 

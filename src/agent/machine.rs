@@ -38,6 +38,17 @@ impl Agent {
         &self.state
     }
 
+    /// The driver time at which the wall-time budget runs out, while the
+    /// session runs and has one: the driver sends a `Tick` then, so the
+    /// budget fires even when a reasoner call hangs.
+    pub fn wake_at_ms(&self) -> Option<u64> {
+        if matches!(self.state.phase, Phase::NotStarted | Phase::Done) {
+            return None;
+        }
+        let budget = self.state.config.budgets.max_wall_ms?;
+        Some(self.state.started_at_ms.saturating_add(budget))
+    }
+
     /// Feeds one event; returns the work it calls for, in order.
     #[must_use]
     pub fn handle(&mut self, event: Event) -> Vec<Effect> {
@@ -67,8 +78,14 @@ impl Agent {
                 usage,
                 ..
             } => self.on_reasoner_reply(request, reply, usage, &mut out),
-            Event::ReasonerFailed { request, error, .. } => {
+            Event::ReasonerFailed {
+                request,
+                error,
+                usage,
+                ..
+            } => {
                 self.state.reasoner_calls += 1;
+                add_usage(&mut self.state.usage, &usage);
                 match self.remove_inflight(request) {
                     Some(Pending::Reason { step }) => self.reasoner_failed(step, &error, &mut out),
                     _ => self.note(

@@ -277,6 +277,8 @@ pub enum ReasonerError {
         step: &'static str,
         /// What was wrong.
         reason: String,
+        /// What the unusable answer was billed.
+        usage: Usage,
     },
     /// The reasoner cannot take this step at all.
     #[error("the reasoner cannot {step}: {reason}")]
@@ -286,6 +288,18 @@ pub enum ReasonerError {
         /// Why.
         reason: String,
     },
+}
+
+impl ReasonerError {
+    /// The tokens (and cost) the failed step was billed for, so session
+    /// totals count failures too.
+    pub fn usage(&self) -> Usage {
+        match self {
+            ReasonerError::Llm(error) => error.usage(),
+            ReasonerError::Malformed { usage, .. } => *usage,
+            ReasonerError::Unable { .. } => Usage::default(),
+        }
+    }
 }
 
 /// Something that can take the agent's thinking steps: an LLM, or the

@@ -18,8 +18,10 @@ use sage::eval::{
 use sage::llm::LlmClient;
 use sage::session::{Report, SessionStore, now_ms};
 
-use super::explain::{ExplainArgs, explain_with, parse_features, source_choice};
-use super::instruments::{activation_source, llm_client};
+use super::explain::{
+    ExplainArgs, explain_with, parse_features, refuse_attended_gate, source_choice,
+};
+use super::instruments::{activation_source_for, llm_client};
 
 /// Arguments of `sage eval`: those of `sage explain`, plus how to judge.
 #[derive(Debug, clap::Args)]
@@ -60,7 +62,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     if args.sentences == 0 {
         bail!("--sentences must be at least 1 (SAGE uses 10)");
     }
-    let source = activation_source(&source_choice(&args.explain)?)?;
+    refuse_attended_gate(args.explain.gate)?;
+    let choice = source_choice(&args.explain)?;
+    let source = activation_source_for(&choice, Some(&features))?;
     let client = llm_client(&args.explain.llm)?;
     if client.is_none() && args.predict == PredictArg::Logprobs {
         bail!(
@@ -70,7 +74,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let reports_dir = match &args.sessions {
         Some(dir) => dir.clone(),
         None => {
-            explain_with(&args.explain, source.clone())?;
+            explain_with(&args.explain, &choice, source.clone())?;
             args.explain.out.clone()
         }
     };

@@ -17,10 +17,13 @@ use sage::config::Paths;
 use sage::session::report::format_cost;
 use sage::session::run::{resume, start};
 use sage::session::{
-    Controls, DriveOutcome, Durability, Instruments, NewSession, Report, SessionStore, replay,
+    Controls, DriveOutcome, Durability, Instruments, NewSession, Report, SessionStore,
+    SourceRecord, replay,
 };
 
-use super::instruments::{SourceChoice, activation_source, reasoner};
+use super::explore::GateArg;
+use super::instruments::{SourceChoice, activation_source_for, reasoner};
+use super::neuronpedia::NeuronpediaArgs;
 
 /// Where activations come from, as a flag value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -47,19 +50,23 @@ pub struct ExplainArgs {
     /// SAE (local source): a directory or `release/sae_id`.
     #[arg(long)]
     pub sae: Option<String>,
-    /// Neuronpedia model id (neuronpedia source).
+    /// Corpus the local source mines top examples from: a text file, a
+    /// .jsonl file with a "text" field per line, or a directory.
     #[arg(long)]
-    pub model_id: Option<String>,
-    /// Neuronpedia SAE id (neuronpedia source).
-    #[arg(long)]
-    pub sae_id: Option<String>,
+    pub corpus: Option<PathBuf>,
+    /// Which Neuronpedia features (neuronpedia source). The server URL is
+    /// recorded in each session, so `sage resume` goes back to it.
+    #[command(flatten)]
+    pub neuronpedia: NeuronpediaArgs,
     /// Features to explain: `0..200`, `0..=9`, `7`, or a comma list of those.
     #[arg(long)]
     pub features: String,
     /// Reasoner: `heuristic` (offline) or an LLM spec.
     #[arg(long, default_value = "heuristic")]
     pub llm: String,
-    /// Approval gate; unattended runs need `auto`.
+    /// Approval gate. A batch runs unattended, so only `auto` is accepted:
+    /// `review` and `step` are refused with a pointer to `sage explore`,
+    /// where a researcher can approve each step of one feature.
     #[arg(long, value_enum, default_value = "auto")]
     pub gate: GateArg,
     /// Features explained at the same time.
@@ -74,13 +81,6 @@ pub struct ExplainArgs {
     /// Seed for every session (each feature's session mixes in its index).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-}
-
-/// Gate modes accepted on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum GateArg {
-    /// Nothing waits for approval.
-    Auto,
 }
 
 /// How one feature went.
@@ -101,12 +101,19 @@ struct Progress {
 
 /// Runs the batch.
 pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
-    let source = activation_source(&source_choice(&args)?)?;
-    explain_with(&args, source)
+    refuse_attended_gate(args.gate)?;
+    let features = parse_features(&args.features)?;
+    let choice = source_choice(&args)?;
+    let source = activation_source_for(&choice, Some(&features))?;
+    explain_with(&args, &choice, source)
 }
 
 /// Runs the batch on an already opened source (`sage eval` shares its own).
-pub fn explain_with(args: &ExplainArgs, source: Arc<dyn ActivationSource>) -> anyhow::Result<()> {
+pub fn explain_with(
+    args: &ExplainArgs,
+    choice: &SourceChoice,
+    source: Arc<dyn ActivationSource>,
+) -> anyhow::Result<()> {
     let features = parse_features(&args.features)?;
     let n_features = source.info().n_features;
     if let Some(bad) = features.iter().find(|&&f| f >= n_features) {
@@ -120,9 +127,7 @@ pub fn explain_with(args: &ExplainArgs, source: Arc<dyn ActivationSource>) -> an
         .with_context(|| format!("could not create {}", args.out.display()))?;
     let store = SessionStore::new(Paths::resolve().sessions_dir());
     let mut config = AgentConfig {
-        gate: match args.gate {
-            GateArg::Auto => GateMode::Auto,
-        },
+        gate: GateMode::Auto,
         ..AgentConfig::default()
     };
     if let Some(rounds) = args.max_rounds {
@@ -146,6 +151,7 @@ pub fn explain_with(args: &ExplainArgs, source: Arc<dyn ActivationSource>) -> an
                     config: config.clone(),
                     seed: args.seed ^ u64::from(feature).wrapping_mul(0x9E37_79B9_7F4A_7C15),
                     reasoner_spec: args.llm.clone(),
+                    source: choice.record(),
                     out: &args.out,
                     progress: progress.clone(),
                     bar: bar.clone(),
@@ -186,6 +192,7 @@ struct Job<'a> {
     config: AgentConfig,
     seed: u64,
     reasoner_spec: String,
+    source: SourceRecord,
     out: &'a Path,
     progress: Arc<Mutex<Progress>>,
     bar: ProgressBar,
@@ -193,8 +200,10 @@ struct Job<'a> {
 
 impl Job<'_> {
     /// The newest unfinished session of this feature recorded with the same
-    /// source, reasoner and configuration: an interrupted batch continues it
-    /// instead of starting over.
+    /// source (the same server, for Neuronpedia; logs from before sources
+    /// were recorded match on model and SAE names), reasoner and
+    /// configuration: an interrupted batch continues it instead of starting
+    /// over.
     fn interrupted_session(&self, feature: u32) -> Option<String> {
         let info = self.instruments.source.info();
         let suffix = format!("-f{feature}");
@@ -208,6 +217,7 @@ impl Job<'_> {
                         && h.model == info.model
                         && h.sae == info.sae
                         && h.reasoner == self.reasoner_spec
+                        && h.source.as_ref().is_none_or(|s| *s == self.source)
                         && h.config == self.config
                         && replay(Agent::new(), &log.entries, None)
                             .conclusion()
@@ -250,6 +260,7 @@ impl Job<'_> {
             config: self.config.clone(),
             seed: self.seed,
             reasoner_spec: self.reasoner_spec.clone(),
+            source: Some(self.source.clone()),
             durability: Durability::EveryEvent,
         };
         let started = match self.interrupted_session(feature) {
@@ -370,6 +381,22 @@ fn summary_table(outcomes: &[(u32, Outcome)]) -> String {
     table
 }
 
+/// A batch has nobody to approve what a `review` or `step` gate holds
+/// back, so those gates are refused before any work starts rather than
+/// leaving every session waiting.
+pub fn refuse_attended_gate(gate: GateArg) -> anyhow::Result<()> {
+    let name = match gate {
+        GateArg::Auto => return Ok(()),
+        GateArg::Review => "review",
+        GateArg::Step => "step",
+    };
+    bail!(
+        "`sage explain` runs unattended, so nothing could approve what `--gate {name}` holds \
+         back: use `--gate auto` here, or approve the steps of one feature in the TUI with \
+         `sage explore --preset P --feature N --gate {name}`"
+    )
+}
+
 /// The source the flags name.
 pub fn source_choice(args: &ExplainArgs) -> anyhow::Result<SourceChoice> {
     Ok(match args.source {
@@ -378,15 +405,17 @@ pub fn source_choice(args: &ExplainArgs) -> anyhow::Result<SourceChoice> {
             (Some(model), Some(sae)) => SourceChoice::Local {
                 model: model.clone(),
                 sae: sae.clone(),
+                corpus: args.corpus.clone(),
             },
             _ => bail!(
                 "the local source needs --model and --sae (or pick --source neuronpedia / synthetic)"
             ),
         },
-        SourceKind::Neuronpedia => match (&args.model_id, &args.sae_id) {
+        SourceKind::Neuronpedia => match (&args.neuronpedia.model_id, &args.neuronpedia.sae_id) {
             (Some(model_id), Some(sae_id)) => SourceChoice::Neuronpedia {
                 model_id: model_id.clone(),
                 sae_id: sae_id.clone(),
+                base_url: args.neuronpedia.neuronpedia_url.clone(),
             },
             _ => bail!("the neuronpedia source needs --model-id and --sae-id"),
         },

@@ -3,10 +3,13 @@
 //! screen on the given preset (or source) and feature.
 
 use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use indicatif::ProgressBar;
+use sage::activation::ActivationSource;
 use sage::agent::{Agent, AgentConfig, GateMode};
 use sage::config::{ConfigFile, Paths};
 use sage::session::run::{resume, start};
@@ -18,6 +21,7 @@ use sage::tui::start::{FeatureChoice, RecentSession, StartChoice, StartScreen};
 use sage::tui::theme::Theme;
 use tokio::sync::{mpsc, oneshot};
 
+use super::demo::DemoPack;
 use super::instruments::{SourceChoice, activation_source, reasoner};
 use super::presets;
 
@@ -79,7 +83,8 @@ pub struct ExploreArgs {
     /// gpt2-small-res-jb, neuronpedia-gpt2-small.
     #[arg(long, default_value = presets::DEMO)]
     pub preset: String,
-    /// Feature index; omitted: the preset's strongest live feature, or a random one.
+    /// Feature index; omitted: the demo's default feature (see README), or
+    /// a random live feature of other presets.
     #[arg(long)]
     pub feature: Option<u32>,
     /// Reasoner: `heuristic` (offline) or an LLM spec (`openai:MODEL`, ...).
@@ -88,6 +93,10 @@ pub struct ExploreArgs {
     /// Approval gate.
     #[arg(long, value_enum, default_value = "auto")]
     pub gate: GateArg,
+    /// Corpus to mine top examples from, for a local preset other than
+    /// demo (which brings its own): text files, .jsonl or a directory.
+    #[arg(long)]
+    pub corpus: Option<PathBuf>,
     /// Appearance.
     #[command(flatten)]
     pub look: LookArgs,
@@ -95,29 +104,59 @@ pub struct ExploreArgs {
 
 /// Runs `sage explore`.
 pub fn run(args: ExploreArgs) -> anyhow::Result<()> {
-    require_terminal()?;
     let paths = Paths::resolve();
-    let preset = presets::find(&paths, &args.preset)?;
+    let mut preset = presets::find(&paths, &args.preset)?;
     if let Some(missing) = &preset.preset.missing {
         bail!("{missing}");
     }
-    let feature = match args.feature {
-        Some(f) => f,
-        None => pick_feature(
-            &preset.preset.live_features,
-            FeatureChoice::Random,
-            preset.preset.n_features,
-        ),
-    };
+    if let Some(path) = args.corpus {
+        match &mut preset.source {
+            SourceChoice::Local { corpus, .. } if preset.preset.name != presets::DEMO => {
+                *corpus = Some(path);
+            }
+            _ => bail!(
+                "--corpus applies to local presets other than demo (gpt2-small-res-jb); preset `{}` brings its own examples",
+                preset.preset.name
+            ),
+        }
+    }
+    require_terminal()?;
+    let (source, feature) = open_preset(&paths, &preset, args.feature.map(FeatureChoice::Index))?;
     let runtime = runtime()?;
     runtime.block_on(explore_live(
         &paths,
-        preset.source,
+        &preset.source,
+        source,
         feature,
         &args.llm,
         args.gate.into(),
         &args.look,
     ))
+}
+
+/// Opens a preset's source and settles the feature: the one chosen, else
+/// the demo's default feature, else a random live one. The demo preset
+/// mines its table first (or loads it from the cache).
+fn open_preset(
+    paths: &Paths,
+    preset: &presets::NamedPreset,
+    choice: Option<FeatureChoice>,
+) -> anyhow::Result<(Arc<dyn ActivationSource>, u32)> {
+    if preset.preset.name == presets::DEMO {
+        let (source, summary) = DemoPack::locate(paths)?.prepare(paths)?;
+        let feature = match choice {
+            Some(c) => pick_feature(&summary.live, c, summary.n_features),
+            None => summary.default_feature,
+        };
+        return Ok((Arc::new(source), feature));
+    }
+    let source = open_source(&preset.source)?;
+    let feature = pick_feature(
+        &preset.preset.live_features,
+        choice.unwrap_or(FeatureChoice::Random),
+        preset.preset.n_features,
+    );
+    Ok((source, feature))
 }
 
 /// Runs bare `sage`: the start screen, then whatever was picked there.
@@ -143,15 +182,11 @@ pub fn run_start_screen(look: &LookArgs) -> anyhow::Result<()> {
             reasoner,
             gate,
         } => {
-            let chosen = &named[preset];
-            let feature = pick_feature(
-                &chosen.preset.live_features,
-                feature,
-                chosen.preset.n_features,
-            );
+            let (source, feature) = open_preset(&paths, &named[preset], Some(feature))?;
             runtime.block_on(explore_live(
                 &paths,
-                chosen.source.clone(),
+                &named[preset].source,
+                source,
                 feature,
                 &reasoner,
                 gate,
@@ -181,13 +216,17 @@ pub fn replay_tui(paths: &Paths, id: &str, look: &LookArgs) -> anyhow::Result<()
 
 async fn explore_live(
     paths: &Paths,
-    choice: SourceChoice,
+    choice: &SourceChoice,
+    source: Arc<dyn ActivationSource>,
     feature: u32,
     reasoner_spec: &str,
     gate: GateMode,
     look: &LookArgs,
 ) -> anyhow::Result<()> {
-    let instruments = open_instruments(&choice, reasoner_spec)?;
+    let instruments = Instruments {
+        source,
+        reasoner: reasoner(reasoner_spec)?,
+    };
     let config = AgentConfig {
         gate,
         ..AgentConfig::default()
@@ -198,6 +237,7 @@ async fn explore_live(
         config,
         seed: clock_seed(),
         reasoner_spec: reasoner_spec.to_string(),
+        source: Some(choice.record()),
         durability: Durability::EveryEvent,
     };
     let store = SessionStore::new(paths.sessions_dir());
@@ -214,8 +254,11 @@ async fn explore_live(
 async fn resume_live(paths: &Paths, id: &str, look: &LookArgs) -> anyhow::Result<()> {
     let store = SessionStore::new(paths.sessions_dir());
     let header = store.load(id)?.header;
-    let choice = SourceChoice::from_recorded(&header.model, &header.sae);
-    let instruments = open_instruments(&choice, &header.reasoner)?;
+    let choice = SourceChoice::from_header(&header);
+    let instruments = Instruments {
+        source: open_source(&choice)?,
+        reasoner: reasoner(&header.reasoner)?,
+    };
     let info = session_info(&instruments, &header.reasoner);
     let (actions, controls, states) = live_controls();
     let id = id.to_string();
@@ -263,15 +306,13 @@ async fn finish<T>(
     write_stats(stats)
 }
 
-fn open_instruments(choice: &SourceChoice, reasoner_spec: &str) -> anyhow::Result<Instruments> {
+/// Opens a source behind a spinner (loading a model takes a moment).
+fn open_source(choice: &SourceChoice) -> anyhow::Result<Arc<dyn ActivationSource>> {
     let spinner = ProgressBar::new_spinner().with_message("loading the model and SAE…");
     spinner.enable_steady_tick(std::time::Duration::from_millis(100));
     let source = activation_source(choice);
     spinner.finish_and_clear();
-    Ok(Instruments {
-        source: source?,
-        reasoner: reasoner(reasoner_spec)?,
-    })
+    source
 }
 
 fn session_info(instruments: &Instruments, reasoner_spec: &str) -> SessionInfo {

@@ -2,18 +2,21 @@
 //! words. Every command that runs an agent goes through these two
 //! functions, so a new source plugs in here once.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
 use sage::activation::ActivationSource;
-use sage::activation::neuronpedia::NeuronpediaSource;
+use sage::activation::neuronpedia::{NeuronpediaSource, URL_ENV};
 use sage::activation::synthetic::SyntheticSource;
+use sage::agent::AgentConfig;
 use sage::agent::heuristic::HeuristicReasoner;
 use sage::agent::{LlmReasoner, Reasoner};
 use sage::config::{ConfigFile, Paths};
 use sage::llm::{BaseUrls, LlmClient, LlmConfig, LlmSpec, build_client};
+use sage::session::{LogHeader, SourceRecord};
 
-use super::local::{LocalArgs, open_local_source};
+use super::local::{LocalArgs, open_local_source, with_corpus};
 
 /// The model name the synthetic source reports (how resumed sessions find it).
 const SYNTHETIC_MODEL: &str = "synthetic";
@@ -29,6 +32,9 @@ pub enum SourceChoice {
         model: String,
         /// SAE path or `release/sae_id`.
         sae: String,
+        /// Corpus to mine top examples from; without one the source has
+        /// no exemplars.
+        corpus: Option<PathBuf>,
     },
     /// A Neuronpedia(-compatible) server.
     Neuronpedia {
@@ -36,18 +42,74 @@ pub enum SourceChoice {
         model_id: String,
         /// Neuronpedia SAE id.
         sae_id: String,
+        /// Server base URL; `None` for `NEURONPEDIA_URL`, else the public site.
+        base_url: Option<String>,
     },
 }
 
 impl SourceChoice {
-    /// The source a session log was recorded with, from its header.
-    pub fn from_recorded(model: &str, sae: &str) -> SourceChoice {
+    /// The source a session log was recorded with, from its header: the
+    /// recorded source when the header has one, else (older logs) a guess
+    /// from the model name.
+    pub fn from_header(header: &LogHeader<AgentConfig>) -> SourceChoice {
+        match &header.source {
+            Some(SourceRecord::Synthetic) => SourceChoice::Synthetic,
+            Some(SourceRecord::Local { model, sae, corpus }) => SourceChoice::Local {
+                model: model.clone(),
+                sae: sae.clone(),
+                corpus: corpus.as_ref().map(PathBuf::from),
+            },
+            Some(SourceRecord::Neuronpedia {
+                model_id,
+                sae_id,
+                base_url,
+            }) => SourceChoice::Neuronpedia {
+                model_id: model_id.clone(),
+                sae_id: sae_id.clone(),
+                base_url: base_url.clone(),
+            },
+            None => SourceChoice::from_recorded(&header.model, &header.sae),
+        }
+    }
+
+    /// What a new session records in its header so it can be reopened:
+    /// the Neuronpedia URL actually used (flag, else `NEURONPEDIA_URL`).
+    pub fn record(&self) -> SourceRecord {
+        match self {
+            SourceChoice::Synthetic => SourceRecord::Synthetic,
+            SourceChoice::Local { model, sae, corpus } => SourceRecord::Local {
+                model: model.clone(),
+                sae: sae.clone(),
+                corpus: corpus.as_ref().map(|p| {
+                    // Absolute, so a resume from another directory finds it.
+                    std::fs::canonicalize(p)
+                        .unwrap_or_else(|_| p.clone())
+                        .display()
+                        .to_string()
+                }),
+            },
+            SourceChoice::Neuronpedia {
+                model_id,
+                sae_id,
+                base_url,
+            } => {
+                let from_env = || std::env::var(URL_ENV).ok().filter(|u| !u.trim().is_empty());
+                let url = base_url.clone().or_else(from_env);
+                SourceRecord::neuronpedia(model_id, sae_id, url.as_deref())
+            }
+        }
+    }
+
+    /// The guess for logs without a recorded source: synthetic by its
+    /// model name, anything else a local model.
+    fn from_recorded(model: &str, sae: &str) -> SourceChoice {
         if model == SYNTHETIC_MODEL {
             SourceChoice::Synthetic
         } else {
             SourceChoice::Local {
                 model: model.to_string(),
                 sae: sae.to_string(),
+                corpus: None,
             }
         }
     }
@@ -55,14 +117,32 @@ impl SourceChoice {
 
 /// Opens the chosen activation source.
 pub fn activation_source(choice: &SourceChoice) -> anyhow::Result<Arc<dyn ActivationSource>> {
+    activation_source_for(choice, None)
+}
+
+/// Opens the chosen activation source; a local source with a corpus mines
+/// `features` (when given) in one pass up front, instead of one pass per
+/// feature when each is first asked about.
+pub fn activation_source_for(
+    choice: &SourceChoice,
+    features: Option<&[u32]>,
+) -> anyhow::Result<Arc<dyn ActivationSource>> {
     match choice {
         SourceChoice::Synthetic => Ok(Arc::new(SyntheticSource::new())),
-        SourceChoice::Local { model, sae } => {
-            Ok(Arc::new(open_local_source(&LocalArgs::named(model, sae))?))
+        SourceChoice::Local { model, sae, corpus } => {
+            let source = open_local_source(&LocalArgs::named(model, sae))?;
+            Ok(Arc::new(match corpus {
+                Some(path) => with_corpus(source, path, features)?,
+                None => source,
+            }))
         }
-        SourceChoice::Neuronpedia { model_id, sae_id } => Ok(Arc::new(
+        SourceChoice::Neuronpedia {
+            model_id,
+            sae_id,
+            base_url,
+        } => Ok(Arc::new(
             NeuronpediaSource::connect(
-                None,
+                base_url.clone(),
                 Paths::resolve().cache_dir(),
                 model_id.clone(),
                 sae_id.clone(),
@@ -96,4 +176,65 @@ pub fn llm_client(spec: &str) -> anyhow::Result<Option<Arc<dyn LlmClient>>> {
 fn llm_config() -> anyhow::Result<LlmConfig> {
     let file = ConfigFile::load(&Paths::resolve().config_file)?;
     Ok(LlmConfig::with_file_tables(file.keys, file.prices))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sage::session::{FORMAT_NAME, FORMAT_VERSION};
+
+    fn header(model: &str, source: Option<SourceRecord>) -> LogHeader<AgentConfig> {
+        LogHeader {
+            format: FORMAT_NAME.into(),
+            format_version: FORMAT_VERSION,
+            session_id: "s".into(),
+            model: model.into(),
+            sae: "some-sae".into(),
+            hook: String::new(),
+            source,
+            feature: 0,
+            reasoner: "heuristic".into(),
+            seed: 0,
+            created_at_ms: 0,
+            config: AgentConfig::default(),
+        }
+    }
+
+    #[test]
+    fn recorded_sources_reopen_as_they_were_chosen() {
+        let choices = [
+            SourceChoice::Synthetic,
+            SourceChoice::Local {
+                model: "/models/gpt2".into(),
+                sae: "gpt2-small-res-jb/blocks.8.hook_resid_pre".into(),
+                corpus: Some("/data/corpus".into()),
+            },
+            SourceChoice::Neuronpedia {
+                model_id: "gpt2-small".into(),
+                sae_id: "8-res-jb".into(),
+                base_url: Some("http://127.0.0.1:9/".into()),
+            },
+        ];
+        for choice in choices {
+            // The header's model name is deliberately unhelpful: the record decides.
+            let reopened = SourceChoice::from_header(&header("gpt2-small", Some(choice.record())));
+            assert_eq!(reopened, choice);
+        }
+    }
+
+    #[test]
+    fn logs_without_a_recorded_source_fall_back_to_the_model_name() {
+        assert_eq!(
+            SourceChoice::from_header(&header(SYNTHETIC_MODEL, None)),
+            SourceChoice::Synthetic
+        );
+        assert_eq!(
+            SourceChoice::from_header(&header("gpt2", None)),
+            SourceChoice::Local {
+                model: "gpt2".into(),
+                sae: "some-sae".into(),
+                corpus: None,
+            }
+        );
+    }
 }

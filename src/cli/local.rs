@@ -1,8 +1,18 @@
 //! The model + SAE options shared by the subcommands that run them
-//! locally (`activations`, `top`), and loading the pair they name.
+//! locally (`activations`, `top`), loading the pair they name, and mining
+//! a corpus through it with a progress bar and Ctrl-C handling.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
-use sage::activation::LocalSource;
+use sage::activation::mining::{
+    Corpus, ExemplarSupply, MinedFeatures, MiningConfig, MiningOutcome, MiningProgress,
+    MiningRequest, MiningStore, ProgressBarReporter,
+};
+use sage::activation::{ActivationSource as _, LocalSource};
+use sage::config::Paths;
 use sage::model::hub::HubSettings;
 use sage::model::{HookPoint, LoadOptions as ModelLoadOptions, load_model};
 use sage::sae::registry::Registry;
@@ -93,4 +103,99 @@ pub fn open_local_source(args: &LocalArgs) -> anyhow::Result<LocalSource> {
         check_model_name(&sae, &loaded.name)?;
     }
     Ok(LocalSource::new(loaded, sae, sae_spec, args.bos.choice())?)
+}
+
+/// Gives `source` the corpus at `path` to mine exemplars from, with the
+/// default settings, cached in the data dir: `premine` features are mined
+/// together in one pass now (progress bar), any other feature on its own
+/// when first asked about. Windows are at most half the model's context,
+/// so experiments that edit an exemplar (longer words, an added phrase)
+/// still fit.
+pub fn with_corpus(
+    source: LocalSource,
+    path: &Path,
+    premine: Option<&[u32]>,
+) -> anyhow::Result<LocalSource> {
+    let corpus = Corpus::open(path)?;
+    let store = MiningStore::new(&Paths::resolve().cache_dir());
+    let default = MiningConfig::default();
+    let config = MiningConfig {
+        window: default.window.min(source.max_window() / 2).max(1),
+        ..default
+    };
+    let info = source.info();
+    let in_range = |features: &[u32]| features.iter().all(|&f| f < info.n_features);
+    // Out-of-range features are left to the caller's range check.
+    let table = match premine {
+        Some(features) if !features.is_empty() && in_range(features) => {
+            let names = (info.model.as_str(), info.sae.as_str());
+            let (table, _) =
+                mine_with_progress(&source, &corpus, &store, names, features, &config)?;
+            Some(Arc::new(table))
+        }
+        _ => None,
+    };
+    let supply = ExemplarSupply::new(corpus, store, config);
+    Ok(source.with_exemplars(match table {
+        Some(table) => supply.with_table(table),
+        None => supply,
+    }))
+}
+
+/// Mines `features` over `corpus` in one pass (or answers from the cache,
+/// then the flag is true), with a progress bar on stderr. `names` are the
+/// model and SAE identities in the cache key. The first
+/// Ctrl-C stops after the current batch and saves a checkpoint that the
+/// same call resumes; the error then says so.
+pub fn mine_with_progress(
+    source: &LocalSource,
+    corpus: &Corpus,
+    store: &MiningStore,
+    names: (&str, &str),
+    features: &[u32],
+    config: &MiningConfig,
+) -> anyhow::Result<(MinedFeatures, bool)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    runtime.spawn(stop_on_ctrl_c(stop.clone()));
+    let mut bar = ProgressBarReporter::new(corpus.total_bytes());
+    let mut report = |p: &MiningProgress| bar.report(p);
+    let request = MiningRequest {
+        model: names.0,
+        sae: names.1,
+        features,
+        config,
+    };
+    let mut scorer = source.clone();
+    let mined = store.mine(
+        corpus,
+        source.tokenizer().inner(),
+        &mut scorer,
+        &request,
+        Some(&stop),
+        Some(&mut report),
+    );
+    bar.finish();
+    runtime.shutdown_background();
+    match mined? {
+        (MiningOutcome::Finished(result), cached) => Ok((result, cached)),
+        (MiningOutcome::Interrupted { windows_done }, _) => anyhow::bail!(
+            "mining interrupted after {windows_done} windows; the state is saved: run the same command again to continue"
+        ),
+    }
+}
+
+/// Sets `stop` on the first Ctrl-C (the miner then saves its state after
+/// the current batch); a second Ctrl-C exits at once.
+async fn stop_on_ctrl_c(stop: Arc<AtomicBool>) {
+    if tokio::signal::ctrl_c().await.is_ok() {
+        eprintln!("\nstopping after this batch (Ctrl-C again to quit without saving)");
+        stop.store(true, Ordering::SeqCst);
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(130);
+        }
+    }
 }

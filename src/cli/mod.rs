@@ -1,6 +1,7 @@
 //! Subcommand definitions and their dispatch; one file per subcommand.
 
 mod activations;
+mod demo;
 mod eval;
 mod explain;
 mod explore;

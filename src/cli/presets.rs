@@ -6,11 +6,11 @@ use sage::activation::synthetic::SyntheticSource;
 use sage::config::Paths;
 use sage::tui::start::Preset;
 
+use super::demo::DemoPack;
 use super::instruments::SourceChoice;
 
-/// The name of the offline demo preset, and where its SAE is installed.
+/// The name of the offline demo preset.
 pub const DEMO: &str = "demo";
-const DEMO_SAE_DIR: &str = "sae";
 
 /// A preset together with the source it opens.
 #[derive(Debug, Clone)]
@@ -23,26 +23,10 @@ pub struct NamedPreset {
 
 /// Every preset, the offline demo first.
 pub fn all(paths: &Paths) -> Vec<NamedPreset> {
-    let demo_model = paths.demo_model();
-    let demo_sae = paths.demo_dir().join(DEMO_SAE_DIR);
-    let demo_missing = (!demo_model.is_file() || !demo_sae.is_dir()).then(|| {
-        "the demo pack is not installed: run `bash scripts/install-demo-pack.sh`".to_string()
-    });
+    let demo = demo_preset(paths);
     let synthetic = SyntheticSource::new();
     vec![
-        NamedPreset {
-            preset: Preset {
-                name: DEMO.into(),
-                description: "SmolLM2-135M-Instruct (Q4_1 GGUF) with the demo SAE trained by `sage train-sae`, offline".into(),
-                missing: demo_missing,
-                live_features: Vec::new(),
-                n_features: u32::MAX,
-            },
-            source: SourceChoice::Local {
-                model: demo_model.display().to_string(),
-                sae: demo_sae.display().to_string(),
-            },
-        },
+        demo,
         NamedPreset {
             preset: Preset {
                 name: "synthetic".into(),
@@ -50,6 +34,7 @@ pub fn all(paths: &Paths) -> Vec<NamedPreset> {
                 missing: None,
                 live_features: (0..synthetic.features().len() as u32).map(|i| (i, 1.0)).collect(),
                 n_features: synthetic.features().len() as u32,
+                default_feature: None,
             },
             source: SourceChoice::Synthetic,
         },
@@ -60,10 +45,12 @@ pub fn all(paths: &Paths) -> Vec<NamedPreset> {
                 missing: None,
                 live_features: Vec::new(),
                 n_features: 24576,
+                default_feature: None,
             },
             source: SourceChoice::Local {
                 model: "gpt2".into(),
                 sae: "gpt2-small-res-jb/blocks.8.hook_resid_pre".into(),
+                corpus: None,
             },
         },
         NamedPreset {
@@ -73,13 +60,45 @@ pub fn all(paths: &Paths) -> Vec<NamedPreset> {
                 missing: None,
                 live_features: Vec::new(),
                 n_features: 24576,
+                default_feature: None,
             },
             source: SourceChoice::Neuronpedia {
                 model_id: "gpt2-small".into(),
                 sae_id: "8-res-jb".into(),
+                base_url: None,
             },
         },
     ]
+}
+
+/// The demo preset: ready when the pack is installed, with the live
+/// latents of an earlier mining run when one is cached (otherwise they are
+/// mined when the preset is opened).
+fn demo_preset(paths: &Paths) -> NamedPreset {
+    let located = DemoPack::locate(paths);
+    let summary = located.as_ref().ok().and_then(|p| p.cached_summary(paths));
+    let n_features = match (&summary, &located) {
+        (Some(s), _) => s.n_features,
+        (None, Ok(pack)) => pack.n_features().unwrap_or(0),
+        (None, Err(_)) => 0,
+    };
+    let model = paths.demo_model();
+    let dir = paths.demo_dir();
+    NamedPreset {
+        preset: Preset {
+            name: DEMO.into(),
+            description: "SmolLM2-135M-Instruct (Q4_1 GGUF) with the demo SAE trained by `sage train-sae`, top examples mined from the demo corpus; offline".into(),
+            missing: located.as_ref().err().map(ToString::to_string),
+            live_features: summary.as_ref().map(|s| s.live.clone()).unwrap_or_default(),
+            n_features,
+            default_feature: summary.as_ref().map(|s| s.default_feature),
+        },
+        source: SourceChoice::Local {
+            model: model.display().to_string(),
+            sae: dir.join("sae").display().to_string(),
+            corpus: Some(dir.join("corpus")),
+        },
+    }
 }
 
 /// Finds a preset by name, or says which names exist.

@@ -21,7 +21,7 @@ pub struct ResumeArgs {
 pub fn run(args: ResumeArgs) -> anyhow::Result<()> {
     let store = SessionStore::new(Paths::resolve().sessions_dir());
     let header = store.load(&args.id)?.header;
-    let source = activation_source(&SourceChoice::from_recorded(&header.model, &header.sae))?;
+    let source = activation_source(&SourceChoice::from_header(&header))?;
     let reasoner = reasoner(args.llm.as_deref().unwrap_or(&header.reasoner))?;
     let runtime = tokio::runtime::Runtime::new().context("could not start the async runtime")?;
     let run = runtime.block_on(resume(

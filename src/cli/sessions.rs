@@ -23,6 +23,8 @@ struct Row {
     label: Option<String>,
     rounds: Option<u32>,
     tokens: Option<u64>,
+    /// Reasoner calls that failed; their billed tokens are in `tokens`.
+    failed_calls: Option<u32>,
     cost_usd: Option<f64>,
     created: Option<String>,
 }
@@ -71,6 +73,7 @@ fn row(store: &SessionStore, id: String) -> Row {
                 label: state.conclusion.as_ref().map(|c| c.label.clone()),
                 rounds: Some(state.round),
                 tokens: Some(state.total_tokens()),
+                failed_calls: Some(state.reasoner_failures),
                 cost_usd: state.usage.cost_usd,
                 created: Some(timestamp_name(log.header.created_at_ms)),
                 id,
@@ -83,6 +86,7 @@ fn row(store: &SessionStore, id: String) -> Row {
             label: None,
             rounds: None,
             tokens: None,
+            failed_calls: None,
             cost_usd: None,
             created: None,
         },

@@ -3,18 +3,16 @@
 //! samples, firing density and maximum.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
 use sage::activation::ActivationSource as _;
 use sage::activation::mining::{
-    Corpus, MinedFeatures, MinedWindow, MiningConfig, MiningControl, MiningOutcome, MiningRequest,
+    Corpus, MinedFeatures, MinedWindow, MiningConfig, MiningControl, MiningOutcome, MiningProgress,
     MiningStore, ProgressBarReporter, mine, parse_feature_list,
 };
 use sage::config::Paths;
 
-use super::local::{LocalArgs, open_local_source};
+use super::local::{LocalArgs, mine_with_progress, open_local_source};
 
 /// Arguments of `sage top`.
 #[derive(Debug, clap::Args)]
@@ -58,48 +56,26 @@ pub fn run(args: TopArgs) -> anyhow::Result<()> {
         top_k: args.top_k,
         ..MiningConfig::default()
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
-    runtime.spawn(stop_on_ctrl_c(stop.clone()));
-
-    let mut bar = ProgressBarReporter::new(corpus.total_bytes());
-    let mut report = |p: &sage::activation::mining::MiningProgress| bar.report(p);
-    let tokenizer = source.tokenizer().inner();
-    let mut scorer = source.clone();
-    let (outcome, cached) = if args.no_cache {
+    let (result, cached) = if args.no_cache {
+        let mut bar = ProgressBarReporter::new(corpus.total_bytes());
+        let mut report = |p: &MiningProgress| bar.report(p);
         let control = MiningControl {
-            stop: Some(&stop),
+            stop: None,
             checkpoint: None,
             progress: Some(&mut report),
         };
-        let outcome = mine(&corpus, tokenizer, &mut scorer, &features, &config, control)?;
-        (outcome, false)
+        let mut scorer = source.clone();
+        let tokenizer = source.tokenizer().inner();
+        let outcome = mine(&corpus, tokenizer, &mut scorer, &features, &config, control);
+        bar.finish();
+        match outcome? {
+            MiningOutcome::Finished(result) => (result, false),
+            MiningOutcome::Interrupted { .. } => anyhow::bail!("mining stopped early"),
+        }
     } else {
         let store = MiningStore::new(&Paths::resolve().cache_dir());
-        let request = MiningRequest {
-            model: &info.model,
-            sae: &info.sae,
-            features: &features,
-            config: &config,
-        };
-        store.mine(
-            &corpus,
-            tokenizer,
-            &mut scorer,
-            &request,
-            Some(&stop),
-            Some(&mut report),
-        )?
-    };
-    bar.finish();
-    let result = match outcome {
-        MiningOutcome::Finished(result) => result,
-        MiningOutcome::Interrupted { windows_done } => anyhow::bail!(
-            "interrupted after {windows_done} windows; the state is saved: run the same command again to continue"
-        ),
+        let names = (info.model.as_str(), info.sae.as_str());
+        mine_with_progress(&source, &corpus, &store, names, &features, &config)?
     };
     if cached {
         eprintln!("(answered from the cache; the corpus is unchanged since it was mined)");
@@ -113,18 +89,6 @@ pub fn run(args: TopArgs) -> anyhow::Result<()> {
         print!("{}", render(&result));
     }
     Ok(())
-}
-
-/// Sets `stop` on the first Ctrl-C (the miner then saves its state after
-/// the current batch); a second Ctrl-C exits at once.
-async fn stop_on_ctrl_c(stop: Arc<AtomicBool>) {
-    if tokio::signal::ctrl_c().await.is_ok() {
-        eprintln!("\nstopping after this batch (Ctrl-C again to quit without saving)");
-        stop.store(true, Ordering::SeqCst);
-        if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(130);
-        }
-    }
 }
 
 /// Context shown on each side of a window's strongest token.

@@ -509,6 +509,10 @@ mod tests {
                 return Err(LlmError::RetriesExhausted {
                     attempts: 3,
                     last: "HTTP 500".into(),
+                    usage: Usage {
+                        prompt_tokens: 7,
+                        ..Usage::default()
+                    },
                 });
             }
             let value = if schema_title == Some(json!("sentences")) {
@@ -558,7 +562,8 @@ mod tests {
         .unwrap();
         let s = &eval.scored[0];
         // Call 1 generates; calls 2..=7 predict the 6 held-out texts:
-        // calls 3 and 6 fail, call 5 has a value missing.
+        // calls 3 and 6 fail (still billed 7 tokens each), call 5 has a
+        // value missing.
         let n = input.holdout.examples.len();
         assert_eq!(n, 6, "the months split holds out 6 texts");
         assert_eq!(model.calls.load(Ordering::SeqCst), 7);
@@ -583,7 +588,7 @@ mod tests {
                 s.judge_spend.failed,
                 s.judge_spend.tokens
             ),
-            (7, 2, 5 * 110)
+            (7, 2, 5 * 110 + 2 * 7)
         );
         assert!(
             s.missing.iter().any(|m| m.contains("HTTP 500")),

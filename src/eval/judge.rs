@@ -17,7 +17,7 @@ pub struct Spend {
     pub calls: u32,
     /// Calls that failed or gave an unusable answer.
     pub failed: u32,
-    /// Prompt + completion tokens of the answered calls.
+    /// Tokens billed (prompt, cached and completion), failed calls included.
     pub tokens: u64,
     /// Cost in US dollars of the priced calls; `None` when none was priced.
     pub cost_usd: Option<f64>,
@@ -33,9 +33,9 @@ impl Spend {
         }
     }
 
-    /// Counts one failed call.
-    pub fn failed_call(&mut self) {
-        self.calls += 1;
+    /// Counts one failed call and the tokens it was still billed for.
+    pub fn failed_call(&mut self, error: &LlmError) {
+        self.answered(&error.usage());
         self.failed += 1;
     }
 

@@ -61,7 +61,7 @@ impl LlmJudge {
                 Ok(reply)
             }
             Err(err) => {
-                spend.failed_call();
+                spend.failed_call(&err);
                 Err(err.into())
             }
         }

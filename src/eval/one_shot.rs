@@ -116,7 +116,7 @@ pub async fn with_llm(
             })
         }
         Err(err) => {
-            spend.failed_call();
+            spend.failed_call(&err);
             Err(err)
         }
     }

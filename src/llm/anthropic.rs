@@ -65,24 +65,29 @@ impl AnthropicWire {
     }
 }
 
+/// Reads a 200 reply; one without content still carries its billed tokens.
 fn parse(reply: &Value) -> Result<(String, Usage), LlmError> {
-    let blocks = reply["content"]
-        .as_array()
-        .ok_or_else(|| LlmError::UnexpectedReply("no `content` array in the reply".into()))?;
+    let usage = parse_usage(reply);
+    let blocks = reply["content"].as_array().ok_or_else(|| {
+        LlmError::UnexpectedReply("no `content` array in the reply".into()).with_usage(usage)
+    })?;
     let text: String = blocks
         .iter()
         .filter(|b| b["type"] == "text")
         .filter_map(|b| b["text"].as_str())
         .collect();
+    Ok((text, usage))
+}
+
+fn parse_usage(reply: &Value) -> Usage {
     let count = |field: &str| reply["usage"][field].as_u64().unwrap_or(0);
-    let usage = Usage {
+    Usage {
         // Cache writes are billed near the input rate; they count as prompt tokens.
         prompt_tokens: count("input_tokens") + count("cache_creation_input_tokens"),
         cached_tokens: count("cache_read_input_tokens"),
         completion_tokens: count("output_tokens"),
         cost_usd: None,
-    };
-    Ok((text, usage))
+    }
 }
 
 #[async_trait::async_trait]

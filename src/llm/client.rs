@@ -169,7 +169,13 @@ impl<W: Wire> LlmClient for ChatClient<W> {
         };
         let mut last_problem = String::new();
         for _ in 0..attempts {
-            let raw = self.wire.send(&messages, request).await?;
+            let raw = match self.wire.send(&messages, request).await {
+                Ok(raw) => raw,
+                Err(error) => {
+                    let spent = add_tokens(usage, error.usage());
+                    return Err(error.with_usage(self.prices.price_usage(&self.model, spent)));
+                }
+            };
             usage = add_tokens(usage, raw.usage);
             let priced = self.prices.price_usage(&self.model, usage);
             let Some(schema) = &request.schema else {
@@ -202,6 +208,7 @@ impl<W: Wire> LlmClient for ChatClient<W> {
         Err(LlmError::InvalidReply {
             attempts,
             reason: last_problem,
+            usage: self.prices.price_usage(&self.model, usage),
         })
     }
 }

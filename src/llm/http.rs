@@ -10,9 +10,9 @@ use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
-use super::LlmError;
 use super::retry::{RetryPolicy, parse_retry_after};
 use super::spec::ApiKey;
+use super::{LlmError, Usage};
 
 /// Longest server body kept in an error message.
 const BODY_EXCERPT_CHARS: usize = 2_000;
@@ -105,6 +105,7 @@ impl Endpoint {
                         return Err(LlmError::RetriesExhausted {
                             attempts: failed,
                             last: self.scrub(&reason),
+                            usage: Usage::default(),
                         });
                     }
                     tokio::time::sleep(self.policy.delay(failed, retry_after)).await;

@@ -91,7 +91,20 @@ impl OpenAiWire {
         body
     }
 
+    /// Reads a 200 reply. A reply that bills tokens but lacks what was asked
+    /// for is an error that still carries those tokens.
     fn parse(&self, reply: &Value, request: &LlmRequest) -> Result<RawReply, LlmError> {
+        let usage = parse_usage(reply);
+        self.parse_content(reply, request, usage)
+            .map_err(|error| error.with_usage(usage))
+    }
+
+    fn parse_content(
+        &self,
+        reply: &Value,
+        request: &LlmRequest,
+        usage: Usage,
+    ) -> Result<RawReply, LlmError> {
         let choice = reply
             .pointer("/choices/0")
             .ok_or_else(|| LlmError::UnexpectedReply("no `choices[0]` in the reply".into()))?;
@@ -113,19 +126,23 @@ impl OpenAiWire {
                 })?,
             ),
         };
-        let count = |path: &str| reply.pointer(path).and_then(Value::as_u64).unwrap_or(0);
-        let cached = count("/usage/prompt_tokens_details/cached_tokens");
-        let usage = Usage {
-            prompt_tokens: count("/usage/prompt_tokens").saturating_sub(cached),
-            cached_tokens: cached,
-            completion_tokens: count("/usage/completion_tokens"),
-            cost_usd: None,
-        };
         Ok(RawReply {
             text: self.endpoint.scrub(text),
             usage,
             logprobs,
         })
+    }
+}
+
+/// The token counts of a chat-completions reply (zero where absent).
+fn parse_usage(reply: &Value) -> Usage {
+    let count = |path: &str| reply.pointer(path).and_then(Value::as_u64).unwrap_or(0);
+    let cached = count("/usage/prompt_tokens_details/cached_tokens");
+    Usage {
+        prompt_tokens: count("/usage/prompt_tokens").saturating_sub(cached),
+        cached_tokens: cached,
+        completion_tokens: count("/usage/completion_tokens"),
+        cost_usd: None,
     }
 }
 

@@ -101,6 +101,13 @@ pub struct LlmReply {
     pub logprobs: Option<Vec<TokenLogprob>>,
 }
 
+impl Usage {
+    /// Whether no token was counted.
+    pub fn is_empty(&self) -> bool {
+        self.prompt_tokens == 0 && self.cached_tokens == 0 && self.completion_tokens == 0
+    }
+}
+
 /// Why a call produced no usable answer.
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
@@ -128,6 +135,9 @@ pub enum LlmError {
         attempts: u32,
         /// The last failure.
         last: String,
+        /// Tokens billed earlier in the same call (replies that were
+        /// re-asked before the server started failing), priced.
+        usage: Usage,
     },
     /// The reply could not be parsed or validated even after re-asking.
     #[error("reply did not match the requested schema after {attempts} attempts: {reason}")]
@@ -136,6 +146,19 @@ pub enum LlmError {
         attempts: u32,
         /// The last parse or validation error.
         reason: String,
+        /// Tokens billed by every attempt, priced: they were spent even
+        /// though no answer came of them.
+        usage: Usage,
+    },
+    /// Any other failure that came after the server had billed tokens (a
+    /// re-ask answered with an HTTP error, a 200 reply without the promised
+    /// content). Errors that cost nothing are never wrapped.
+    #[error("{error}")]
+    AfterUsage {
+        /// Tokens billed before the failure, priced.
+        usage: Usage,
+        /// What went wrong.
+        error: Box<LlmError>,
     },
     /// A non-retryable HTTP error (for example 401 or 400).
     #[error("HTTP {status}: {body}")]
@@ -161,4 +184,53 @@ pub enum LlmError {
     /// The HTTP client could not be set up.
     #[error("could not set up the HTTP client: {0}")]
     Setup(String),
+}
+
+impl LlmError {
+    /// The tokens (and cost) the failed call was billed for; zero when the
+    /// server billed nothing. Callers add it to their totals: a failure
+    /// still costs money.
+    pub fn usage(&self) -> Usage {
+        match self {
+            LlmError::RetriesExhausted { usage, .. }
+            | LlmError::InvalidReply { usage, .. }
+            | LlmError::AfterUsage { usage, .. } => *usage,
+            _ => Usage::default(),
+        }
+    }
+
+    /// The error itself, or the one an [`LlmError::AfterUsage`] wraps: what
+    /// to match on when asking *why* a call failed.
+    pub fn underlying(&self) -> &LlmError {
+        match self {
+            LlmError::AfterUsage { error, .. } => error.underlying(),
+            other => other,
+        }
+    }
+
+    /// The same error carrying `usage` as everything the call was billed
+    /// for (replacing what it carried). Errors without a usage field are
+    /// wrapped in [`LlmError::AfterUsage`], unless `usage` is empty.
+    pub fn with_usage(self, usage: Usage) -> LlmError {
+        match self {
+            LlmError::RetriesExhausted { attempts, last, .. } => LlmError::RetriesExhausted {
+                attempts,
+                last,
+                usage,
+            },
+            LlmError::InvalidReply {
+                attempts, reason, ..
+            } => LlmError::InvalidReply {
+                attempts,
+                reason,
+                usage,
+            },
+            LlmError::AfterUsage { error, .. } => error.with_usage(usage),
+            other if usage.is_empty() => other,
+            other => LlmError::AfterUsage {
+                usage,
+                error: Box::new(other),
+            },
+        }
+    }
 }

@@ -4,15 +4,19 @@
 //! Reasoner calls, exemplar fetches and activation runs each run on their
 //! own tokio task; their results come back as events in completion order.
 //! Researcher actions arrive over an mpsc channel and are events too, so the
-//! log holds everything needed to replay the session exactly.
+//! log holds everything needed to replay the session exactly. When the agent
+//! has a time limit ([`Machine::wake_at_ms`]) the driver keeps one timer and
+//! sends an `Event::Tick` when it expires, so a wall-time budget fires on
+//! time even while a call hangs.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use super::fold::{Fold, Machine};
 use super::log::{LogError, LogWriter};
@@ -53,6 +57,10 @@ pub struct Driver<M: Machine> {
     instruments: Instruments,
     states: watch::Sender<M::State>,
     actions: Option<mpsc::Receiver<UserAction>>,
+    clock: Clock,
+    /// The wake-up time already answered with a Tick, so a machine that
+    /// stays awake past it is not ticked in a loop.
+    ticked_for: Option<u64>,
 }
 
 type Running = FuturesUnordered<JoinHandle<Event>>;
@@ -73,6 +81,8 @@ impl<M: Machine> Driver<M> {
             instruments,
             states,
             actions,
+            clock: Clock::start(),
+            ticked_for: None,
         };
         (driver, snapshots)
     }
@@ -100,6 +110,8 @@ impl<M: Machine> Driver<M> {
                 self.log.close()?;
                 return Ok((DriveOutcome::Concluded(conclusion), self.fold));
             }
+            let wake = self.tick_due(&running);
+            let wake_instant = self.clock.instant_at(wake.unwrap_or(0));
             let event = tokio::select! {
                 Some(done) = running.next(), if !running.is_empty() => match done {
                     Ok(event) => event,
@@ -108,11 +120,15 @@ impl<M: Machine> Driver<M> {
                     Err(join) => std::panic::resume_unwind(join.into_panic()),
                 },
                 action = recv(&mut self.actions), if self.actions.is_some() => match action {
-                    Some(action) => Event::User { action, at_ms: now_ms() },
+                    Some(action) => Event::User { action, at_ms: self.clock.now_ms() },
                     None => {
                         self.actions = None;
                         continue;
                     }
+                },
+                () = tokio::time::sleep_until(wake_instant), if wake.is_some() => {
+                    self.ticked_for = wake;
+                    Event::Tick { at_ms: self.clock.now_ms() }
                 },
                 else => {
                     self.log.close()?;
@@ -135,18 +151,31 @@ impl<M: Machine> Driver<M> {
         Ok(())
     }
 
+    /// The wake-up time to wait for, if the machine has one not yet
+    /// answered and the session can still move (work is running or a
+    /// researcher can act); a stalled headless session ends as idle instead.
+    fn tick_due(&self, running: &Running) -> Option<u64> {
+        if running.is_empty() && self.actions.is_none() {
+            return None;
+        }
+        self.fold
+            .wake_at_ms()
+            .filter(|&at| self.ticked_for != Some(at))
+    }
+
     fn execute(&self, effect: Effect, running: &mut Running) {
         let Instruments { source, reasoner } = self.instruments.clone();
+        let clock = self.clock;
         match effect {
             Effect::FetchExemplars { feature, query } => running.push(tokio::spawn(async move {
                 match source.exemplars(feature, &query).await {
                     Ok(exemplars) => Event::ExemplarsArrived {
                         exemplars,
-                        at_ms: now_ms(),
+                        at_ms: clock.now_ms(),
                     },
                     Err(error) => Event::ExemplarsFailed {
                         error: error.to_string(),
-                        at_ms: now_ms(),
+                        at_ms: clock.now_ms(),
                     },
                 }
             })),
@@ -156,12 +185,13 @@ impl<M: Machine> Driver<M> {
                         request,
                         reply,
                         usage,
-                        at_ms: now_ms(),
+                        at_ms: clock.now_ms(),
                     },
                     Err(error) => Event::ReasonerFailed {
                         request,
+                        usage: error.usage(),
                         error: error.to_string(),
-                        at_ms: now_ms(),
+                        at_ms: clock.now_ms(),
                     },
                 }
             })),
@@ -174,12 +204,12 @@ impl<M: Machine> Driver<M> {
                     Ok(records) => Event::ActivationsArrived {
                         request,
                         records,
-                        at_ms: now_ms(),
+                        at_ms: clock.now_ms(),
                     },
                     Err(error) => Event::ActivationsFailed {
                         request,
                         error: error.to_string(),
-                        at_ms: now_ms(),
+                        at_ms: clock.now_ms(),
                     },
                 }
             })),
@@ -204,4 +234,35 @@ pub fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+/// The time events are stamped with: Unix milliseconds taken once, advanced
+/// by tokio's monotonic clock. Monotonic within a drive, and a test that
+/// pauses tokio's clock controls it.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    origin_unix_ms: u64,
+    origin: Instant,
+}
+
+impl Clock {
+    fn start() -> Clock {
+        Clock {
+            origin_unix_ms: now_ms(),
+            origin: Instant::now(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        let elapsed = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.origin_unix_ms.saturating_add(elapsed)
+    }
+
+    /// The instant this clock reads `unix_ms` (its origin, for a time
+    /// already past), capped at ten years so no budget overflows `Instant`.
+    fn instant_at(&self, unix_ms: u64) -> Instant {
+        const CAP: Duration = Duration::from_secs(10 * 365 * 86_400);
+        let ahead = Duration::from_millis(unix_ms.saturating_sub(self.origin_unix_ms));
+        self.origin + ahead.min(CAP)
+    }
 }

@@ -20,6 +20,13 @@ pub trait Machine: Send {
 
     /// The current state.
     fn state(&self) -> Self::State;
+
+    /// The driver time (ms since the Unix epoch) at which the machine wants
+    /// an `Event::Tick` even if nothing else happens, such as the end of a
+    /// wall-time budget; `None` when no time limit is pending.
+    fn wake_at_ms(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// A request the agent made that has no answer in the log yet.
@@ -96,6 +103,11 @@ impl<M: Machine> Fold<M> {
         self.machine.state()
     }
 
+    /// When the machine wants a `Tick` (see [`Machine::wake_at_ms`]).
+    pub fn wake_at_ms(&self) -> Option<u64> {
+        self.machine.wake_at_ms()
+    }
+
     /// The machine itself, read-only.
     pub fn machine(&self) -> &M {
         &self.machine
@@ -135,5 +147,9 @@ impl Machine for crate::agent::Agent {
 
     fn state(&self) -> Self::State {
         crate::agent::Agent::state(self).clone()
+    }
+
+    fn wake_at_ms(&self) -> Option<u64> {
+        crate::agent::Agent::wake_at_ms(self)
     }
 }

@@ -47,6 +47,10 @@ pub struct LogHeader<C> {
     pub sae: String,
     /// TransformerLens hook name the SAE reads.
     pub hook: String,
+    /// How to reopen the activation source; absent in logs written before
+    /// sources were recorded (readers then guess from `model`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceRecord>,
     /// The feature being explained.
     pub feature: u32,
     /// Reasoner spec (`heuristic`, `openai:MODEL`, …); never a key.
@@ -57,6 +61,69 @@ pub struct LogHeader<C> {
     pub created_at_ms: u64,
     /// The agent configuration the session started with.
     pub config: C,
+}
+
+/// Which activation source a session ran against, in enough detail to
+/// reopen it on resume. Holds names and URLs only, never a key: the
+/// Neuronpedia base URL is stored without user info, query or fragment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SourceRecord {
+    /// sage's built-in synthetic features.
+    Synthetic,
+    /// A model and SAE run on this machine.
+    Local {
+        /// Model path or repo id, as the user named it.
+        model: String,
+        /// SAE path or `release/sae_id`.
+        sae: String,
+        /// The text corpus exemplars were mined from, when one was given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        corpus: Option<String>,
+    },
+    /// A Neuronpedia(-compatible) server.
+    Neuronpedia {
+        /// Neuronpedia model id.
+        model_id: String,
+        /// Neuronpedia SAE id.
+        sae_id: String,
+        /// The server's base URL; `None` means the public site.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base_url: Option<String>,
+    },
+}
+
+impl SourceRecord {
+    /// A Neuronpedia record whose base URL is stripped of anything that
+    /// could hold a credential (`user:secret@`, `?key=…`, `#…`).
+    pub fn neuronpedia(model_id: &str, sae_id: &str, base_url: Option<&str>) -> SourceRecord {
+        SourceRecord::Neuronpedia {
+            model_id: model_id.to_string(),
+            sae_id: sae_id.to_string(),
+            base_url: base_url.map(without_credentials).filter(|u| !u.is_empty()),
+        }
+    }
+}
+
+/// `url` without user info, query and fragment.
+fn without_credentials(url: &str) -> String {
+    let url = url.trim();
+    let url = url.split(['?', '#']).next().unwrap_or_default();
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, url),
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    match scheme {
+        Some(scheme) => format!("{scheme}://{host}{path}"),
+        None => format!("{host}{path}"),
+    }
 }
 
 /// One event line: sequence number (1-based, no gaps), driver time, payload.

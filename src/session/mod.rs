@@ -14,7 +14,7 @@ pub use driver::{DriveError, DriveOutcome, Driver, Instruments, now_ms};
 pub use fold::{Fold, Machine};
 pub use log::{
     Durability, FORMAT_NAME, FORMAT_VERSION, LoadedLog, LogEntry, LogError, LogHeader, LogWriter,
-    TornTail, parse_log, read_header, read_log,
+    SourceRecord, TornTail, parse_log, read_header, read_log,
 };
 pub use replay::replay;
 pub use report::{REPORT_SCHEMA_VERSION, Report, SessionStatus};

@@ -125,6 +125,10 @@ pub struct ReportUsage {
     pub total_tokens: u64,
     /// Reasoner calls made.
     pub reasoner_calls: u32,
+    /// Of those, calls that failed or gave an unusable answer; their
+    /// billed tokens are included in the totals above.
+    #[serde(default)]
+    pub failed_calls: u32,
     /// Cost in US dollars; null when a price was unknown.
     pub cost_usd: Option<f64>,
 }
@@ -209,6 +213,7 @@ impl Report {
                 completion_tokens: usage.completion_tokens,
                 total_tokens: state.total_tokens(),
                 reasoner_calls: state.reasoner_calls,
+                failed_calls: state.reasoner_failures,
                 cost_usd: usage.cost_usd,
             },
             events,
@@ -332,8 +337,9 @@ impl Report {
             md.push('\n');
         }
         md.push_str(&format!(
-            "## Usage\n\n{} reasoner call(s) · {} tokens ({} prompt, {} cached, {} completion) · cost {}\n",
+            "## Usage\n\n{} reasoner call(s), {} failed · {} tokens ({} prompt, {} cached, {} completion) · cost {}\n",
             self.usage.reasoner_calls,
+            self.usage.failed_calls,
             self.usage.total_tokens,
             self.usage.prompt_tokens,
             self.usage.cached_tokens,
@@ -424,8 +430,9 @@ impl Report {
             }
         }
         html.push_str(&format!(
-            "<h2>Usage</h2>\n<p>{} reasoner call(s) · {} tokens · cost {}</p>\n</body></html>\n",
+            "<h2>Usage</h2>\n<p>{} reasoner call(s), {} failed · {} tokens · cost {}</p>\n</body></html>\n",
             self.usage.reasoner_calls,
+            self.usage.failed_calls,
             self.usage.total_tokens,
             format_cost(self.usage.cost_usd, self.usage.total_tokens)
         ));

@@ -6,7 +6,9 @@ use tokio::sync::{mpsc, watch};
 use super::driver::{DriveError, DriveOutcome, Driver, Instruments, now_ms};
 use super::fold::Fold;
 use super::log::FORMAT_NAME;
-use super::log::{Durability, FORMAT_VERSION, LoadedLog, LogHeader, LogWriter, TornTail};
+use super::log::{
+    Durability, FORMAT_VERSION, LoadedLog, LogHeader, LogWriter, SourceRecord, TornTail,
+};
 use super::replay::replay;
 use super::store::{SessionStore, StoreError};
 use crate::agent::{Agent, AgentConfig, AgentState, Event, UserAction};
@@ -50,6 +52,9 @@ pub struct NewSession {
     /// …), recorded so `sage resume` can rebuild the same reasoner. Specs
     /// carry no keys.
     pub reasoner_spec: String,
+    /// How to reopen the activation source on resume (recorded in the
+    /// header); `None` for a source sage cannot reopen by itself.
+    pub source: Option<SourceRecord>,
     /// When events reach the disk.
     pub durability: Durability,
 }
@@ -79,6 +84,7 @@ pub async fn start(
         model: info.model,
         sae: info.sae,
         hook: info.hook,
+        source: session.source.clone(),
         feature: session.feature,
         reasoner: session.reasoner_spec.clone(),
         seed: session.seed,

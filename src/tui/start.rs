@@ -25,6 +25,9 @@ pub struct Preset {
     pub live_features: Vec<(u32, f32)>,
     /// Number of features, for random picks and range checks.
     pub n_features: u32,
+    /// The feature suggested first (the demo's chosen default); `None`:
+    /// the strongest live feature.
+    pub default_feature: Option<u32>,
 }
 
 /// A saved session, as listed on the start screen.
@@ -120,14 +123,12 @@ impl StartScreen {
 
     fn suggest_feature(&mut self) {
         self.live = 0;
-        self.feature = match self
-            .presets
-            .get(self.preset)
-            .and_then(|p| p.live_features.first())
-        {
-            Some((f, _)) => f.to_string(),
-            None => "random".to_string(),
-        };
+        let preset = self.presets.get(self.preset);
+        let suggested = preset.and_then(|p| {
+            p.default_feature
+                .or_else(|| p.live_features.first().map(|(f, _)| *f))
+        });
+        self.feature = suggested.map_or_else(|| "random".to_string(), |f| f.to_string());
     }
 
     /// Applies one key press; `Some` once the researcher has decided.
@@ -407,6 +408,7 @@ mod tests {
                 ),
                 live_features: vec![(12, 8.5), (40, 6.0)],
                 n_features: 2048,
+                default_feature: None,
             },
             Preset {
                 name: "synthetic".into(),
@@ -414,6 +416,7 @@ mod tests {
                 missing: None,
                 live_features: vec![(3, 1.0), (5, 1.0)],
                 n_features: 25,
+                default_feature: None,
             },
         ]
     }
@@ -457,6 +460,15 @@ mod tests {
                 gate: GateMode::Review,
             })
         );
+    }
+
+    #[test]
+    fn a_preset_with_a_default_feature_suggests_it_first() {
+        let mut with_default = presets();
+        with_default[1].default_feature = Some(7);
+        let mut s = StartScreen::new(with_default, Vec::new(), "heuristic");
+        press(&mut s, KeyCode::Right);
+        assert_eq!(s.feature, "7");
     }
 
     #[test]

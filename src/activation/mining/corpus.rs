@@ -39,6 +39,16 @@ pub struct CorpusFile {
     pub size: u64,
     /// Modification time (nanoseconds since the epoch; 0 if unknown).
     pub modified_ns: u128,
+    /// Read at most this many bytes from the start of the file (a sampled
+    /// corpus); `None` reads it all.
+    pub limit: Option<u64>,
+}
+
+impl CorpusFile {
+    /// The bytes of this file that are read: its size, or less if limited.
+    pub fn read_bytes(&self) -> u64 {
+        self.limit.map_or(self.size, |l| l.min(self.size))
+    }
 }
 
 /// The files to mine, in a fixed order.
@@ -93,14 +103,20 @@ impl Corpus {
         Ok(Corpus { files })
     }
 
+    /// A corpus of exactly these files, in this order (see
+    /// [`Corpus::sample`]).
+    pub(super) fn from_files(files: Vec<CorpusFile>) -> Corpus {
+        Corpus { files }
+    }
+
     /// The files, in reading order.
     pub fn files(&self) -> &[CorpusFile] {
         &self.files
     }
 
-    /// Total size in bytes.
+    /// Total bytes read by a pass over the corpus.
     pub fn total_bytes(&self) -> u64 {
-        self.files.iter().map(|f| f.size).sum()
+        self.files.iter().map(CorpusFile::read_bytes).sum()
     }
 
     /// Identifies the corpus content by each file's path, size and
@@ -110,11 +126,13 @@ impl Corpus {
     /// corpus never reuses a stale result.
     pub fn fingerprint(&self) -> CacheKey {
         CacheKey::from_parts(self.files.iter().flat_map(|f| {
-            [
+            let mut parts = vec![
                 f.path.to_string_lossy().into_owned(),
                 f.size.to_string(),
                 f.modified_ns.to_string(),
-            ]
+            ];
+            parts.extend(f.limit.map(|l| format!("limit={l}")));
+            parts
         }))
     }
 
@@ -178,6 +196,7 @@ fn corpus_file(path: PathBuf) -> Result<CorpusFile, MiningError> {
         format,
         size: meta.len(),
         modified_ns,
+        limit: None,
     })
 }
 
@@ -196,6 +215,8 @@ struct FileReader {
     reader: BufReader<File>,
     /// Bytes consumed from the file so far.
     position: u64,
+    /// Bytes of the file to read in all (its size, or its limit).
+    end: u64,
     /// Lines read so far (for error messages).
     line: u64,
     /// Bytes of an incomplete UTF-8 character carried to the next chunk.
@@ -220,6 +241,7 @@ impl Iterator for Documents<'_> {
                     format: file.format,
                     reader: BufReader::with_capacity(64 * 1024, handle),
                     position: 0,
+                    end: file.limit.unwrap_or(u64::MAX),
                     line: 0,
                     carry: Vec::new(),
                 });
@@ -264,13 +286,14 @@ impl FileReader {
         let start = self.position - self.carry.len() as u64;
         let mut bytes = std::mem::take(&mut self.carry);
         while bytes.len() < CHUNK_TARGET {
-            let room = (CHUNK_LIMIT - bytes.len()) as u64;
+            let room = ((CHUNK_LIMIT - bytes.len()) as u64).min(self.end - self.position);
             let read = (&mut self.reader)
                 .take(room)
                 .read_until(b'\n', &mut bytes)
                 .map_err(|e| MiningError::io(&self.path, e))?;
             self.position += read as u64;
-            if read == 0 || (!bytes.ends_with(b"\n") && bytes.len() >= CHUNK_LIMIT) {
+            let full = bytes.len() >= CHUNK_LIMIT || self.position >= self.end;
+            if read == 0 || (!bytes.ends_with(b"\n") && full) {
                 break;
             }
         }
@@ -294,6 +317,9 @@ impl FileReader {
         loop {
             line.clear();
             let start = self.position;
+            if start >= self.end {
+                return Ok(None);
+            }
             let read = self
                 .reader
                 .read_until(b'\n', &mut line)

@@ -15,9 +15,11 @@ mod features;
 mod miner;
 mod progress;
 mod result;
+mod sample;
 mod sampling;
 mod stats;
 mod store;
+mod supply;
 mod window;
 
 pub use corpus::{Corpus, CorpusFile, Document, Documents, FileFormat};
@@ -25,7 +27,9 @@ pub use features::parse_feature_list;
 pub use miner::{FeatureScorer, MiningConfig, MiningControl, MiningOutcome, MiningProgress, mine};
 pub use progress::ProgressBarReporter;
 pub use result::{MinedBand, MinedFeature, MinedFeatures, MinedWindow};
+pub use sample::SamplePlan;
 pub use store::{MiningRequest, MiningStore};
+pub use supply::ExemplarSupply;
 pub use window::{Token, TokenWindow, WindowTokenizer, windows_of};
 
 use std::path::{Path, PathBuf};
