@@ -8,6 +8,7 @@
 pub mod activation;
 pub mod agent;
 pub mod config;
+pub mod eval;
 pub mod llm;
 pub mod model;
 pub mod rng;

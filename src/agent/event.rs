@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::conclusion::Conclusion;
 use super::config::{AgentConfig, GateMode};
+use super::evaluation::Evaluation;
 use super::experiment::{ExperimentId, ExperimentKind, Prediction};
 use super::hypothesis::HypothesisId;
 use super::reasoner::{ReasonRequest, ReasonerReply};
@@ -188,6 +189,14 @@ pub enum Event {
         /// Driver time.
         at_ms: u64,
     },
+    /// `sage eval` scored the session's explanation (appended after the
+    /// conclusion; changes nothing but the recorded evaluations).
+    Evaluated {
+        /// The scores.
+        evaluation: Evaluation,
+        /// Driver time.
+        at_ms: u64,
+    },
 }
 
 impl Event {
@@ -202,7 +211,8 @@ impl Event {
             | Event::ActivationsArrived { at_ms, .. }
             | Event::ActivationsFailed { at_ms, .. }
             | Event::User { at_ms, .. }
-            | Event::Tick { at_ms } => *at_ms,
+            | Event::Tick { at_ms }
+            | Event::Evaluated { at_ms, .. } => *at_ms,
         }
     }
 }

@@ -102,6 +102,10 @@ impl Agent {
             }
             Event::User { action, .. } => self.on_user(action, &mut out),
             Event::Tick { .. } => {}
+            Event::Evaluated { evaluation, .. } => {
+                self.note(Actor::Agent, evaluation.summary());
+                self.state.evaluations.push(evaluation);
+            }
         }
         self.check_budgets(&mut out);
         self.advance(&mut out);

@@ -37,6 +37,7 @@
 
 mod conclusion;
 mod config;
+mod evaluation;
 mod event;
 mod experiment;
 pub mod heuristic;
@@ -55,6 +56,7 @@ mod user;
 pub use crate::rng::SplitMix64;
 pub use conclusion::{Conclusion, MAX_LABEL_WORDS, StopReason, clamp_label, label_words};
 pub use config::{AgentConfig, Budgets, ConfigError, GateMode, HoldoutConfig};
+pub use evaluation::{EvalMetric, EvalScore, Evaluation};
 pub use event::{Effect, Event, RequestId, Target, UserAction};
 pub use experiment::{
     Experiment, ExperimentId, ExperimentKind, ExperimentStatus, Prediction, Score, Strength,

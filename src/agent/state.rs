@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::conclusion::{Conclusion, StopReason};
 use super::config::AgentConfig;
+use super::evaluation::Evaluation;
 use super::event::{RequestId, Target};
 use super::experiment::{Experiment, ExperimentId, ExperimentStatus};
 use super::holdout::Holdout;
@@ -143,6 +144,9 @@ pub struct AgentState {
     pub pending_conclusion: Option<Conclusion>,
     /// The final conclusion.
     pub conclusion: Option<Conclusion>,
+    /// Evaluations of the conclusion recorded by `sage eval`, oldest first.
+    #[serde(default)]
+    pub evaluations: Vec<Evaluation>,
 }
 
 impl AgentState {

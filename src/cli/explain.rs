@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context, bail};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
+use sage::activation::ActivationSource;
 use sage::agent::{Agent, AgentConfig, GateMode, StopReason};
 use sage::config::Paths;
 use sage::session::report::format_cost;
@@ -104,6 +105,16 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     let features = parse_features(&args.features)?;
     let choice = source_choice(&args)?;
     let source = activation_source_for(&choice, Some(&features))?;
+    explain_with(&args, &choice, source)
+}
+
+/// Runs the batch on an already opened source (`sage eval` shares its own).
+pub fn explain_with(
+    args: &ExplainArgs,
+    choice: &SourceChoice,
+    source: Arc<dyn ActivationSource>,
+) -> anyhow::Result<()> {
+    let features = parse_features(&args.features)?;
     let n_features = source.info().n_features;
     if let Some(bad) = features.iter().find(|&&f| f >= n_features) {
         bail!("feature {bad} is out of range: this SAE has features 0..{n_features}");
@@ -373,7 +384,7 @@ fn summary_table(outcomes: &[(u32, Outcome)]) -> String {
 /// A batch has nobody to approve what a `review` or `step` gate holds
 /// back, so those gates are refused before any work starts rather than
 /// leaving every session waiting.
-fn refuse_attended_gate(gate: GateArg) -> anyhow::Result<()> {
+pub fn refuse_attended_gate(gate: GateArg) -> anyhow::Result<()> {
     let name = match gate {
         GateArg::Auto => return Ok(()),
         GateArg::Review => "review",
@@ -386,7 +397,8 @@ fn refuse_attended_gate(gate: GateArg) -> anyhow::Result<()> {
     )
 }
 
-fn source_choice(args: &ExplainArgs) -> anyhow::Result<SourceChoice> {
+/// The source the flags name.
+pub fn source_choice(args: &ExplainArgs) -> anyhow::Result<SourceChoice> {
     Ok(match args.source {
         SourceKind::Synthetic => SourceChoice::Synthetic,
         SourceKind::Local => match (&args.model, &args.sae) {

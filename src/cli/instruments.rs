@@ -13,7 +13,7 @@ use sage::agent::AgentConfig;
 use sage::agent::heuristic::HeuristicReasoner;
 use sage::agent::{LlmReasoner, Reasoner};
 use sage::config::{ConfigFile, Paths};
-use sage::llm::{BaseUrls, LlmConfig, LlmSpec, build_client};
+use sage::llm::{BaseUrls, LlmClient, LlmConfig, LlmSpec, build_client};
 use sage::session::{LogHeader, SourceRecord};
 
 use super::local::{LocalArgs, open_local_source, with_corpus};
@@ -155,15 +155,21 @@ pub fn activation_source_for(
 /// Builds the reasoner a spec names: `heuristic` (offline) or any LLM spec
 /// (`openai:MODEL`, `anthropic:MODEL`, `http://HOST:PORT/v1#MODEL`).
 pub fn reasoner(spec: &str) -> anyhow::Result<Arc<dyn Reasoner>> {
-    let parsed = LlmSpec::parse(spec, &BaseUrls::from_env())?;
-    Ok(match parsed {
-        LlmSpec::Heuristic => Arc::new(HeuristicReasoner),
-        endpoint => {
-            let client = build_client(&endpoint, &llm_config()?)
-                .with_context(|| format!("could not set up the reasoner `{spec}`"))?;
-            Arc::new(LlmReasoner::new(client))
-        }
+    Ok(match llm_client(spec)? {
+        None => Arc::new(HeuristicReasoner),
+        Some(client) => Arc::new(LlmReasoner::new(client)),
     })
+}
+
+/// The LLM client a spec names, or `None` for `heuristic` (offline).
+pub fn llm_client(spec: &str) -> anyhow::Result<Option<Arc<dyn LlmClient>>> {
+    match LlmSpec::parse(spec, &BaseUrls::from_env())? {
+        LlmSpec::Heuristic => Ok(None),
+        endpoint => Ok(Some(
+            build_client(&endpoint, &llm_config()?)
+                .with_context(|| format!("could not set up the LLM `{spec}`"))?,
+        )),
+    }
 }
 
 /// LLM settings with the config file's `[keys]` and `[prices]` tables.

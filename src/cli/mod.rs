@@ -2,6 +2,7 @@
 
 mod activations;
 mod demo;
+mod eval;
 mod explain;
 mod explore;
 mod hook;
@@ -38,6 +39,8 @@ pub enum Command {
     Explore(explore::ExploreArgs),
     /// Explain many features unattended: one explanation JSON + Markdown each.
     Explain(explain::ExplainArgs),
+    /// Score SAGE's explanations against a one-shot baseline (generative and predictive accuracy).
+    Eval(eval::EvalArgs),
     /// List saved sessions: id, feature, status, label, rounds, tokens, cost, date.
     Sessions(sessions::SessionsArgs),
     /// Scrub a saved session in the TUI, or export it as a report (offline).
@@ -70,6 +73,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Resume(args) => resume::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Eval(args) => eval::run(args),
         Command::Activations(args) => activations::run(args),
         Command::Top(args) => top::run(args),
     }

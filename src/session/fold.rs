@@ -127,7 +127,10 @@ impl<M: Machine> Fold<M> {
                 .pending
                 .iter()
                 .position(|p| matches!(p, Pending::Request(id, _) if id == request)),
-            Event::Start { .. } | Event::User { .. } | Event::Tick { .. } => None,
+            Event::Start { .. }
+            | Event::User { .. }
+            | Event::Tick { .. }
+            | Event::Evaluated { .. } => None,
         };
         if let Some(index) = answered {
             self.pending.remove(index);

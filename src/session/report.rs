@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::log::LogHeader;
 use crate::agent::{
-    Actor, AgentConfig, AgentState, Experiment, ExperimentStatus, Hypothesis, HypothesisStatus,
-    Phase,
+    Actor, AgentConfig, AgentState, Evaluation, Experiment, ExperimentStatus, Hypothesis,
+    HypothesisStatus, Phase,
 };
 
 /// Version of the report schema; bumped only on incompatible changes.
@@ -174,6 +174,10 @@ pub struct Report {
     pub usage: ReportUsage,
     /// Events the report reflects.
     pub events: u64,
+    /// Scores recorded by `sage eval`, oldest first (absent when never
+    /// evaluated).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evaluations: Vec<Evaluation>,
 }
 
 impl Report {
@@ -213,6 +217,7 @@ impl Report {
                 cost_usd: usage.cost_usd,
             },
             events,
+            evaluations: state.evaluations.clone(),
         }
     }
 
@@ -254,6 +259,25 @@ impl Report {
         }
         if let Some(reason) = &self.stop_reason {
             md.push_str(&format!("Stopped because: {reason}\n\n"));
+        }
+        for evaluation in &self.evaluations {
+            md.push_str(&format!(
+                "## Evaluation ({})\n\n| explainer | metric | score | 95% interval |\n|---|---|---|---|\n",
+                evaluation.judge
+            ));
+            for s in &evaluation.scores {
+                let value = s.value.map_or("missing".to_string(), |v| format!("{v:.2}"));
+                let interval = match (s.low, s.high) {
+                    (Some(low), Some(high)) => format!("[{low:.2}, {high:.2}]"),
+                    _ => String::new(),
+                };
+                md.push_str(&format!(
+                    "| {} | {} | {value} | {interval} |\n",
+                    s.explainer,
+                    s.metric.short()
+                ));
+            }
+            md.push('\n');
         }
         md.push_str("## Hypotheses\n\n| id | v | from | status | confidence | decided by | description |\n|---|---|---|---|---|---|---|\n");
         for h in &self.hypotheses {

@@ -233,6 +233,49 @@ mod tests {
     }
 
     #[test]
+    fn recorded_evaluation_is_charted_under_the_conclusion() {
+        use crate::agent::{EvalMetric, EvalScore, Evaluation};
+        let (mut agent, _) = scripted_session(GateMode::Auto, usize::MAX);
+        let score = |explainer: &str, metric, value: Option<f64>| EvalScore {
+            explainer: explainer.into(),
+            metric,
+            value,
+            low: value,
+            high: value,
+        };
+        let evaluation = Evaluation {
+            judge: "heuristic rule (offline)".into(),
+            seed: 0,
+            scores: vec![
+                score("sage", EvalMetric::Generative, Some(0.9)),
+                score("sage", EvalMetric::Predictive, Some(0.85)),
+                score("one-shot", EvalMetric::Generative, Some(0.4)),
+                score("one-shot", EvalMetric::Predictive, None),
+                score("control", EvalMetric::Generative, Some(0.1)),
+            ],
+        };
+        let _ = agent.handle(Event::Evaluated {
+            evaluation,
+            at_ms: 1_764_000_200_000,
+        });
+        let text = screen(agent.state(), &mut live(), 200, 60);
+        assert!(
+            text.contains("EVALUATION · heuristic rule (offline)"),
+            "{text}"
+        );
+        for row in [
+            "sage     gen",
+            "one-shot pred",
+            "control  gen",
+            "missing",
+            "0.85",
+        ] {
+            assert!(text.contains(row), "{row} not in\n{text}");
+        }
+        insta::assert_snapshot!("evaluated_200x60", text);
+    }
+
+    #[test]
     fn approvals_and_pause_are_impossible_to_miss() {
         let (mut agent, _) = scripted_session(GateMode::Review, usize::MAX);
         assert!(!agent.state().pending_approvals().is_empty());

@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 
-use super::{View, clip, render_scrolled};
+use super::{View, clip, evaluation, render_scrolled};
 use crate::agent::{Hypothesis, HypothesisStatus, Target};
 use crate::tui::app::Pane;
 
@@ -32,8 +32,20 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
         Pane::Hypotheses,
         format!("Hypotheses ({})", state.hypotheses.len()),
     );
-    let inner = block.inner(area);
+    let mut inner = block.inner(area);
     frame.render_widget(block, area);
+    if let Some(evaluation) = state.evaluations.last() {
+        let rows = evaluation::height(evaluation);
+        if inner.height >= rows + 6 {
+            inner.height -= rows;
+            let chart = Rect {
+                y: inner.y + inner.height,
+                height: rows,
+                ..inner
+            };
+            evaluation::render(frame, chart, view, evaluation);
+        }
+    }
 
     let mut lines: Vec<Line> = Vec::new();
     let conclusion = state

@@ -1,6 +1,7 @@
 //! The exploration screen's panes. Each pane is a function from a read-only
 //! [`View`] to a region of the frame; none of them changes state.
 
+mod evaluation;
 mod examples;
 mod experiments;
 mod hypotheses;

@@ -1,0 +1,366 @@
+//! The LLM judge: the configured model writes sentences from an explanation
+//! and predicts activations from it. Two prediction modes: SAGE's, one call
+//! per token taking the expected value over the digit tokens of the
+//! answer's top log-probabilities (needs an endpoint with logprobs), and a
+//! cheaper batched mode, one structured call per text.
+
+use std::fmt::Write;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::explanation::Explanation;
+use super::judge::{Judge, JudgeError, Spend};
+use crate::llm::{LlmClient, LlmReply, LlmRequest, Message, TokenLogprob};
+
+/// How the LLM judge predicts activations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PredictMode {
+    /// One structured call per text: an integer 0-10 for every token.
+    Batched,
+    /// One call per token: the expected value over the digit tokens of the
+    /// answer's top log-probabilities (SAGE's method).
+    Logprobs,
+}
+
+/// Alternatives asked for at the answer token in [`PredictMode::Logprobs`].
+const TOP_LOGPROBS: u8 = 20;
+
+const GENERATE_PROMPT: &str = "A feature of a language model is explained as follows.\n\n\
+Explanation: {explanation}\n\nWrite {count} varied, natural English sentences of 5 to 15 words \
+each that should make this feature fire strongly. Vary topic and wording; do not number them.";
+
+const PREDICT_PROMPT: &str = "A feature of a language model is explained as follows.\n\n\
+Explanation: {explanation}\n\nBelow is a text split into numbered tokens. For every token, \
+estimate the feature's activation there as an integer from 0 (silent) to 10 (as strong as it \
+ever gets), from the explanation alone. Answer with exactly {n} numbers, one per token, in order.";
+
+const TOKEN_PROMPT: &str = "A feature of a language model is explained as follows.\n\n\
+Explanation: {explanation}\n\nText: {text}\n\nHow strongly does the feature fire on the token \
+{token} (token number {index} of the text)? Answer with a single integer from 0 (silent) to 10 \
+(as strong as it ever gets) and nothing else.";
+
+/// A judge backed by any [`LlmClient`].
+pub struct LlmJudge {
+    client: Arc<dyn LlmClient>,
+    mode: PredictMode,
+}
+
+impl LlmJudge {
+    /// A judge asking `client`, predicting in `mode`.
+    pub fn new(client: Arc<dyn LlmClient>, mode: PredictMode) -> LlmJudge {
+        LlmJudge { client, mode }
+    }
+
+    /// One call, counted in `spend` whether it succeeds or not.
+    async fn ask(&self, request: LlmRequest, spend: &mut Spend) -> Result<LlmReply, JudgeError> {
+        match self.client.complete(&request).await {
+            Ok(reply) => {
+                spend.answered(&reply.usage);
+                Ok(reply)
+            }
+            Err(err) => {
+                spend.failed_call(&err);
+                Err(err.into())
+            }
+        }
+    }
+
+    async fn predict_batched(
+        &self,
+        explanation: &Explanation,
+        tokens: &[String],
+        spend: &mut Spend,
+    ) -> Result<Vec<f32>, JudgeError> {
+        let mut listing = String::new();
+        for (i, t) in tokens.iter().enumerate() {
+            let _ = writeln!(listing, "{i}\t{}", t.escape_debug());
+        }
+        let prompt = PREDICT_PROMPT
+            .replace("{explanation}", &explanation.text())
+            .replace("{n}", &tokens.len().to_string());
+        let reply = self
+            .ask(
+                LlmRequest {
+                    messages: vec![Message::user(format!("{prompt}\n\n{listing}"))],
+                    schema: Some(object(
+                        "activations",
+                        json!({"type": "array", "items": {"type": "number"}}),
+                    )),
+                    max_tokens: Some(64 + 4 * tokens.len() as u32),
+                    temperature: Some(0.0),
+                    top_logprobs: None,
+                },
+                spend,
+            )
+            .await?;
+        let values = reply
+            .json
+            .as_ref()
+            .and_then(|v| v["activations"].as_array())
+            .ok_or_else(|| JudgeError::Unparseable("no `activations` array".to_string()))?;
+        if values.len() != tokens.len() {
+            return Err(JudgeError::Unparseable(format!(
+                "{} activations for {} tokens",
+                values.len(),
+                tokens.len()
+            )));
+        }
+        values
+            .iter()
+            .map(|v| {
+                v.as_f64()
+                    .map(|x| x.clamp(0.0, 10.0) as f32)
+                    .ok_or_else(|| JudgeError::Unparseable(format!("`{v}` is not a number")))
+            })
+            .collect()
+    }
+
+    async fn predict_per_token(
+        &self,
+        explanation: &Explanation,
+        tokens: &[String],
+        spend: &mut Spend,
+    ) -> Result<Vec<f32>, JudgeError> {
+        let text = tokens.concat();
+        let mut out = Vec::with_capacity(tokens.len());
+        for (index, token) in tokens.iter().enumerate() {
+            let prompt = TOKEN_PROMPT
+                .replace("{explanation}", &explanation.text())
+                .replace("{text}", &text)
+                .replace("{token}", &format!("{:?}", token))
+                .replace("{index}", &index.to_string());
+            let reply = self
+                .ask(
+                    LlmRequest {
+                        messages: vec![Message::user(prompt)],
+                        schema: None,
+                        max_tokens: Some(3),
+                        temperature: Some(0.0),
+                        top_logprobs: Some(TOP_LOGPROBS),
+                    },
+                    spend,
+                )
+                .await?;
+            let first = reply
+                .logprobs
+                .as_ref()
+                .and_then(|l| l.first())
+                .ok_or_else(|| {
+                    JudgeError::Unparseable("the reply carried no log-probabilities".to_string())
+                })?;
+            out.push(expected_digit(first).ok_or_else(|| {
+                JudgeError::Unparseable(format!("no digit among the top answers at token {index}"))
+            })?);
+        }
+        Ok(out)
+    }
+}
+
+/// The expected value over the answers 0..=10 among a token's top
+/// alternatives (and the token itself), weighted by probability and
+/// renormalised over those answers; `None` when none is a number 0-10.
+pub fn expected_digit(position: &TokenLogprob) -> Option<f32> {
+    let mut seen: Vec<&str> = Vec::new();
+    let (mut weighted, mut total) = (0.0_f64, 0.0_f64);
+    let candidates = std::iter::once((position.token.as_str(), position.logprob))
+        .chain(position.top.iter().map(|(t, lp)| (t.as_str(), *lp)));
+    for (token, logprob) in candidates {
+        let trimmed = token.trim();
+        if seen.contains(&trimmed) {
+            continue;
+        }
+        seen.push(trimmed);
+        if let Ok(d) = trimmed.parse::<u8>()
+            && d <= 10
+        {
+            let p = logprob.exp();
+            weighted += p * f64::from(d);
+            total += p;
+        }
+    }
+    (total > 0.0).then(|| (weighted / total) as f32)
+}
+
+/// A JSON schema for an object with one required property.
+fn object(name: &str, property: Value) -> Value {
+    json!({
+        "title": name,
+        "type": "object",
+        "properties": {name: property},
+        "required": [name],
+        "additionalProperties": false
+    })
+}
+
+#[async_trait::async_trait]
+impl Judge for LlmJudge {
+    fn name(&self) -> String {
+        let mode = match self.mode {
+            PredictMode::Batched => "batched",
+            PredictMode::Logprobs => "per-token logprobs",
+        };
+        format!("{} ({mode})", self.client.spec())
+    }
+
+    async fn generate(
+        &self,
+        explanation: &Explanation,
+        count: usize,
+        spend: &mut Spend,
+    ) -> Result<Vec<String>, JudgeError> {
+        let prompt = GENERATE_PROMPT
+            .replace("{explanation}", &explanation.text())
+            .replace("{count}", &count.to_string());
+        let reply = self
+            .ask(
+                LlmRequest {
+                    messages: vec![Message::user(prompt)],
+                    schema: Some(object(
+                        "sentences",
+                        json!({"type": "array", "items": {"type": "string"}}),
+                    )),
+                    max_tokens: Some(60 * count as u32 + 100),
+                    temperature: Some(0.7),
+                    top_logprobs: None,
+                },
+                spend,
+            )
+            .await?;
+        let sentences: Vec<String> = reply
+            .json
+            .as_ref()
+            .and_then(|v| v["sentences"].as_array())
+            .ok_or_else(|| JudgeError::Unparseable("no `sentences` array".to_string()))?
+            .iter()
+            .filter_map(|s| s.as_str().map(str::trim))
+            .filter(|s| !s.is_empty())
+            .take(count)
+            .map(str::to_string)
+            .collect();
+        Ok(sentences)
+    }
+
+    async fn predict(
+        &self,
+        explanation: &Explanation,
+        tokens: &[String],
+        spend: &mut Spend,
+    ) -> Result<Vec<f32>, JudgeError> {
+        match self.mode {
+            PredictMode::Batched => self.predict_batched(explanation, tokens, spend).await,
+            PredictMode::Logprobs => self.predict_per_token(explanation, tokens, spend).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::{LlmError, Usage};
+    use std::sync::Mutex;
+
+    /// Answers every call with "7" whose top alternatives are 7 and 3 at
+    /// equal odds, and records the requests.
+    struct DigitModel {
+        requests: Mutex<Vec<LlmRequest>>,
+    }
+
+    #[async_trait::async_trait]
+    impl LlmClient for DigitModel {
+        fn spec(&self) -> &str {
+            "digits"
+        }
+
+        async fn complete(&self, request: &LlmRequest) -> Result<LlmReply, LlmError> {
+            self.requests.lock().unwrap().push(request.clone());
+            let half = 0.5f64.ln();
+            Ok(LlmReply {
+                text: "7".into(),
+                json: None,
+                usage: Usage {
+                    prompt_tokens: 40,
+                    completion_tokens: 1,
+                    ..Usage::default()
+                },
+                logprobs: Some(vec![TokenLogprob {
+                    token: "7".into(),
+                    logprob: half,
+                    top: vec![("7".into(), half), ("3".into(), half)],
+                }]),
+            })
+        }
+    }
+
+    #[test]
+    fn per_token_mode_makes_one_logprob_call_per_token() {
+        let model = Arc::new(DigitModel {
+            requests: Mutex::new(Vec::new()),
+        });
+        let judge = LlmJudge::new(model.clone(), PredictMode::Logprobs);
+        let explanation = Explanation {
+            label: "month names".into(),
+            description: String::new(),
+            rule: None,
+        };
+        let tokens: Vec<String> = ["In", " May", " we"].map(String::from).to_vec();
+        let mut spend = Spend::default();
+        let values = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(judge.predict(&explanation, &tokens, &mut spend))
+            .unwrap();
+        assert_eq!(values, [5.0, 5.0, 5.0]);
+        assert_eq!((spend.calls, spend.failed, spend.tokens), (3, 0, 3 * 41));
+        let requests = model.requests.lock().unwrap();
+        assert!(
+            requests
+                .iter()
+                .all(|r| r.top_logprobs == Some(TOP_LOGPROBS))
+        );
+        assert!(
+            requests[1].messages[0]
+                .content
+                .contains("\" May\" (token number 1")
+        );
+    }
+
+    fn position(token: &str, top: &[(&str, f64)]) -> TokenLogprob {
+        TokenLogprob {
+            token: token.to_string(),
+            logprob: top.iter().find(|(t, _)| *t == token).map_or(-1.0, |x| x.1),
+            top: top.iter().map(|(t, lp)| (t.to_string(), *lp)).collect(),
+        }
+    }
+
+    #[test]
+    fn expected_value_over_digit_answers_renormalised() {
+        // p(7) = 0.5, p(8) = 0.25, p("seven") ignored, p(" 3") = 0.25:
+        // (0.5*7 + 0.25*8 + 0.25*3) / 1.0 = 6.25.
+        let p = position(
+            "7",
+            &[
+                ("7", 0.5f64.ln()),
+                ("8", 0.25f64.ln()),
+                ("seven", 0.1f64.ln()),
+                (" 3", 0.25f64.ln()),
+            ],
+        );
+        assert!((expected_digit(&p).unwrap() - 6.25).abs() < 1e-6);
+        // Only half the mass on digits: renormalised, 10 and 0 equally -> 5.
+        let p = position(
+            "10",
+            &[
+                ("10", 0.25f64.ln()),
+                ("0", 0.25f64.ln()),
+                ("x", 0.5f64.ln()),
+            ],
+        );
+        assert!((expected_digit(&p).unwrap() - 5.0).abs() < 1e-6);
+        assert_eq!(
+            expected_digit(&position("no", &[("no", -0.1), ("11", -2.0)])),
+            None
+        );
+    }
+}
