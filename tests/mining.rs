@@ -206,7 +206,14 @@ fn top_k_density_and_max_match_brute_force() {
         let got: Vec<(String, u64, Vec<String>, Vec<f32>)> = mined
             .top
             .iter()
-            .map(|w| (w.file.clone(), w.offset, w.tokens.clone(), w.values.clone()))
+            .map(|w| {
+                (
+                    w.file.clone(),
+                    w.offset,
+                    w.tokens.to_vec(),
+                    w.values.clone(),
+                )
+            })
             .collect();
         assert_eq!(got, expected, "feature {f}");
     }
@@ -224,7 +231,7 @@ fn quantile_samples_come_from_their_bands_and_counts_are_exact() {
         let top_windows: Vec<(&str, u64, &[String])> = mined
             .top
             .iter()
-            .map(|w| (w.file.as_str(), w.offset, w.tokens.as_slice()))
+            .map(|w| (w.file.as_str(), w.offset, &w.tokens[..]))
             .collect();
         for band in &mined.quantiles {
             // Every firing window whose max falls in the band was counted.
@@ -249,11 +256,7 @@ fn quantile_samples_come_from_their_bands_and_counts_are_exact() {
                     band.max_value
                 );
                 assert_eq!(example.max_value, window_max(&example.values));
-                let key = (
-                    example.file.as_str(),
-                    example.offset,
-                    example.tokens.as_slice(),
-                );
+                let key = (example.file.as_str(), example.offset, &example.tokens[..]);
                 assert!(
                     !top_windows.contains(&key),
                     "a top window is also a band sample"
@@ -410,7 +413,7 @@ fn mined_features_become_exemplars_with_their_origin() {
         assert_eq!(exemplar.origin.as_deref(), Some(window.file.as_str()));
         assert_eq!(exemplar.offset, Some(window.offset));
         assert_eq!(exemplar.record.max_value, window.max_value);
-        assert_eq!(exemplar.record.token_ids, window.token_ids);
+        assert_eq!(exemplar.record.token_ids[..], window.token_ids[..]);
         assert_eq!(exemplar.record.hook, "blocks.0.hook_resid_pre");
     }
     // Text-file offsets point at the window's first token in the file.

@@ -52,6 +52,11 @@ impl DiskCache {
         write_atomic(&self.path_for(key), bytes)
     }
 
+    /// Stores `value` as JSON under `key`, atomically, streamed to disk.
+    pub fn put_json<T: serde::Serialize>(&self, key: &CacheKey, value: &T) -> std::io::Result<()> {
+        write_json_atomic(&self.path_for(key), value)
+    }
+
     /// Deletes the entry for `key` if present.
     pub fn remove(&self, key: &CacheKey) -> std::io::Result<()> {
         match std::fs::remove_file(self.path_for(key)) {
@@ -93,6 +98,24 @@ impl CacheKey {
 /// Writes `bytes` to `path` so that readers see either the old file or the
 /// complete new one: write a sibling temp file, flush it, then rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomic_with(path, |out| out.write_all(bytes))
+}
+
+/// Writes `value` as JSON to `path`, atomically, streaming it to the file
+/// rather than building the whole text in memory first (mining results
+/// over thousands of features run to gigabytes).
+pub fn write_json_atomic<T: serde::Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    write_atomic_with(path, |out| {
+        serde_json::to_writer(&mut *out, value).map_err(std::io::Error::other)
+    })
+}
+
+/// The atomic write itself: `write` fills a buffered sibling temp file,
+/// which is flushed, synced and renamed over `path`.
+fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     std::fs::create_dir_all(dir)?;
     let file_name = path
@@ -101,8 +124,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        write(&mut out)?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)
     })();

@@ -311,7 +311,7 @@ mod tests {
             file: file.into(),
             offset: 0,
             tokens: values.iter().map(|_| "t".to_string()).collect(),
-            token_ids: vec![0; values.len()],
+            token_ids: vec![0; values.len()].into(),
             values: values.to_vec(),
             max_value: values.iter().copied().fold(0.0, f32::max),
         }

@@ -2,6 +2,7 @@
 //! feature, its top activating windows (with file and offset), quantile
 //! samples, firing density and maximum.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -81,10 +82,11 @@ pub fn run(args: TopArgs) -> anyhow::Result<()> {
         eprintln!("(answered from the cache; the corpus is unchanged since it was mined)");
     }
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string(&result).context("writing the result as JSON")?
-        );
+        // Streamed: a result over every feature of a wide SAE is large.
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+        serde_json::to_writer(&mut out, &result).context("writing the result as JSON")?;
+        writeln!(out).context("writing the result as JSON")?;
+        out.flush().context("writing the result as JSON")?;
     } else {
         print!("{}", render(&result));
     }
@@ -158,7 +160,7 @@ mod tests {
         let window = MinedWindow {
             file: "a.txt".into(),
             offset: 0,
-            tokens,
+            tokens: tokens.into(),
             token_ids: (0..40).collect(),
             values,
             max_value: 3.0,

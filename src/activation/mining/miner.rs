@@ -14,7 +14,7 @@ use super::result::{MinedFeature, MinedFeatures};
 use super::sampling::{Reservoir, SplitMix64};
 use super::stats::{Capacities, FeatureStats, Sample, ScoredWindow, StoredWindow};
 use super::window::{TokenWindow, WindowTokenizer, windows_of};
-use crate::activation::cache::{CacheKey, write_atomic};
+use crate::activation::cache::{CacheKey, write_json_atomic};
 
 /// Activations of many features on many windows at once: one forward pass
 /// of the model + SAE per batch in real runs.
@@ -381,11 +381,7 @@ impl Checkpoint {
             windows,
             stats,
         };
-        let bytes = serde_json::to_vec(&checkpoint).map_err(|e| MiningError::BadState {
-            path: path.to_path_buf(),
-            why: e.to_string(),
-        })?;
-        write_atomic(path, &bytes).map_err(|e| MiningError::io(path, e))
+        write_json_atomic(path, &checkpoint).map_err(|e| MiningError::io(path, e))
     }
 
     /// The saved state if `path` holds a checkpoint of this very run;
@@ -423,8 +419,8 @@ impl Checkpoint {
                             seq: *seq,
                             file: String::new(),
                             offset: 0,
-                            ids: Vec::new(),
-                            tokens: Vec::new(),
+                            ids: Arc::new([]),
+                            tokens: Arc::new([]),
                         })
                     }
                 })

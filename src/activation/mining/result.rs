@@ -29,10 +29,11 @@ pub struct MinedWindow {
     pub file: String,
     /// Byte offset of the window in the file (for `.jsonl`, of its line).
     pub offset: u64,
-    /// Token strings.
-    pub tokens: Vec<String>,
-    /// Token ids.
-    pub token_ids: Vec<u32>,
+    /// Token strings (shared between the features that kept this window,
+    /// so a result over many features holds each window's text once).
+    pub tokens: Arc<[String]>,
+    /// Token ids (shared likewise).
+    pub token_ids: Arc<[u32]>,
     /// Activation per token.
     pub values: Vec<f32>,
     /// Largest activation in the window.
@@ -76,8 +77,8 @@ impl MinedWindow {
         MinedWindow {
             file: sample.window.file.clone(),
             offset: sample.window.offset,
-            tokens: sample.window.tokens.clone(),
-            token_ids: sample.window.ids.clone(),
+            tokens: Arc::clone(&sample.window.tokens),
+            token_ids: Arc::clone(&sample.window.ids),
             values: sample.values.clone(),
             max_value: sample.max,
         }
@@ -88,8 +89,8 @@ impl MinedWindow {
             record: ActivationRecord::new(
                 info,
                 feature,
-                self.tokens.clone(),
-                self.token_ids.clone(),
+                self.tokens.to_vec(),
+                self.token_ids.to_vec(),
                 self.values.clone(),
             ),
             origin: Some(self.file.clone()),

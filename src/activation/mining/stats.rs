@@ -18,10 +18,10 @@ pub struct StoredWindow {
     pub file: String,
     /// Byte offset in the file.
     pub offset: u64,
-    /// Token ids.
-    pub ids: Vec<u32>,
-    /// Token strings.
-    pub tokens: Vec<String>,
+    /// Token ids, shared with every result that shows this window.
+    pub ids: Arc<[u32]>,
+    /// Token strings, shared with every result that shows this window.
+    pub tokens: Arc<[String]>,
 }
 
 impl StoredWindow {
@@ -30,8 +30,8 @@ impl StoredWindow {
             seq: w.seq,
             file: w.file.to_string(),
             offset: w.offset,
-            ids: w.ids.clone(),
-            tokens: w.tokens.clone(),
+            ids: w.ids.as_slice().into(),
+            tokens: w.tokens.as_slice().into(),
         }
     }
 }

@@ -105,12 +105,8 @@ impl MiningStore {
             control,
         )?;
         if let MiningOutcome::Finished(result) = &outcome {
-            let bytes = serde_json::to_vec(result).map_err(|e| MiningError::BadState {
-                path: self.results.path_for(&key),
-                why: e.to_string(),
-            })?;
             self.results
-                .put(&key, &bytes)
+                .put_json(&key, result)
                 .map_err(|e| MiningError::io(&self.results.path_for(&key), e))?;
         }
         Ok((outcome, false))
