@@ -142,11 +142,10 @@ impl DemoPack {
             );
         }
         let summary = DemoSummary::of(&table, n);
-        let bytes = serde_json::to_vec(&summary).context("writing the demo summary")?;
         let key = self.summary_key(&corpus);
         let cache = summary_cache(paths);
         cache
-            .put(&key, &bytes)
+            .put_json(&key, &summary)
             .with_context(|| format!("could not write {}", cache.path_for(&key).display()))?;
         let supply = ExemplarSupply::new(corpus, store, config).with_table(Arc::new(table));
         Ok((source.with_exemplars(supply), summary))
