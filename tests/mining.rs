@@ -64,7 +64,8 @@ impl FeatureScorer for Synthetic<'_> {
         &mut self,
         windows: &[TokenWindow],
         features: &[u32],
-    ) -> Result<Vec<Vec<f32>>, MiningError> {
+        out: &mut Vec<f32>,
+    ) -> Result<(), MiningError> {
         self.calls += 1;
         self.windows_scored += windows.len();
         if let Some((after, flag)) = self.stop_after
@@ -72,15 +73,14 @@ impl FeatureScorer for Synthetic<'_> {
         {
             flag.store(true, Ordering::SeqCst);
         }
-        Ok(windows
-            .iter()
-            .map(|w| {
-                w.ids
-                    .iter()
-                    .flat_map(|&id| features.iter().map(move |&f| activation(f, id)))
-                    .collect()
-            })
-            .collect())
+        out.clear();
+        out.extend(
+            windows
+                .iter()
+                .flat_map(|w| &w.ids)
+                .flat_map(|&id| features.iter().map(move |&f| activation(f, id))),
+        );
+        Ok(())
     }
 }
 
@@ -211,7 +211,7 @@ fn top_k_density_and_max_match_brute_force() {
                     w.file.clone(),
                     w.offset,
                     w.tokens.to_vec(),
-                    w.values.clone(),
+                    w.values.to_vec(),
                 )
             })
             .collect();
@@ -255,7 +255,7 @@ fn quantile_samples_come_from_their_bands_and_counts_are_exact() {
                     band.min_value,
                     band.max_value
                 );
-                assert_eq!(example.max_value, window_max(&example.values));
+                assert_eq!(example.max_value, window_max(&example.values.to_vec()));
                 let key = (example.file.as_str(), example.offset, &example.tokens[..]);
                 assert!(
                     !top_windows.contains(&key),
@@ -272,7 +272,7 @@ fn quantile_samples_come_from_their_bands_and_counts_are_exact() {
             mined
                 .non_activating
                 .iter()
-                .all(|w| window_max(&w.values) <= 0.0)
+                .all(|w| window_max(&w.values.to_vec()) <= 0.0)
         );
     }
 }
@@ -290,6 +290,51 @@ fn results_do_not_depend_on_batch_size() {
         &mut Synthetic::default(),
     );
     assert_eq!(a, b);
+}
+
+#[test]
+fn results_do_not_depend_on_how_many_threads_update_the_features() {
+    // Enough features to be split into several blocks updated in parallel.
+    let (_dir, corpus) = corpus();
+    let features: Vec<u32> = (0..300).collect();
+    let mine_on = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            mine(
+                &corpus,
+                &Words,
+                &mut Synthetic::default(),
+                &features,
+                &config(),
+                MiningControl::default(),
+            )
+            .unwrap()
+        })
+    };
+    let one = mine_on(1);
+    let MiningOutcome::Finished(result) = &one else {
+        panic!("expected a finished run, got {one:?}");
+    };
+    assert_eq!(result.features.len(), 300);
+    assert_eq!(one, mine_on(4));
+    // Nor on which other features are mined alongside: each feature draws
+    // its samples from its own stream.
+    let alone = mine(
+        &corpus,
+        &Words,
+        &mut Synthetic::default(),
+        &[150],
+        &config(),
+        MiningControl::default(),
+    )
+    .unwrap();
+    let MiningOutcome::Finished(alone) = alone else {
+        panic!("expected a finished run");
+    };
+    assert_eq!(alone.features[0], result.features[150]);
 }
 
 #[test]
@@ -436,8 +481,10 @@ fn a_scorer_answering_the_wrong_shape_is_an_error() {
             &mut self,
             windows: &[TokenWindow],
             _features: &[u32],
-        ) -> Result<Vec<Vec<f32>>, MiningError> {
-            Ok(windows.iter().map(|_| vec![1.0]).collect())
+            out: &mut Vec<f32>,
+        ) -> Result<(), MiningError> {
+            *out = vec![1.0; windows.len()];
+            Ok(())
         }
     }
     let (_dir, corpus) = corpus();
@@ -451,7 +498,10 @@ fn a_scorer_answering_the_wrong_shape_is_an_error() {
     )
     .unwrap_err();
     assert!(matches!(err, MiningError::Score(_)), "{err:?}");
-    assert!(err.to_string().contains("expected 48"), "{err}");
+    assert!(
+        err.to_string().contains("returned 7 values for 7 windows"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -562,7 +612,7 @@ fn mining_through_the_local_model_and_sae_matches_single_window_runs() {
                 .collect();
             let record = &source.records_for_ids(mined.feature, &[ids]).unwrap()[0];
             assert_eq!(record.values.len(), window.values.len() + 1);
-            for (a, b) in record.values[1..].iter().zip(&window.values) {
+            for (a, b) in record.values[1..].iter().zip(window.values.iter()) {
                 assert!(
                     (a - b).abs() <= 1e-4,
                     "feature {}: {a} vs {b}",

@@ -19,7 +19,7 @@ use super::{
     ActivationRecord, ActivationSource, ExemplarQuery, FeatureExemplars, SourceError, SourceInfo,
 };
 use crate::model::{HookedModel, LoadedModel, ModelTokenizer};
-use crate::sae::{Sae, SaeError, check_compatible, feature_activations, features_activations};
+use crate::sae::{Sae, SaeError, check_compatible, feature_activations, features_activations_into};
 
 /// A model + SAE pair on this machine, answering activation requests.
 #[derive(Clone)]
@@ -130,28 +130,30 @@ impl LocalSource {
 }
 
 /// Corpus mining scores windows through the model + SAE, one batch per
-/// forward pass, with the BOS (if any) prepended and its row dropped again.
+/// forward pass, with the BOS (if any) prepended and left out of the
+/// encoder's rows.
 impl FeatureScorer for LocalSource {
     fn score(
         &mut self,
         windows: &[TokenWindow],
         features: &[u32],
-    ) -> Result<Vec<Vec<f32>>, MiningError> {
+        out: &mut Vec<f32>,
+    ) -> Result<(), MiningError> {
         let bos = self.window_bos();
         let sequences: Vec<Vec<u32>> = windows
             .iter()
             .map(|w| bos.into_iter().chain(w.ids.iter().copied()).collect())
             .collect();
-        let rows = features_activations(self.model.as_ref(), &self.sae, &sequences, features)
-            .map_err(|e| MiningError::Score(e.to_string()))?;
-        let skip = if bos.is_some() { features.len() } else { 0 };
-        Ok(rows
-            .into_iter()
-            .map(|mut row| {
-                row.drain(..skip);
-                row
-            })
-            .collect())
+        let skip = usize::from(bos.is_some());
+        features_activations_into(
+            self.model.as_ref(),
+            &self.sae,
+            &sequences,
+            features,
+            skip,
+            out,
+        )
+        .map_err(|e| MiningError::Score(e.to_string()))
     }
 }
 

@@ -250,7 +250,7 @@ pub fn pick_demo_feature(features: &[MinedFeature]) -> Option<u32> {
             .top
             .iter()
             .map(|w| {
-                let total: f32 = w.values.iter().filter(|v| **v > 0.0).sum();
+                let total: f32 = w.values.iter().filter(|v| *v > 0.0).sum();
                 f64::from(w.max_value / total.max(f32::MIN_POSITIVE))
             })
             .sum();
@@ -311,7 +311,7 @@ mod tests {
             offset: 0,
             tokens: values.iter().map(|_| "t".to_string()).collect(),
             token_ids: vec![0; values.len()].into(),
-            values: values.to_vec(),
+            values: values.to_vec().into(),
             max_value: values.iter().copied().fold(0.0, f32::max),
         }
     }

@@ -123,11 +123,11 @@ fn render(result: &MinedFeatures) -> String {
 
 /// The window around its strongest token, which is shown in brackets.
 fn snippet(window: &MinedWindow) -> String {
-    let peak =
-        window.values.iter().enumerate().fold(
-            0,
-            |best, (i, v)| if *v > window.values[best] { i } else { best },
-        );
+    let values = window.values.to_vec();
+    let peak = values
+        .iter()
+        .enumerate()
+        .fold(0, |best, (i, v)| if *v > values[best] { i } else { best });
     let from = peak.saturating_sub(CONTEXT);
     let to = (peak + CONTEXT + 1).min(window.tokens.len());
     let mut text = String::new();
@@ -162,7 +162,7 @@ mod tests {
             offset: 0,
             tokens: tokens.into(),
             token_ids: (0..40).collect(),
-            values,
+            values: values.into(),
             max_value: 3.0,
         };
         let text = snippet(&window);

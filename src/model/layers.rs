@@ -2,22 +2,40 @@
 //! `[in, out]` (so GPT-2's Conv1D needs no copy and HF `Linear` weights are a
 //! free transposed view), LayerNorm and RMSNorm.
 
+use std::sync::Arc;
+
 use candle_core::Tensor;
 use candle_nn::VarBuilder;
 
 use super::ModelError;
 use super::gemm::{self, Epilogue};
+use super::packed_affine::PackedAffine;
 use super::weights::tensor;
 
 /// `x @ w + b` over the last dimension of `x`.
 #[derive(Debug, Clone)]
-pub(crate) struct Affine {
-    /// Weight as `[in, out]` (possibly a transposed view).
-    w: Tensor,
-    b: Option<Tensor>,
+pub(crate) enum Affine {
+    /// Packed at load for the CPU kernel (the weight is not kept twice).
+    Packed(Arc<PackedAffine>),
+    /// Any other device or CPU.
+    General {
+        /// Weight as `[in, out]` (possibly a transposed view).
+        w: Tensor,
+        /// Bias `[out]`.
+        b: Option<Tensor>,
+    },
 }
 
 impl Affine {
+    /// Packs `w` (`[in, out]`) and `b` for the CPU kernel when it can run
+    /// here, else keeps them as they are.
+    fn new(w: Tensor, b: Option<Tensor>) -> Result<Affine, ModelError> {
+        Ok(match PackedAffine::pack(&w, b.as_ref())? {
+            Some(packed) => Affine::Packed(Arc::new(packed)),
+            None => Affine::General { w, b },
+        })
+    }
+
     /// Loads an HF `nn.Linear` (`weight` is `[out, in]`).
     pub(crate) fn linear(
         vb: &VarBuilder,
@@ -27,14 +45,14 @@ impl Affine {
     ) -> Result<Affine, ModelError> {
         let w = tensor(vb, "weight", &[d_out, d_in])?.t()?;
         let b = bias.then(|| tensor(vb, "bias", &[d_out])).transpose()?;
-        Ok(Affine { w, b })
+        Affine::new(w, b)
     }
 
     /// Loads a GPT-2 `Conv1D` (`weight` is already `[in, out]`, always biased).
     pub(crate) fn conv1d(vb: &VarBuilder, d_in: usize, d_out: usize) -> Result<Affine, ModelError> {
         let w = tensor(vb, "weight", &[d_in, d_out])?;
         let b = Some(tensor(vb, "bias", &[d_out])?);
-        Ok(Affine { w, b })
+        Affine::new(w, b)
     }
 
     /// Applies the map to `[..., in]`, flattening leading dims into one matmul.
@@ -58,10 +76,18 @@ impl Affine {
     fn run(&self, x: &Tensor, epilogue: Epilogue) -> Result<Tensor, ModelError> {
         let mut out_shape = x.dims().to_vec();
         let d_in = out_shape.pop().unwrap_or(0);
-        out_shape.push(self.w.dim(1)?);
         let rows = x.elem_count() / d_in.max(1);
         let x = x.reshape((rows, d_in))?;
-        let y = gemm::affine(&x, &self.w, self.b.as_ref(), epilogue)?;
+        let y = match self {
+            Affine::Packed(packed) => {
+                out_shape.push(packed.n());
+                packed.apply(&x, epilogue)?
+            }
+            Affine::General { w, b } => {
+                out_shape.push(w.dim(1)?);
+                gemm::affine(&x, w, b.as_ref(), epilogue)?
+            }
+        };
         Ok(y.reshape(out_shape)?)
     }
 }

@@ -20,6 +20,7 @@ pub mod hub;
 mod layers;
 pub mod llama;
 mod load;
+pub(crate) mod packed_affine;
 mod rope;
 mod tokenizer;
 mod weights;

@@ -10,6 +10,8 @@
 //!
 //! Transcoders use the same encoders with `apply_b_dec_to_input` off.
 
+use std::sync::{Arc, OnceLock};
+
 use candle_core::{D, DType, Device, Tensor};
 
 use super::norm::InputNorm;
@@ -17,6 +19,7 @@ use super::residual::InputTransform;
 use super::topk::topk_mask;
 use super::{SaeError, SaeInfo};
 use crate::model::gemm::{self, Epilogue};
+use crate::model::packed_affine::PackedAffine;
 
 /// How pre-activations become feature activations.
 #[derive(Debug, Clone)]
@@ -83,6 +86,10 @@ pub struct Sae {
     apply_b_dec_to_input: bool,
     norm: InputNorm,
     info: SaeInfo,
+    /// `W_enc` and `b_enc` packed for the CPU kernel, on the first full
+    /// encode (mining encodes every latent for every batch); `None` inside
+    /// when this CPU or device has no packed kernel.
+    packed_encoder: OnceLock<Option<Arc<PackedAffine>>>,
 }
 
 /// Checks a tensor's shape, naming it in the error.
@@ -156,6 +163,7 @@ impl Sae {
             apply_b_dec_to_input,
             norm,
             info,
+            packed_encoder: OnceLock::new(),
         })
     }
 
@@ -233,27 +241,81 @@ impl Sae {
 
     /// All feature activations for inputs `[n, d_in]`, shape `[n, d_sae]`.
     pub fn encode(&self, x: &Tensor) -> Result<Tensor, SaeError> {
-        let sae_in = self.sae_input(x)?;
-        let all = Columns {
-            w_enc: self.w_enc.clone(),
-            b_enc: self.b_enc.clone(),
-            activation: self.activation.clone(),
-        };
         match &self.activation {
-            Activation::TopK { k, decoder_norms } => {
-                let pre = self.topk_pre(&sae_in, decoder_norms.as_ref())?;
-                let (n, width) = pre.dims2()?;
-                let values = pre.flatten_all()?.to_vec1::<f32>()?;
-                let mask = topk_mask(&values, width, *k);
-                let kept: Vec<f32> = values
-                    .iter()
-                    .zip(&mask)
-                    .map(|(v, keep)| if *keep { v.max(0.0) } else { 0.0 })
-                    .collect();
-                Ok(Tensor::from_vec(kept, (n, width), pre.device())?)
+            Activation::Relu | Activation::TopK { .. } => {
+                let mut values = Vec::new();
+                self.encode_into(x, &mut values)?;
+                let n = values.len() / self.d_sae().max(1);
+                Ok(Tensor::from_vec(values, (n, self.d_sae()), self.device())?)
             }
-            _ => all.encode(&sae_in),
+            activation => {
+                let all = Columns {
+                    w_enc: self.w_enc.clone(),
+                    b_enc: self.b_enc.clone(),
+                    activation: activation.clone(),
+                };
+                all.encode(&self.sae_input(x)?)
+            }
         }
+    }
+
+    /// [`Sae::encode`] into a caller's buffer, row-major `[n][d_sae]`: a
+    /// miner encodes batch after batch into the same allocation instead of
+    /// mapping a fresh dense `[n, d_sae]` block each time. ReLU and TopK
+    /// SAEs are computed straight into it.
+    pub fn encode_into(&self, x: &Tensor, out: &mut Vec<f32>) -> Result<(), SaeError> {
+        let sae_in = self.sae_input(x)?;
+        match &self.activation {
+            Activation::Relu => self.full_encoder_into(&sae_in, Epilogue::Relu, out),
+            Activation::TopK { k, decoder_norms } => {
+                self.full_encoder_into(&sae_in, Epilogue::Identity, out)?;
+                let width = self.d_sae();
+                if let Some(norms) = decoder_norms {
+                    let norms = norms.to_vec1::<f32>()?;
+                    for row in out.chunks_exact_mut(width) {
+                        row.iter_mut().zip(&norms).for_each(|(v, s)| *v *= s);
+                    }
+                }
+                let mask = topk_mask(out, width, *k);
+                for (v, keep) in out.iter_mut().zip(mask) {
+                    *v = if keep { v.max(0.0) } else { 0.0 };
+                }
+                Ok(())
+            }
+            _ => {
+                let acts = self.encode(x)?;
+                out.clear();
+                out.extend(acts.flatten_all()?.to_vec1::<f32>()?);
+                Ok(())
+            }
+        }
+    }
+
+    /// `epilogue(sae_in @ W_enc + b_enc)` over every latent into `out`,
+    /// through the packed kernel where it runs (packed on first use).
+    fn full_encoder_into(
+        &self,
+        sae_in: &Tensor,
+        epilogue: Epilogue,
+        out: &mut Vec<f32>,
+    ) -> Result<(), SaeError> {
+        let packed = self.packed_encoder.get_or_init(|| {
+            PackedAffine::pack(&self.w_enc, Some(&self.b_enc))
+                .ok()
+                .flatten()
+                .map(Arc::new)
+        });
+        match packed {
+            Some(packed) => {
+                packed.apply_into(sae_in, epilogue, out)?;
+            }
+            None => {
+                let acts = gemm::affine(sae_in, &self.w_enc, Some(&self.b_enc), epilogue)?;
+                out.clear();
+                out.extend(acts.flatten_all()?.to_vec1::<f32>()?);
+            }
+        }
+        Ok(())
     }
 
     /// Activations of the given features only, shape `[n, features.len()]`.
@@ -264,21 +326,22 @@ impl Sae {
         for &f in features {
             self.check_feature(f)?;
         }
-        let sae_in = self.sae_input(x)?;
-        if let Activation::TopK { k, decoder_norms } = &self.activation {
-            let pre = self.topk_pre(&sae_in, decoder_norms.as_ref())?;
-            let (n, width) = pre.dims2()?;
-            let values = pre.flatten_all()?.to_vec1::<f32>()?;
-            let mask = topk_mask(&values, width, *k);
-            let mut picked = Vec::with_capacity(n * features.len());
-            for row in 0..n {
-                for &f in features {
-                    let i = row * width + f as usize;
-                    picked.push(if mask[i] { values[i].max(0.0) } else { 0.0 });
-                }
-            }
-            return Ok(Tensor::from_vec(picked, (n, features.len()), pre.device())?);
+        if let Activation::TopK { .. } = &self.activation {
+            let mut all = Vec::new();
+            self.encode_into(x, &mut all)?;
+            let width = self.d_sae();
+            let picked: Vec<f32> = all
+                .chunks_exact(width)
+                .flat_map(|row| features.iter().map(|&f| row[f as usize]))
+                .collect();
+            let n = all.len() / width.max(1);
+            return Ok(Tensor::from_vec(
+                picked,
+                (n, features.len()),
+                self.device(),
+            )?);
         }
+        let sae_in = self.sae_input(x)?;
         let idx = Tensor::from_vec(features.to_vec(), features.len(), self.device())?;
         let slice = Columns {
             w_enc: self.w_enc.index_select(&idx, 1)?,
@@ -295,19 +358,6 @@ impl Sae {
             },
         };
         slice.encode(&sae_in)
-    }
-
-    /// TopK pre-activations, scaled by decoder norms when configured.
-    fn topk_pre(
-        &self,
-        sae_in: &Tensor,
-        decoder_norms: Option<&Tensor>,
-    ) -> Result<Tensor, SaeError> {
-        let pre = gemm::affine(sae_in, &self.w_enc, Some(&self.b_enc), Epilogue::Identity)?;
-        Ok(match decoder_norms {
-            Some(norms) => pre.broadcast_mul(norms)?,
-            None => pre,
-        })
     }
 
     /// Reconstruction from feature activations `[n, d_sae]`: `acts @ W_dec +

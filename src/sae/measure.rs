@@ -74,47 +74,61 @@ pub fn feature_activations(
     sequences: &[Vec<u32>],
     feature: u32,
 ) -> Result<Vec<Vec<f32>>, SaeError> {
-    features_activations(model, sae, sequences, &[feature])
+    let mut flat = Vec::new();
+    features_activations_into(model, sae, sequences, &[feature], 0, &mut flat)?;
+    let mut flat = flat.into_iter();
+    Ok(sequences
+        .iter()
+        .map(|seq| flat.by_ref().take(seq.len()).collect())
+        .collect())
 }
 
-/// The activations of several features at every token of every sequence,
-/// all sequences run as one batch: per sequence, row-major
-/// `[token][feature]` values. Asking for every feature in order uses the
-/// full encoder instead of gathering its columns.
-pub fn features_activations(
+/// The activations of several features at every token of every sequence
+/// but its first `skip` (a BOS the caller prepended), all sequences run as
+/// one batch, written into `out` (its allocation reused): row-major
+/// `[token][feature]`, sequences one after another. Skipped positions still
+/// go through the model (later tokens attend to them) but not through the
+/// encoder. Asking for every feature in order uses the full encoder instead
+/// of gathering its columns.
+pub fn features_activations_into(
     model: &dyn HookedModel,
     sae: &Sae,
     sequences: &[Vec<u32>],
     features: &[u32],
-) -> Result<Vec<Vec<f32>>, SaeError> {
+    skip: usize,
+    out: &mut Vec<f32>,
+) -> Result<(), SaeError> {
     for &feature in features {
         sae.check_feature(feature)?;
     }
     check_compatible(sae, model)?;
     if sequences.is_empty() {
-        return Ok(Vec::new());
+        out.clear();
+        return Ok(());
     }
     let hook_acts = model.run_to_hook_batch(sequences, sae.info().hook)?;
-    let rows = Tensor::cat(&hook_acts, 0)?;
+    let kept = hook_acts
+        .iter()
+        .map(|acts| {
+            let len = acts.dim(0)?;
+            let from = skip.min(len);
+            acts.narrow(0, from, len - from)
+        })
+        .collect::<candle_core::Result<Vec<_>>>()?;
+    let rows = Tensor::cat(&kept, 0)?;
+    if rows.dim(0)? == 0 {
+        out.clear();
+        return Ok(());
+    }
     let rows = sae.input_transform(model.family()).apply(&rows)?;
     let every_feature =
         features.len() == sae.d_sae() && features.iter().enumerate().all(|(i, &f)| f as usize == i);
-    let acts = if every_feature {
-        sae.encode(&rows)?
+    if every_feature {
+        sae.encode_into(&rows, out)?;
     } else {
-        sae.encode_features(&rows, features)?
-    };
-    // Each sequence's rows are copied out of the tensor once, straight into
-    // its own Vec (a dense [tokens, d_sae] batch is large).
-    let mut out = Vec::with_capacity(sequences.len());
-    let mut start = 0;
-    for seq in sequences {
-        out.push(
-            acts.narrow(0, start, seq.len())?
-                .flatten_all()?
-                .to_vec1::<f32>()?,
-        );
-        start += seq.len();
+        let acts = sae.encode_features(&rows, features)?;
+        out.clear();
+        out.extend(acts.flatten_all()?.to_vec1::<f32>()?);
     }
-    Ok(out)
+    Ok(())
 }

@@ -26,7 +26,9 @@ mod weights_file;
 pub use autoencoder::{Activation, Sae, SaeWeights, decoder_row_norms};
 pub use error::SaeError;
 pub use format::{LoadOptions, SaeFormat, load_sae};
-pub use measure::{check_compatible, check_model_name, feature_activations, features_activations};
+pub use measure::{
+    check_compatible, check_model_name, feature_activations, features_activations_into,
+};
 pub use norm::InputNorm;
 pub use residual::InputTransform;
 pub use resolve::open_sae;

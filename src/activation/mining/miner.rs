@@ -3,15 +3,16 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::MiningError;
 use super::corpus::{Corpus, Documents};
 use super::result::{MinedFeature, MinedFeatures};
-use super::sampling::{Reservoir, SplitMix64};
+use super::sampling::Reservoir;
 use super::stats::{Capacities, FeatureStats, Sample, ScoredWindow, StoredWindow};
 use super::window::{TokenWindow, WindowTokenizer, windows_of};
 use crate::activation::cache::{CacheKey, write_json_atomic};
@@ -19,16 +20,19 @@ use crate::activation::cache::{CacheKey, write_json_atomic};
 /// Activations of many features on many windows at once: one forward pass
 /// of the model + SAE per batch in real runs.
 pub trait FeatureScorer {
-    /// For each window, the activation of each of `features` at each of
-    /// its tokens, row-major `[token][feature]`: a vector of
-    /// `window.ids.len() * features.len()` values per window, in window
-    /// order. Values must line up with the window's own tokens (drop any
-    /// BOS the model was given).
+    /// Writes into `out` the activation of each of `features` at each
+    /// token of each window, row-major `[token][feature]`, the windows' rows
+    /// one after another in window order: `window.ids.len() *
+    /// features.len()` values per window. `out` is the miner's buffer from
+    /// the previous batch: replace its contents and keep its allocation (a
+    /// batch over a wide SAE is large). Rows must line up with the windows'
+    /// own tokens (leave out any BOS the model was given).
     fn score(
         &mut self,
         windows: &[TokenWindow],
         features: &[u32],
-    ) -> Result<Vec<Vec<f32>>, MiningError>;
+        out: &mut Vec<f32>,
+    ) -> Result<(), MiningError>;
 }
 
 /// Settings of a mining run.
@@ -72,7 +76,7 @@ impl MiningConfig {
     /// frequency do not), for cache keys.
     pub fn result_identity(&self) -> String {
         format!(
-            "window={};top_k={};bands={};per_band={};non_activating={};seed={}",
+            "window={};top_k={};bands={};per_band={};non_activating={};seed={};rng=per-feature",
             self.window, self.top_k, self.bands, self.per_band, self.non_activating, self.seed
         )
     }
@@ -93,6 +97,8 @@ pub struct MiningProgress {
     pub windows_done: u64,
     /// Tokens scored (including those done before a resume).
     pub tokens_done: u64,
+    /// Tokens scored by this run alone (for its rate).
+    pub tokens_this_run: u64,
     /// Corpus bytes read.
     pub bytes_done: u64,
     /// Corpus size in bytes.
@@ -155,8 +161,10 @@ pub fn mine(
     };
     stream.skip(state.windows_done, tokenizer, config.window)?;
     let caps = config.capacities();
+    let resumed_tokens = state.tokens_done;
     let total_bytes = corpus.total_bytes();
     let mut batches = 0usize;
+    let mut scores = Vec::new();
     loop {
         if control.stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
             if let Some(path) = &control.checkpoint {
@@ -170,13 +178,14 @@ pub fn mine(
         if batch.is_empty() {
             break;
         }
-        let scores = scorer.score(&batch, features)?;
+        scorer.score(&batch, features, &mut scores)?;
         state.absorb(&batch, &scores, features.len(), caps)?;
         batches += 1;
         if let Some(report) = control.progress.as_mut() {
             report(&MiningProgress {
                 windows_done: state.windows_done,
                 tokens_done: state.tokens_done,
+                tokens_this_run: state.tokens_done - resumed_tokens,
                 bytes_done: batch.last().map_or(0, |w| w.corpus_bytes_done),
                 total_bytes,
             });
@@ -251,11 +260,10 @@ impl WindowStream<'_> {
     }
 }
 
-/// The streaming state: counters, RNG and per-feature stats.
+/// The streaming state: counters and per-feature stats.
 struct MinerState {
     windows_done: u64,
     tokens_done: u64,
-    rng: SplitMix64,
     stats: Vec<FeatureStats<Arc<StoredWindow>>>,
 }
 
@@ -264,10 +272,9 @@ impl MinerState {
         MinerState {
             windows_done: 0,
             tokens_done: 0,
-            rng: SplitMix64(config.seed),
             stats: features
                 .iter()
-                .map(|&f| FeatureStats::new(f, config.bands))
+                .map(|&f| FeatureStats::new(f, config.bands, config.seed))
                 .collect(),
         }
     }
@@ -275,71 +282,75 @@ impl MinerState {
     fn absorb(
         &mut self,
         batch: &[TokenWindow],
-        scores: &[Vec<f32>],
+        scores: &[f32],
         n_features: usize,
         caps: Capacities,
     ) -> Result<(), MiningError> {
-        if scores.len() != batch.len() {
+        let expected: usize = batch.iter().map(|w| w.ids.len() * n_features).sum();
+        if scores.len() != expected {
             return Err(MiningError::Score(format!(
-                "the scorer returned {} rows for {} windows",
+                "the scorer returned {} values for {} windows of {} tokens and {n_features} features (expected {expected})",
                 scores.len(),
-                batch.len()
+                batch.len(),
+                expected / n_features.max(1),
             )));
         }
-        let mut maxes = vec![0f32; n_features];
-        let mut firing = vec![0u64; n_features];
-        for (window, values) in batch.iter().zip(scores) {
-            let n_tokens = window.ids.len();
-            if values.len() != n_tokens * n_features {
-                return Err(MiningError::Score(format!(
-                    "window {} has {n_tokens} tokens and {n_features} features but the scorer returned {} values (expected {})",
-                    window.seq,
-                    values.len(),
-                    n_tokens * n_features
-                )));
-            }
-            maxes.fill(f32::NEG_INFINITY);
-            firing.fill(0);
-            for row in values.chunks_exact(n_features) {
-                for ((&v, max), fired) in row.iter().zip(&mut maxes).zip(&mut firing) {
-                    if v > 0.0 {
-                        *fired += 1;
+        let mut starts = Vec::with_capacity(batch.len() + 1);
+        starts.push(0);
+        for window in batch {
+            starts.push(starts[starts.len() - 1] + window.ids.len() * n_features);
+        }
+        let stored: Vec<OnceLock<Arc<StoredWindow>>> =
+            batch.iter().map(|_| OnceLock::new()).collect();
+        // Features are independent (each has its own sampling stream), so
+        // blocks of them are updated on the rayon pool; a few blocks per
+        // thread even out features that keep more samples than others.
+        let block = n_features
+            .div_ceil(4 * rayon::current_num_threads())
+            .max(64);
+        self.stats
+            .par_chunks_mut(block)
+            .enumerate()
+            .for_each(|(b, stats)| {
+                let columns = b * block..b * block + stats.len();
+                let mut maxes = vec![0f32; stats.len()];
+                let mut firing = vec![0u64; stats.len()];
+                for (w, window) in batch.iter().enumerate() {
+                    let values = &scores[starts[w]..starts[w + 1]];
+                    maxes.fill(f32::NEG_INFINITY);
+                    firing.fill(0);
+                    for row in values.chunks_exact(n_features) {
+                        let row = &row[columns.clone()];
+                        for ((&v, max), fired) in row.iter().zip(&mut maxes).zip(&mut firing) {
+                            *fired += u64::from(v > 0.0);
+                            *max = max.max(v);
+                        }
                     }
-                    if v > *max {
-                        *max = v;
+                    let mut scored = ScoredWindow {
+                        window,
+                        values,
+                        n_features,
+                        stored: &stored[w],
+                    };
+                    for (i, stats) in stats.iter_mut().enumerate() {
+                        stats.observe(&mut scored, columns.start + i, maxes[i], firing[i], caps);
                     }
                 }
-            }
-            let mut scored = ScoredWindow {
-                window,
-                values,
-                n_features,
-                stored: None,
-            };
-            for (column, stats) in self.stats.iter_mut().enumerate() {
-                stats.observe(
-                    &mut scored,
-                    column,
-                    maxes[column],
-                    firing[column],
-                    caps,
-                    &mut self.rng,
-                );
-            }
-            self.windows_done += 1;
-            self.tokens_done += n_tokens as u64;
-        }
+            });
+        self.windows_done += batch.len() as u64;
+        self.tokens_done += batch.iter().map(|w| w.ids.len() as u64).sum::<u64>();
         Ok(())
     }
 
-    fn finish(&self) -> MinedFeatures {
+    fn finish(self) -> MinedFeatures {
+        let tokens = self.tokens_done;
         MinedFeatures {
             windows: self.windows_done,
-            tokens: self.tokens_done,
+            tokens,
             features: self
                 .stats
-                .iter()
-                .map(|s| MinedFeature::from_stats(s, self.tokens_done))
+                .into_iter()
+                .map(|s| MinedFeature::from_stats(s, tokens))
                 .collect(),
         }
     }
@@ -352,7 +363,6 @@ struct Checkpoint {
     identity: String,
     windows_done: u64,
     tokens_done: u64,
-    rng: SplitMix64,
     windows: Vec<StoredWindow>,
     stats: Vec<FeatureStats<u64>>,
 }
@@ -377,7 +387,6 @@ impl Checkpoint {
             identity: identity.to_string(),
             windows_done: state.windows_done,
             tokens_done: state.tokens_done,
-            rng: state.rng.clone(),
             windows,
             stats,
         };
@@ -432,7 +441,6 @@ impl Checkpoint {
         Ok(Some(MinerState {
             windows_done: checkpoint.windows_done,
             tokens_done: checkpoint.tokens_done,
-            rng: checkpoint.rng,
             stats,
         }))
     }
@@ -462,5 +470,6 @@ fn map_stats<A, B>(stats: &FeatureStats<A>, mut f: impl FnMut(&A) -> B) -> Featu
         quiet,
         firing_tokens: stats.firing_tokens,
         max: stats.max,
+        rng: stats.rng.clone(),
     }
 }

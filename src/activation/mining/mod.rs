@@ -20,6 +20,7 @@ mod sampling;
 mod stats;
 mod store;
 mod supply;
+mod values;
 mod window;
 
 pub use corpus::{Corpus, CorpusFile, Document, Documents, FileFormat};
@@ -30,6 +31,7 @@ pub use result::{MinedBand, MinedFeature, MinedFeatures, MinedWindow};
 pub use sample::SamplePlan;
 pub use store::{MiningRequest, MiningStore};
 pub use supply::ExemplarSupply;
+pub use values::WindowValues;
 pub use window::{Token, TokenWindow, WindowTokenizer, windows_of};
 
 use std::path::{Path, PathBuf};

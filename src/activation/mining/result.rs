@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::stats::{FeatureStats, Sample, StoredWindow};
+use super::values::WindowValues;
 use crate::activation::{
     ActivationRecord, Exemplar, ExemplarQuery, FeatureExemplars, QuantileBand, SourceInfo,
 };
@@ -34,8 +35,8 @@ pub struct MinedWindow {
     pub tokens: Arc<[String]>,
     /// Token ids (shared likewise).
     pub token_ids: Arc<[u32]>,
-    /// Activation per token.
-    pub values: Vec<f32>,
+    /// Activation per token (stored sparsely, written as a plain list).
+    pub values: WindowValues,
     /// Largest activation in the window.
     pub max_value: f32,
 }
@@ -73,13 +74,13 @@ pub struct MinedFeature {
 }
 
 impl MinedWindow {
-    fn from_sample(sample: &Sample<Arc<StoredWindow>>) -> MinedWindow {
+    fn from_sample(sample: Sample<Arc<StoredWindow>>) -> MinedWindow {
         MinedWindow {
             file: sample.window.file.clone(),
             offset: sample.window.offset,
             tokens: Arc::clone(&sample.window.tokens),
             token_ids: Arc::clone(&sample.window.ids),
-            values: sample.values.clone(),
+            values: sample.values,
             max_value: sample.max,
         }
     }
@@ -91,7 +92,7 @@ impl MinedWindow {
                 feature,
                 self.tokens.to_vec(),
                 self.token_ids.to_vec(),
-                self.values.clone(),
+                self.values.to_vec(),
             ),
             origin: Some(self.file.clone()),
             offset: Some(self.offset),
@@ -100,29 +101,35 @@ impl MinedWindow {
 }
 
 impl MinedFeature {
-    /// Freezes one feature's streaming state into its result.
+    /// Freezes one feature's streaming state into its result, moving the
+    /// kept samples rather than copying them.
     pub(super) fn from_stats(
-        stats: &FeatureStats<Arc<StoredWindow>>,
+        stats: FeatureStats<Arc<StoredWindow>>,
         total_tokens: u64,
     ) -> MinedFeature {
         let in_top: HashSet<u64> = stats.top.iter().map(|s| s.seq).collect();
-        let strongest_first = |samples: &mut Vec<&Sample<Arc<StoredWindow>>>| {
+        let strongest_first = |samples: &mut Vec<Sample<Arc<StoredWindow>>>| {
             samples.sort_by(|a, b| b.max.total_cmp(&a.max).then(a.seq.cmp(&b.seq)));
         };
-        let quantiles = (0..stats.bands.bands.len())
+        let bounds: Vec<(f32, f32)> = (0..stats.bands.bands.len())
+            .map(|i| stats.bands.bounds(i))
+            .collect();
+        let quantiles = stats
+            .bands
+            .bands
+            .into_iter()
+            .zip(bounds)
             .rev()
-            .filter_map(|i| {
-                let band = &stats.bands.bands[i];
+            .filter_map(|(band, (min_value, max_value))| {
                 let mut kept: Vec<_> = band
                     .items
-                    .iter()
+                    .into_iter()
                     .filter(|s| !in_top.contains(&s.seq))
                     .collect();
                 if kept.is_empty() {
                     return None;
                 }
                 strongest_first(&mut kept);
-                let (min_value, max_value) = stats.bands.bounds(i);
                 Some(MinedBand {
                     min_value,
                     max_value,
@@ -131,11 +138,15 @@ impl MinedFeature {
                 })
             })
             .collect();
-        let mut quiet: Vec<_> = stats.quiet.items.iter().collect();
+        let mut quiet = stats.quiet.items;
         quiet.sort_by_key(|s| s.seq);
         MinedFeature {
             feature: stats.feature,
-            top: stats.top.iter().map(MinedWindow::from_sample).collect(),
+            top: stats
+                .top
+                .into_iter()
+                .map(MinedWindow::from_sample)
+                .collect(),
             quantiles,
             non_activating: quiet.into_iter().map(MinedWindow::from_sample).collect(),
             firing_tokens: stats.firing_tokens,

@@ -2,11 +2,12 @@
 //! reservoir per activation band, a reservoir of silent windows, firing
 //! counts and the running maximum.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
 use super::sampling::{BandedReservoirs, Reservoir, SplitMix64};
+use super::values::WindowValues;
 use super::window::TokenWindow;
 
 /// A window's text, kept once and shared by every feature that keeps it.
@@ -45,7 +46,7 @@ pub struct Sample<W> {
     /// Window position in the stream (ties go to the earlier window).
     pub seq: u64,
     /// The feature's activation at each token.
-    pub values: Vec<f32>,
+    pub values: WindowValues,
     /// The largest of `values`.
     pub max: f32,
 }
@@ -76,6 +77,9 @@ pub struct FeatureStats<W> {
     pub firing_tokens: u64,
     /// Largest activation seen (0 if it never fired).
     pub max: f32,
+    /// This feature's own sampling stream, so features can be updated on
+    /// any thread in any order and still draw the same samples.
+    pub rng: SplitMix64,
 }
 
 /// One window's activations for all requested features, row-major
@@ -87,8 +91,9 @@ pub struct ScoredWindow<'a> {
     pub values: &'a [f32],
     /// Number of requested features (the row length).
     pub n_features: usize,
-    /// The window's text once some feature kept it.
-    pub stored: Option<Arc<StoredWindow>>,
+    /// The window's text once some feature kept it (shared by the threads
+    /// that update different features).
+    pub stored: &'a OnceLock<Arc<StoredWindow>>,
 }
 
 impl ScoredWindow<'_> {
@@ -96,27 +101,23 @@ impl ScoredWindow<'_> {
         let window = self.window;
         let stored = self
             .stored
-            .get_or_insert_with(|| Arc::new(StoredWindow::from_window(window)))
+            .get_or_init(|| Arc::new(StoredWindow::from_window(window)))
             .clone();
-        let values = self
-            .values
-            .iter()
-            .skip(column)
-            .step_by(self.n_features)
-            .copied()
-            .collect();
         Sample {
             window: stored,
             seq: window.seq,
-            values,
+            values: WindowValues::from_column(self.values, column, self.n_features),
             max,
         }
     }
 }
 
 impl<W> FeatureStats<W> {
-    /// Empty state for `feature` with `n_bands` activation bands.
-    pub fn new(feature: u32, n_bands: usize) -> FeatureStats<W> {
+    /// Empty state for `feature` with `n_bands` activation bands; its
+    /// sampling stream is derived from the run's `seed` and the index.
+    pub fn new(feature: u32, n_bands: usize, seed: u64) -> FeatureStats<W> {
+        // A well-mixed start point per feature along the 2^64-long cycle.
+        let rng = SplitMix64(SplitMix64(seed.wrapping_add(u64::from(feature))).next_u64());
         FeatureStats {
             feature,
             top: Vec::new(),
@@ -124,6 +125,7 @@ impl<W> FeatureStats<W> {
             quiet: Reservoir::default(),
             firing_tokens: 0,
             max: 0.0,
+            rng,
         }
     }
 }
@@ -139,12 +141,12 @@ impl FeatureStats<Arc<StoredWindow>> {
         window_max: f32,
         firing: u64,
         caps: Capacities,
-        rng: &mut SplitMix64,
     ) {
         self.firing_tokens += firing;
         if !(window_max.is_finite() && window_max > 0.0) {
-            self.quiet
-                .offer(caps.non_activating, rng, || scored.sample(column, 0.0));
+            self.quiet.offer(caps.non_activating, &mut self.rng, || {
+                scored.sample(column, 0.0)
+            });
             return;
         }
         self.max = self.max.max(window_max);
@@ -157,9 +159,10 @@ impl FeatureStats<Arc<StoredWindow>> {
             self.top.insert(at, scored.sample(column, window_max));
             self.top.truncate(caps.top_k);
         }
-        self.bands.offer(window_max, caps.per_band, rng, || {
-            scored.sample(column, window_max)
-        });
+        self.bands
+            .offer(window_max, caps.per_band, &mut self.rng, || {
+                scored.sample(column, window_max)
+            });
     }
 }
 
@@ -185,8 +188,7 @@ mod tests {
             per_band: 1,
             non_activating: 1,
         };
-        let mut rng = SplitMix64(0);
-        let mut stats = FeatureStats::new(0, 2);
+        let mut stats = FeatureStats::new(0, 2, 0);
         // Two features per row; this feature is column 1.
         let maxes = [1.0f32, 3.0, 2.0, 3.0, 0.0];
         for (seq, &m) in maxes.iter().enumerate() {
@@ -196,14 +198,14 @@ mod tests {
                 window: &w,
                 values: &values,
                 n_features: 2,
-                stored: None,
+                stored: &OnceLock::new(),
             };
-            stats.observe(&mut scored, 1, m, u64::from(m > 0.0), caps, &mut rng);
+            stats.observe(&mut scored, 1, m, u64::from(m > 0.0), caps);
         }
         let top: Vec<(u64, f32, Vec<f32>)> = stats
             .top
             .iter()
-            .map(|s| (s.seq, s.max, s.values.clone()))
+            .map(|s| (s.seq, s.max, s.values.to_vec()))
             .collect();
         assert_eq!(
             top,
