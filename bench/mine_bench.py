@@ -13,12 +13,14 @@ and corpora of 1x and 10x a base size. Then, in one run:
     (skipped if --sage is not given), timed, with peak RSS from
     /usr/bin/time -v, on the 1x and the 10x corpus.
 
-Prints tokens/s for both and their ratio twice: mining loop against mining
-loop (Python from its first window to its last top-k update; sage from the
-"mined N tokens in S s" line it prints, which covers tokenizing, every batch
-and freezing the result, not loading or writing JSON), and end to end
-(Python: imports, loading and the loop; sage: the whole process, JSON output
-of every feature included). Then sage's peak RSS for the 1x and 10x corpora.
+On the 1x corpus the two run in alternating rounds (--rounds, default 3),
+and it prints tokens/s per round and the ratio of the best and of the median
+rounds: mining loop against mining loop (Python from its first window to its
+last top-k update; sage from the "mined N tokens in S s" line it prints,
+which covers tokenizing, every batch and freezing the result, not loading or
+writing JSON), and end to end (Python: imports, loading and the loop; sage:
+the whole process, JSON output of every feature included). Then sage alone
+on the 10x corpus, and its peak RSS for 1x and 10x.
 Nothing here is committed but the script; artifacts live in --work.
 """
 
@@ -26,6 +28,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -115,6 +118,8 @@ def cut(tokenizer, text, window):
 
 
 def python_pipeline(work: Path, corpus: Path, window: int, batch: int, k: int):
+    """Loads model, SAE and tokenizer; returns (seconds spent loading, a
+    function that runs the mining loop once and returns (tokens, seconds))."""
     began = time.perf_counter()
     from sae_lens import SAE
     from tokenizers import Tokenizer
@@ -133,27 +138,32 @@ def python_pipeline(work: Path, corpus: Path, window: int, batch: int, k: int):
     sae = SAE.load_from_disk(str(work / "sae-random"))
     tokenizer = Tokenizer.from_file(str(work / "gpt2-random" / "tokenizer.json"))
     text = "".join(p.read_text() for p in sorted(corpus.rglob("*")) if p.is_file())
-    start = time.perf_counter()
-    wins = windows(tokenizer, text, window)
-    top_vals = torch.full((D_SAE, k), -1.0)
-    top_idx = torch.full((D_SAE, k), -1, dtype=torch.long)
-    firing = torch.zeros(D_SAE, dtype=torch.long)
-    n_tokens = 0
-    with torch.no_grad():
-        for b in range(0, len(wins), batch):
-            ids = torch.tensor([[0] + w for w in wins[b:b + batch]])
-            _, cache = model.run_with_cache(ids, stop_at_layer=HOOK_LAYER + 1, names_filter=HOOK)
-            acts = sae.encode(cache[HOOK])[:, 1:, :]  # drop BOS
-            firing += (acts > 0).sum(dim=(0, 1))
-            n_tokens += acts.shape[0] * acts.shape[1]
-            maxes = acts.max(dim=1).values.T  # [d_sae, batch]
-            idx = torch.arange(b, b + maxes.shape[1]).expand(D_SAE, -1)
-            vals = torch.cat([top_vals, maxes], dim=1)
-            idxs = torch.cat([top_idx, idx], dim=1)
-            top_vals, order = vals.topk(k, dim=1)
-            top_idx = idxs.gather(1, order)
-    elapsed = time.perf_counter() - start
-    return n_tokens, elapsed, time.perf_counter() - began
+    loading = time.perf_counter() - began
+
+    def loop():
+        start = time.perf_counter()
+        wins = windows(tokenizer, text, window)
+        top_vals = torch.full((D_SAE, k), -1.0)
+        top_idx = torch.full((D_SAE, k), -1, dtype=torch.long)
+        firing = torch.zeros(D_SAE, dtype=torch.long)
+        n_tokens = 0
+        with torch.no_grad():
+            for b in range(0, len(wins), batch):
+                ids = torch.tensor([[0] + w for w in wins[b:b + batch]])
+                _, cache = model.run_with_cache(ids, stop_at_layer=HOOK_LAYER + 1,
+                                                names_filter=HOOK)
+                acts = sae.encode(cache[HOOK])[:, 1:, :]  # drop BOS
+                firing += (acts > 0).sum(dim=(0, 1))
+                n_tokens += acts.shape[0] * acts.shape[1]
+                maxes = acts.max(dim=1).values.T  # [d_sae, batch]
+                idx = torch.arange(b, b + maxes.shape[1]).expand(D_SAE, -1)
+                vals = torch.cat([top_vals, maxes], dim=1)
+                idxs = torch.cat([top_idx, idx], dim=1)
+                top_vals, order = vals.topk(k, dim=1)
+                top_idx = idxs.gather(1, order)
+        return n_tokens, time.perf_counter() - start
+
+    return loading, loop
 
 
 def sage_pipeline(sage: str, work: Path, corpus: Path, window: int, k: int):
@@ -180,22 +190,37 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("-k", type=int, default=20)
     ap.add_argument("--sage", help="path to the sage binary (omit to run Python only)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="alternating Python and sage runs on the 1x corpus")
     args = ap.parse_args()
     prepare(args.work, args.base_kb)
     c1, c10 = args.work / "corpus_1x", args.work / "corpus_10x"
-    py_tokens, py_s, py_total = python_pipeline(args.work, c1, args.window, args.batch, args.k)
-    py_rate = py_tokens / py_s
-    print(f"python (torch {torch.__version__}, {torch.get_num_threads()} threads): "
-          f"{py_tokens} tokens, loop {py_s:.1f}s = {py_rate:.0f} tokens/s; "
-          f"end to end {py_total:.1f}s")
+    py_loading, py_loop = python_pipeline(args.work, c1, args.window, args.batch, args.k)
+    py_runs, sage_runs = [], []
+    # Alternate the two so that a noisy neighbour on a shared machine slows
+    # both about equally; compare each side's best and median round.
+    for _ in range(args.rounds if args.sage else 1):
+        py_runs.append(py_loop())
+        if args.sage:
+            sage_runs.append(sage_pipeline(args.sage, args.work, c1, args.window, args.k))
+    py_tokens = py_runs[0][0]
+    py_rates = sorted(py_tokens / s for _, s in py_runs)
+    print(f"python (torch {torch.__version__}, {torch.get_num_threads()} threads), 1x corpus: "
+          f"{py_tokens} tokens; loop tokens/s per round {', '.join(f'{r:.0f}' for r in py_rates)}; "
+          f"loading {py_loading:.1f}s")
     if not args.sage:
         return
-    s_tokens, s_s, s_total, rss1 = sage_pipeline(args.sage, args.work, c1, args.window, args.k)
-    s_rate = s_tokens / s_s
-    print(f"sage: {s_tokens} tokens, loop {s_s:.1f}s = {s_rate:.0f} tokens/s; "
-          f"end to end {s_total:.1f}s (JSON of every feature included); peak RSS {rss1 / 1024:.0f} MiB")
-    print(f"ratio sage/python, mining loop: {s_rate / py_rate:.2f}x; "
-          f"end to end: {(py_total / s_total):.2f}x")
+    s_tokens = sage_runs[0][0]
+    s_rates = sorted(t / s for t, s, _, _ in sage_runs)
+    s_total = statistics.median(total for _, _, total, _ in sage_runs)
+    rss1 = max(rss for _, _, _, rss in sage_runs)
+    print(f"sage, 1x corpus: {s_tokens} tokens; loop tokens/s per round "
+          f"{', '.join(f'{r:.0f}' for r in s_rates)}; end to end {s_total:.1f}s median "
+          f"(loading and JSON of every feature included); peak RSS {rss1 / 1024:.0f} MiB")
+    print(f"ratio sage/python, mining loop: best {s_rates[-1] / py_rates[-1]:.2f}x, "
+          f"median {statistics.median(s_rates) / statistics.median(py_rates):.2f}x; "
+          f"end to end (median sage run vs python loading + median loop): "
+          f"{(py_loading + py_tokens / statistics.median(py_rates)) / s_total:.2f}x")
     t10, s10, total10, rss10 = sage_pipeline(args.sage, args.work, c10, args.window, args.k)
     print(f"sage 10x corpus: {t10} tokens, loop {s10:.1f}s = {t10 / s10:.0f} tokens/s; "
           f"end to end {total10:.1f}s; peak RSS {rss10 / 1024:.0f} MiB (1x: {rss1 / 1024:.0f} MiB, "

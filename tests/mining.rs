@@ -208,7 +208,7 @@ fn top_k_density_and_max_match_brute_force() {
             .iter()
             .map(|w| {
                 (
-                    w.file.clone(),
+                    w.file.to_string(),
                     w.offset,
                     w.tokens.to_vec(),
                     w.values.to_vec(),
@@ -231,7 +231,7 @@ fn quantile_samples_come_from_their_bands_and_counts_are_exact() {
         let top_windows: Vec<(&str, u64, &[String])> = mined
             .top
             .iter()
-            .map(|w| (w.file.as_str(), w.offset, &w.tokens[..]))
+            .map(|w| (&*w.file, w.offset, &w.tokens[..]))
             .collect();
         for band in &mined.quantiles {
             // Every firing window whose max falls in the band was counted.
@@ -256,7 +256,7 @@ fn quantile_samples_come_from_their_bands_and_counts_are_exact() {
                     band.max_value
                 );
                 assert_eq!(example.max_value, window_max(&example.values.to_vec()));
-                let key = (example.file.as_str(), example.offset, &example.tokens[..]);
+                let key = (&*example.file, example.offset, &example.tokens[..]);
                 assert!(
                     !top_windows.contains(&key),
                     "a top window is also a band sample"
@@ -455,7 +455,7 @@ fn mined_features_become_exemplars_with_their_origin() {
     assert_eq!(exemplars.top.len(), 3);
     assert_eq!(exemplars.density, Some(mined.density));
     for (exemplar, window) in exemplars.top.iter().zip(&mined.top) {
-        assert_eq!(exemplar.origin.as_deref(), Some(window.file.as_str()));
+        assert_eq!(exemplar.origin.as_deref(), Some(&*window.file));
         assert_eq!(exemplar.offset, Some(window.offset));
         assert_eq!(exemplar.record.max_value, window.max_value);
         assert_eq!(exemplar.record.token_ids[..], window.token_ids[..]);
@@ -468,7 +468,7 @@ fn mined_features_become_exemplars_with_their_origin() {
         .chain(mined.quantiles.iter().flat_map(|b| &b.examples))
         .find(|w| w.file.ends_with(".txt"))
         .unwrap();
-    let content = std::fs::read_to_string(&text_window.file).unwrap();
+    let content = std::fs::read_to_string(&*text_window.file).unwrap();
     assert!(content[text_window.offset as usize..].starts_with(&text_window.tokens[0]));
     assert!(exemplars.quantiles.iter().all(|b| b.examples.len() <= 1));
 }

@@ -241,8 +241,7 @@ pub fn pick_demo_feature(features: &[MinedFeature]) -> Option<u32> {
         if !(0.002..=0.02).contains(&f.density) || f.top.len() < 20 {
             return None;
         }
-        let files: std::collections::HashSet<&str> =
-            f.top.iter().map(|w| w.file.as_str()).collect();
+        let files: std::collections::HashSet<&str> = f.top.iter().map(|w| &*w.file).collect();
         if files.len() < 3 {
             return None;
         }

@@ -274,7 +274,7 @@ impl MinerState {
             tokens_done: 0,
             stats: features
                 .iter()
-                .map(|&f| FeatureStats::new(f, config.bands, config.seed))
+                .map(|&f| FeatureStats::new(f, config.bands, config.seed, config.capacities()))
                 .collect(),
         }
     }
@@ -426,7 +426,7 @@ impl Checkpoint {
                         missing = Some(*seq);
                         Arc::new(StoredWindow {
                             seq: *seq,
-                            file: String::new(),
+                            file: Arc::from(""),
                             offset: 0,
                             ids: Arc::new([]),
                             tokens: Arc::new([]),

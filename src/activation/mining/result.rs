@@ -26,8 +26,8 @@ pub struct MinedFeatures {
 /// One window with one feature's activations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MinedWindow {
-    /// Source file.
-    pub file: String,
+    /// Source file (shared, like the tokens).
+    pub file: Arc<str>,
     /// Byte offset of the window in the file (for `.jsonl`, of its line).
     pub offset: u64,
     /// Token strings (shared between the features that kept this window,
@@ -76,7 +76,7 @@ pub struct MinedFeature {
 impl MinedWindow {
     fn from_sample(sample: Sample<Arc<StoredWindow>>) -> MinedWindow {
         MinedWindow {
-            file: sample.window.file.clone(),
+            file: Arc::clone(&sample.window.file),
             offset: sample.window.offset,
             tokens: Arc::clone(&sample.window.tokens),
             token_ids: Arc::clone(&sample.window.ids),
@@ -94,7 +94,7 @@ impl MinedWindow {
                 self.token_ids.to_vec(),
                 self.values.to_vec(),
             ),
-            origin: Some(self.file.clone()),
+            origin: Some(self.file.to_string()),
             offset: Some(self.offset),
         }
     }

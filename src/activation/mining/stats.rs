@@ -15,8 +15,8 @@ use super::window::TokenWindow;
 pub struct StoredWindow {
     /// Position in the window stream.
     pub seq: u64,
-    /// Source file.
-    pub file: String,
+    /// Source file (shared by every window cut from it).
+    pub file: Arc<str>,
     /// Byte offset in the file.
     pub offset: u64,
     /// Token ids, shared with every result that shows this window.
@@ -29,7 +29,7 @@ impl StoredWindow {
     fn from_window(w: &TokenWindow) -> StoredWindow {
         StoredWindow {
             seq: w.seq,
-            file: w.file.to_string(),
+            file: Arc::clone(&w.file),
             offset: w.offset,
             ids: w.ids.as_slice().into(),
             tokens: w.tokens.as_slice().into(),
@@ -114,15 +114,24 @@ impl ScoredWindow<'_> {
 
 impl<W> FeatureStats<W> {
     /// Empty state for `feature` with `n_bands` activation bands; its
-    /// sampling stream is derived from the run's `seed` and the index.
-    pub fn new(feature: u32, n_bands: usize, seed: u64) -> FeatureStats<W> {
+    /// sampling stream is derived from the run's `seed` and the index. The
+    /// sample lists are allocated at their bounds up front, so memory does
+    /// not creep up (or overshoot by doubling) as a long run fills them.
+    pub fn new(feature: u32, n_bands: usize, seed: u64, caps: Capacities) -> FeatureStats<W> {
         // A well-mixed start point per feature along the 2^64-long cycle.
         let rng = SplitMix64(SplitMix64(seed.wrapping_add(u64::from(feature))).next_u64());
+        let mut bands = BandedReservoirs::new(n_bands);
+        for band in &mut bands.bands {
+            band.items.reserve_exact(caps.per_band);
+        }
+        let mut quiet = Reservoir::default();
+        quiet.items.reserve_exact(caps.non_activating);
         FeatureStats {
             feature,
-            top: Vec::new(),
-            bands: BandedReservoirs::new(n_bands),
-            quiet: Reservoir::default(),
+            // One spare slot: a new window is inserted before the last is cut.
+            top: Vec::with_capacity(caps.top_k + 1),
+            bands,
+            quiet,
             firing_tokens: 0,
             max: 0.0,
             rng,
@@ -188,7 +197,7 @@ mod tests {
             per_band: 1,
             non_activating: 1,
         };
-        let mut stats = FeatureStats::new(0, 2, 0);
+        let mut stats = FeatureStats::new(0, 2, 0, caps);
         // Two features per row; this feature is column 1.
         let maxes = [1.0f32, 3.0, 2.0, 3.0, 0.0];
         for (seq, &m) in maxes.iter().enumerate() {
