@@ -66,6 +66,13 @@ impl LocalSource {
         self
     }
 
+    /// Readies the SAE's full encoder before a mining run (which encodes
+    /// every latent of every batch), so loading pays for packing it rather
+    /// than the first batch.
+    pub fn prepare_mining(&self) {
+        self.sae.pack_encoder();
+    }
+
     /// The model's tokenizer.
     pub fn tokenizer(&self) -> &ModelTokenizer {
         &self.tokenizer

@@ -169,6 +169,7 @@ pub fn mine_with_progress(
         features,
         config,
     };
+    source.prepare_mining();
     let mut scorer = source.clone();
     let mined = store.mine(
         corpus,

@@ -58,6 +58,7 @@ pub fn run(args: TopArgs) -> anyhow::Result<()> {
         ..MiningConfig::default()
     };
     let (result, cached) = if args.no_cache {
+        source.prepare_mining();
         let mut bar = ProgressBarReporter::new(corpus.total_bytes());
         let mut report = |p: &MiningProgress| bar.report(p);
         let control = MiningControl {

@@ -23,13 +23,13 @@ use super::gemm::{Epilogue, SharedOut};
 const NR: usize = 16;
 /// Rows per register tile.
 const MR: usize = 6;
-/// Depth of one pass over a panel: 768 covers a whole GPT-2-small input
-/// row, so the output is written once; a panel slice is then 48 KiB, read
-/// from L2.
-const KC: usize = 768;
+/// Depth of one pass over a panel: a 256 x 16 panel slice (16 KiB) stays
+/// in L1 while every row tile of a block passes over it. KC and MC are the
+/// blocking BLIS uses for its 6x16 single-precision AVX2 kernel.
+const KC: usize = 256;
 /// Rows of `x` worked on together while panels stream past (`MC x KC`
-/// floats stay in L2).
-const MC: usize = 96;
+/// floats, 168 KiB, stay in L2).
+const MC: usize = 168;
 /// Products smaller than this many multiply-adds run on the calling thread.
 const PARALLEL_MIN_MACS: usize = 1 << 18;
 
@@ -399,9 +399,9 @@ mod tests {
     #[test]
     fn matches_candle_on_edge_shapes_strided_weights_and_every_epilogue() {
         let dev = Device::Cpu;
-        // Rows around the 6-row tile and the 96-row block, widths around the
-        // 16-column panel, depths around the 768-deep pass; big enough to
-        // be split over threads, and degenerate ones.
+        // Rows around the 6-row tile and the 168-row block, widths around
+        // the 16-column panel, depths around the 256-deep pass; big enough
+        // to be split over threads, and degenerate ones.
         let shapes = [
             (1, 1, 1),
             (5, 3, 15),
@@ -410,6 +410,7 @@ mod tests {
             (13, 769, 40),
             (100, 64, 1000),
             (97, 1600, 33),
+            (170, 300, 40),
             (3, 0, 5),
         ];
         for (m, k, n) in shapes {

@@ -92,6 +92,14 @@ pub struct Sae {
     packed_encoder: OnceLock<Option<Arc<PackedAffine>>>,
 }
 
+/// Replaces `out`'s contents with a tensor's values, row-major (the slow
+/// paths of the `*_into` encoders, which have a tensor in hand).
+pub(crate) fn replace_with_tensor(out: &mut Vec<f32>, t: &Tensor) -> Result<(), SaeError> {
+    out.clear();
+    out.extend(t.flatten_all()?.to_vec1::<f32>()?);
+    Ok(())
+}
+
 /// Checks a tensor's shape, naming it in the error.
 pub(crate) fn expect_shape(name: &str, t: &Tensor, expected: &[usize]) -> Result<(), SaeError> {
     if t.dims() == expected {
@@ -282,13 +290,29 @@ impl Sae {
                 }
                 Ok(())
             }
-            _ => {
-                let acts = self.encode(x)?;
-                out.clear();
-                out.extend(acts.flatten_all()?.to_vec1::<f32>()?);
-                Ok(())
-            }
+            _ => replace_with_tensor(out, &self.encode(x)?),
         }
+    }
+
+    /// Packs `W_enc` for the CPU kernel now rather than on the first full
+    /// encode (callers about to encode batch after batch do this while
+    /// loading, so the first batch is not the slow one). Only ReLU and TopK
+    /// SAEs encode through it; for the others this does nothing.
+    pub fn pack_encoder(&self) {
+        if matches!(self.activation, Activation::Relu | Activation::TopK { .. }) {
+            self.packed_encoder();
+        }
+    }
+
+    fn packed_encoder(&self) -> Option<&PackedAffine> {
+        self.packed_encoder
+            .get_or_init(|| {
+                PackedAffine::pack(&self.w_enc, Some(&self.b_enc))
+                    .ok()
+                    .flatten()
+                    .map(Arc::new)
+            })
+            .as_deref()
     }
 
     /// `epilogue(sae_in @ W_enc + b_enc)` over every latent into `out`,
@@ -299,20 +323,13 @@ impl Sae {
         epilogue: Epilogue,
         out: &mut Vec<f32>,
     ) -> Result<(), SaeError> {
-        let packed = self.packed_encoder.get_or_init(|| {
-            PackedAffine::pack(&self.w_enc, Some(&self.b_enc))
-                .ok()
-                .flatten()
-                .map(Arc::new)
-        });
-        match packed {
+        match self.packed_encoder() {
             Some(packed) => {
                 packed.apply_into(sae_in, epilogue, out)?;
             }
             None => {
                 let acts = gemm::affine(sae_in, &self.w_enc, Some(&self.b_enc), epilogue)?;
-                out.clear();
-                out.extend(acts.flatten_all()?.to_vec1::<f32>()?);
+                replace_with_tensor(out, &acts)?;
             }
         }
         Ok(())

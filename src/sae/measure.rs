@@ -4,6 +4,7 @@
 
 use candle_core::Tensor;
 
+use super::autoencoder::replace_with_tensor;
 use super::{Sae, SaeError};
 use crate::model::HookedModel;
 
@@ -126,9 +127,7 @@ pub fn features_activations_into(
     if every_feature {
         sae.encode_into(&rows, out)?;
     } else {
-        let acts = sae.encode_features(&rows, features)?;
-        out.clear();
-        out.extend(acts.flatten_all()?.to_vec1::<f32>()?);
+        replace_with_tensor(out, &sae.encode_features(&rows, features)?)?;
     }
     Ok(())
 }
