@@ -24,6 +24,17 @@ pub(crate) enum Epilogue {
     Relu,
 }
 
+impl Epilogue {
+    /// Applies the nonlinearity to finished outputs in place.
+    pub(crate) fn apply_in_place(self, values: &mut [f32]) {
+        match self {
+            Epilogue::Identity => {}
+            Epilogue::GeluTanh => gelu_tanh_in_place(values),
+            Epilogue::Relu => values.iter_mut().for_each(|v| *v = v.max(0.0)),
+        }
+    }
+}
+
 /// `epilogue(x @ w + b)` for `x` `[m, k]`, `w` `[k, n]` (any strides) and
 /// an optional bias `[n]`: fused and multi-threaded for f32 on the CPU,
 /// candle's matmul and elementwise ops otherwise.
@@ -228,12 +239,8 @@ impl Gemm {
                 1,
             );
         }
-        match self.epilogue {
-            Epilogue::Identity => {}
-            Epilogue::GeluTanh => rows.for_each(|r| gelu_tanh_in_place(row_slice(r))),
-            Epilogue::Relu => {
-                rows.for_each(|r| row_slice(r).iter_mut().for_each(|v| *v = v.max(0.0)))
-            }
+        if self.epilogue != Epilogue::Identity {
+            rows.for_each(|r| self.epilogue.apply_in_place(row_slice(r)));
         }
     }
 }

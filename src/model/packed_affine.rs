@@ -16,7 +16,6 @@
 use candle_core::{CpuStorage, DType, Storage, Tensor};
 use rayon::prelude::*;
 
-use super::fastmath::gelu_tanh_in_place;
 use super::gemm::{Epilogue, SharedOut};
 
 /// Columns per panel (two 8-lane registers).
@@ -170,7 +169,7 @@ impl PackedAffine {
                     let row =
                         unsafe { std::slice::from_raw_parts_mut(out.at(r * n + j * NR), width) };
                     row.copy_from_slice(&self.bias[j * NR..][..width]);
-                    finish(row, epilogue);
+                    epilogue.apply_in_place(row);
                 }
             }
             return;
@@ -204,22 +203,13 @@ impl PackedAffine {
                                 // SAFETY: as above, one row of the tile.
                                 let row =
                                     unsafe { std::slice::from_raw_parts_mut(c.add(r * n), width) };
-                                finish(row, epilogue);
+                                epilogue.apply_in_place(row);
                             }
                         }
                     }
                 }
             }
         }
-    }
-}
-
-/// Applies the nonlinearity to finished outputs.
-fn finish(values: &mut [f32], epilogue: Epilogue) {
-    match epilogue {
-        Epilogue::Identity => {}
-        Epilogue::GeluTanh => gelu_tanh_in_place(values),
-        Epilogue::Relu => values.iter_mut().for_each(|v| *v = v.max(0.0)),
     }
 }
 
@@ -261,7 +251,8 @@ impl Tile<'_> {
             };
             return;
         }
-        let mut a = vec![0f32; MR * self.kc];
+        // Stack scratch: an edge tile comes up once per panel and pass.
+        let mut a = [0f32; MR * KC];
         for r in 0..self.height {
             a[r * self.kc..][..self.kc].copy_from_slice(&self.a[r * self.lda..][..self.kc]);
         }

@@ -269,12 +269,13 @@ struct MinerState {
 
 impl MinerState {
     fn fresh(features: &[u32], config: &MiningConfig) -> MinerState {
+        let caps = config.capacities();
         MinerState {
             windows_done: 0,
             tokens_done: 0,
             stats: features
                 .iter()
-                .map(|&f| FeatureStats::new(f, config.bands, config.seed, config.capacities()))
+                .map(|&f| FeatureStats::new(f, config.bands, config.seed, caps))
                 .collect(),
         }
     }
