@@ -10,7 +10,8 @@ use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Tensor};
 use criterion::{Criterion, criterion_group, criterion_main};
 use sage::config::Paths;
-use sage::model::{HookPoint, LoadOptions, load_model};
+use sage::model::{HookPoint, LoadOptions};
+use sage::open::load_model;
 
 const TOKENS: usize = 64;
 

@@ -11,10 +11,11 @@ use sage::activation::{ActivationRecord, Exemplar, FeatureExemplars, QuantileBan
 use sage::agent::{
     Agent, AgentConfig, Conclusion, ConclusionDraft, Decision, Effect, Event, ExperimentDraft,
     ExperimentId, ExperimentKind, ExperimentStatus, GateMode, HypothesisDraft, HypothesisId,
-    HypothesisStatus, LlmReasoner, Phase, Prediction, ReasonRequest, Reasoner, ReasonerError,
-    ReasonerReply, ReviewOutcome, StopReason, Target, UserAction, Verdict,
+    HypothesisStatus, Phase, Prediction, ReasonRequest, ReasonerReply, ReviewOutcome, StopReason,
+    Target, UserAction, Verdict,
 };
 use sage::llm::{LlmClient, LlmError, LlmReply, LlmRequest, Usage};
+use sage::reasoner::{LlmReasoner, Reasoner, ReasonerError};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------
@@ -1269,7 +1270,7 @@ fn llm_reasoner_runs_a_whole_session_from_json_replies() {
     for req in seen.iter() {
         // Two messages every time: cost per step does not grow with the session.
         assert_eq!(req.messages.len(), 2);
-        assert_eq!(req.messages[0].content, sage::agent::prompt::SYSTEM);
+        assert_eq!(req.messages[0].content, sage::reasoner::prompt::SYSTEM);
         for t in &held {
             assert!(
                 !req.messages[1].content.contains(t.as_str()),
@@ -1446,7 +1447,7 @@ fn llm_reasoner_reads_plain_text_json_and_passes_llm_errors_through() {
 #[test]
 fn every_step_schema_is_strict_and_titled() {
     for req in sample_requests() {
-        let schema = sage::agent::llm_schema(&req);
+        let schema = sage::reasoner::llm_schema(&req);
         assert!(schema["title"].is_string());
         assert_eq!(schema["additionalProperties"], json!(false));
         let props: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
@@ -1611,7 +1612,8 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------
-// The agent module stays pure.
+// The agent core stays pure (the crate graph enforces it too: see
+// tests/architecture.rs).
 
 #[test]
 fn the_agent_module_imports_no_io_clock_or_randomness() {
@@ -1633,7 +1635,7 @@ fn the_agent_module_imports_no_io_clock_or_randomness() {
     let mut files = Vec::new();
     let mut dirs = vec![std::path::PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/src/agent"
+        "/crates/sage-core/src"
     ))];
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
@@ -1674,7 +1676,7 @@ fn the_agent_module_imports_no_io_clock_or_randomness() {
     }
     assert!(
         offences.is_empty(),
-        "impure imports in src/agent:\n{}",
+        "impure imports in crates/sage-core:\n{}",
         offences.join("\n")
     );
 }

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use candle_core::quantized::{GgmlDType, QTensor, gguf_file, gguf_file::Value};
 use candle_core::{DType, Device, Tensor};
 use sage::model::gguf::{GgufArchitecture, GgufError, read_gguf};
-use sage::model::{HookKind, HookPoint, LoadOptions, load_model};
+use sage::model::{HookKind, HookPoint, LoadOptions};
+use sage::open::load_model;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

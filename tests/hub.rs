@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
-use sage::model::hub::{HubError, HubSettings, load_hub_model, resolve_model};
-use sage::model::{HookKind, HookPoint, LoadOptions, load_model};
+use sage::hub::{HubError, HubSettings, resolve_model};
+use sage::model::{HookKind, HookPoint, LoadOptions};
+use sage::open::{load_hub_model, load_model};
 
 mod common;
 use common::{FakeServer, Request, Response};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sage::llm::{
-    BaseUrls, KeySource, LlmClient, LlmConfig, LlmError, LlmRequest, LlmSpec, Message, Price,
+    BaseUrls, EndpointSpec, KeySource, LlmClient, LlmConfig, LlmError, LlmRequest, Message, Price,
     PriceTable, RetryPolicy, StructuredMode, UsageTotals, build_client,
 };
 use serde_json::{Value, json};
@@ -63,7 +63,7 @@ fn client(
         openai: Some(base_url(server)),
         anthropic: Some(base_url(server)),
     };
-    let spec = LlmSpec::parse(&format!("{provider}:{model}"), &urls).expect("spec parses");
+    let spec = EndpointSpec::parse(&format!("{provider}:{model}"), &urls).expect("spec parses");
     build_client(&spec, config).expect("client builds")
 }
 
@@ -435,7 +435,7 @@ async fn usage_and_cost_sum_against_the_price_table() {
     ]);
     let config = fast_config();
     let priced = client(&server, "openai", "gpt-4o-mini", &config);
-    let unpriced_spec = LlmSpec::parse(
+    let unpriced_spec = EndpointSpec::parse(
         &format!("{}#my-local-model", base_url(&server)),
         &BaseUrls::default(),
     )
@@ -637,7 +637,8 @@ fn missing_keys_and_the_heuristic_spec_are_typed_errors() {
         keys: KeySource::table_only(BTreeMap::new()),
         ..fast_config()
     };
-    let hosted = LlmSpec::parse("anthropic:claude-opus-4-1", &BaseUrls::default()).expect("parses");
+    let hosted =
+        EndpointSpec::parse("anthropic:claude-opus-4-1", &BaseUrls::default()).expect("parses");
     let err = build_client(&hosted, &config).err().expect("no key");
     assert!(
         matches!(
@@ -648,10 +649,7 @@ fn missing_keys_and_the_heuristic_spec_are_typed_errors() {
         ),
         "{err:?}"
     );
-    let heuristic = LlmSpec::parse("heuristic", &BaseUrls::default()).expect("parses");
-    let err = build_client(&heuristic, &config)
-        .err()
-        .expect("not a client");
+    let err = EndpointSpec::parse("heuristic", &BaseUrls::default()).expect_err("not a client");
     assert!(
         err.to_string()
             .contains("heuristic reasoner runs inside the agent")
@@ -822,7 +820,8 @@ async fn session_answered_with(
     reply: &'static str,
 ) -> (FakeServer, tempfile::TempDir, sage::session::SessionRun) {
     use sage::activation::synthetic::SyntheticSource;
-    use sage::agent::{AgentConfig, LlmReasoner};
+    use sage::agent::AgentConfig;
+    use sage::reasoner::LlmReasoner;
     use sage::session::{
         Controls, Durability, Instruments, NewSession, SessionStore, SourceRecord, run,
     };

@@ -555,7 +555,7 @@ fn fixture_source_and_mining() -> (
     MinedFeatures,
 ) {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let loaded = sage::model::load_model(
+    let loaded = sage::open::load_model(
         fixtures.join("models/gpt2").to_str().unwrap(),
         &sage::model::LoadOptions::default(),
     )

@@ -11,7 +11,8 @@ use common::max_abs_diff;
 use std::path::PathBuf;
 
 use candle_core::Device;
-use sage::model::{HookPoint, LoadOptions, LoadedModel, load_model};
+use sage::model::{HookPoint, LoadOptions, LoadedModel};
+use sage::open::load_model;
 
 const TOLERANCE: f32 = 1e-4;
 

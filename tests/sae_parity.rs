@@ -269,8 +269,8 @@ hook = "blocks.1.hook_resid_post"
 
 #[tokio::test]
 async fn registry_names_resolve_through_the_hub_cache() {
-    use sage::model::hub::HubSettings;
-    use sage::sae::registry::Registry;
+    use sage::hub::HubSettings;
+    use sage::hub::registry::Registry;
 
     let hub = start_fake_hub("sage-test/tiny-saes", fixtures());
     let cache = tempfile::tempdir().unwrap();
@@ -284,7 +284,7 @@ async fn registry_names_resolve_through_the_hub_cache() {
     };
     let options = LoadOptions::default();
 
-    let sae = sage::sae::open_sae(
+    let sae = sage::open::open_sae(
         "tiny-res/blocks.1.hook_resid_pre",
         &registry,
         &online,
@@ -309,7 +309,7 @@ async fn registry_names_resolve_through_the_hub_cache() {
         "{seen:?}"
     );
 
-    let gemma = sage::sae::open_sae(
+    let gemma = sage::open::open_sae(
         "tiny-gemma-scope/layer_1/canonical",
         &registry,
         &online,
@@ -331,7 +331,7 @@ async fn registry_names_resolve_through_the_hub_cache() {
         offline: true,
         ..online.clone()
     };
-    sage::sae::open_sae(
+    sage::open::open_sae(
         "tiny-res/blocks.1.hook_resid_pre",
         &registry,
         &offline,
@@ -347,7 +347,7 @@ async fn registry_names_resolve_through_the_hub_cache() {
         cache_dir: empty.path().to_path_buf(),
         ..offline
     };
-    let err = sage::sae::open_sae(
+    let err = sage::open::open_sae(
         "tiny-res/blocks.1.hook_resid_pre",
         &registry,
         &cold,
@@ -364,7 +364,7 @@ async fn registry_names_resolve_through_the_hub_cache() {
     // A file the hub does not have is an error naming it.
     let missing =
         Registry::parse(&TEST_REGISTRY.replace("saelens-standard/sae", "nowhere")).unwrap();
-    let err = sage::sae::open_sae(
+    let err = sage::open::open_sae(
         "tiny-res/blocks.1.hook_resid_pre",
         &missing,
         &online,
@@ -441,7 +441,7 @@ fn busy_features(case: &ModelCase) -> Vec<u32> {
 #[test]
 fn model_and_sae_together_match_the_reference_library() {
     for case in model_cases() {
-        let loaded = sage::model::load_model(
+        let loaded = sage::open::load_model(
             model_dir(&case.model).to_str().unwrap(),
             &sage::model::LoadOptions::default(),
         )
@@ -473,7 +473,7 @@ fn gpt2_saes_trained_on_centred_residuals_need_the_centring() {
         .into_iter()
         .find(|c| c.name == "gpt2-res-centred")
         .unwrap();
-    let loaded = sage::model::load_model(
+    let loaded = sage::open::load_model(
         model_dir(&case.model).to_str().unwrap(),
         &sage::model::LoadOptions::default(),
     )
@@ -499,7 +499,7 @@ fn gpt2_saes_trained_on_centred_residuals_need_the_centring() {
 
 #[test]
 fn mismatched_models_and_saes_are_refused_before_compute() {
-    let loaded = sage::model::load_model(
+    let loaded = sage::open::load_model(
         model_dir("llama-gqa").to_str().unwrap(),
         &sage::model::LoadOptions::default(),
     )

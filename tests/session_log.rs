@@ -464,10 +464,11 @@ mod live {
     use sage::activation::synthetic::SyntheticSource;
     use sage::agent::{
         Agent, AgentConfig, ConclusionDraft, Decision, ExperimentDraft, ExperimentKind, GateMode,
-        HypothesisDraft, Prediction, ReasonRequest, Reasoner, ReasonerError, ReasonerReply,
-        ReviewOutcome, SplitMix64, Target, UserAction, Verdict,
+        HypothesisDraft, Prediction, ReasonRequest, ReasonerReply, ReviewOutcome, SplitMix64,
+        Target, UserAction, Verdict,
     };
     use sage::llm::Usage;
+    use sage::reasoner::{Reasoner, ReasonerError};
     use sage::session::{
         Controls, Durability, Instruments, NewSession, SessionStore, SourceRecord, read_log,
         replay, run,
@@ -738,12 +739,12 @@ mod wall_time {
     use std::sync::Arc;
 
     use sage::activation::synthetic::SyntheticSource;
-    use sage::agent::heuristic::HeuristicReasoner;
     use sage::agent::{
-        Agent, AgentConfig, Budgets, Event, GateMode, ReasonRequest, Reasoner, ReasonerError,
-        ReasonerReply, StopReason,
+        Agent, AgentConfig, Budgets, Event, GateMode, ReasonRequest, ReasonerReply, StopReason,
     };
     use sage::llm::Usage;
+    use sage::reasoner::heuristic::HeuristicReasoner;
+    use sage::reasoner::{Reasoner, ReasonerError};
     use sage::session::{
         Controls, DriveOutcome, Durability, Instruments, NewSession, SessionStore, SourceRecord,
         replay, run,

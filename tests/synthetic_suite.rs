@@ -12,8 +12,9 @@ use std::collections::VecDeque;
 
 use sage::activation::synthetic::{SyntheticSource, split_texts, tokenize};
 use sage::activation::{ActivationRecord, ActivationSource};
-use sage::agent::heuristic::{HeuristicReasoner, predict_from_rule};
-use sage::agent::{Agent, AgentConfig, Conclusion, Effect, Event, Reasoner};
+use sage::agent::{Agent, AgentConfig, Conclusion, Effect, Event};
+use sage::reasoner::Reasoner;
+use sage::reasoner::heuristic::{HeuristicReasoner, predict_from_rule};
 
 const HELDOUT: &str = include_str!("fixtures/synthetic_heldout.txt");
 

@@ -5,9 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Tensor};
-use sage::model::{HookPoint, LoadOptions, LoadedModel, load_model};
+use sage::activation::mining::Corpus;
+use sage::model::{HookPoint, LoadOptions, LoadedModel};
+use sage::open::load_model;
 use sage::sae::{self, Activation};
-use sage::train::{FoldedSae, TrainConfig, TrainError, train, write_sae_dir};
+use sage::train::{FoldedSae, SaveDtype, TrainConfig, TrainError, TrainOutcome, write_sae_dir};
 
 fn fixture_model() -> LoadedModel {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models/llama-gqa");
@@ -33,6 +35,12 @@ fn write_corpus(dir: &Path) -> PathBuf {
     corpus
 }
 
+/// Trains on the corpus the config names, read the way `sage train-sae` reads it.
+fn train(model: &LoadedModel, cfg: &TrainConfig) -> Result<TrainOutcome, TrainError> {
+    let corpus = Corpus::open(&cfg.corpus).unwrap();
+    sage::train::train(model, &corpus, cfg)
+}
+
 fn config(corpus: PathBuf) -> TrainConfig {
     TrainConfig {
         hook: "blocks.1.hook_resid_post".parse::<HookPoint>().unwrap(),
@@ -47,7 +55,7 @@ fn config(corpus: PathBuf) -> TrainConfig {
         tokens_per_file: 64,
         dead_after: 1_000,
         eval_tokens: 256,
-        dtype: DType::F32,
+        dtype: SaveDtype::F32,
         progress: false,
     }
 }
@@ -106,7 +114,7 @@ fn half_precision_save_matches_what_the_trainer_reports() {
     let model = fixture_model();
     let mut cfg = config(write_corpus(tmp.path()));
     cfg.tokens = 1_024;
-    cfg.dtype = DType::F16;
+    cfg.dtype = SaveDtype::F16;
     let outcome = train(&model, &cfg).unwrap();
     let out = tmp.path().join("sae16");
     write_sae_dir(&out, &outcome, &cfg, &model.name).unwrap();

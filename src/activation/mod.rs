@@ -7,17 +7,16 @@
 //! synthetic source with known rules for tests.
 
 pub mod cache;
+mod error;
 mod local;
 pub mod mining;
 pub mod neuronpedia;
 pub mod synthetic;
-mod types;
 
+pub use error::SourceError;
 pub use local::LocalSource;
-
-pub use types::{
-    ActivationRecord, Exemplar, ExemplarQuery, FeatureExemplars, QuantileBand, SourceError,
-    SourceInfo,
+pub use sage_core::activation::{
+    ActivationRecord, Exemplar, ExemplarQuery, FeatureExemplars, QuantileBand, SourceInfo,
 };
 
 /// A provider of per-token activations for SAE features.

@@ -7,11 +7,10 @@
 
 mod features;
 mod rules;
-mod tokenizer;
 
+pub use crate::words::{token_id, tokenize};
 pub use features::{FEATURES, SyntheticFeature};
 pub use rules::{Matcher, SyntheticRule};
-pub use tokenizer::{token_id, tokenize};
 
 use super::{
     ActivationRecord, ActivationSource, Exemplar, ExemplarQuery, FeatureExemplars, QuantileBand,

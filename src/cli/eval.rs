@@ -16,7 +16,8 @@ use sage::eval::{
     evaluation_of, one_shot, plot,
 };
 use sage::llm::LlmClient;
-use sage::session::{Report, SessionStore, now_ms};
+use sage::report::Report;
+use sage::session::{SessionStore, now_ms};
 
 use super::explain::{
     ExplainArgs, explain_with, parse_features, refuse_attended_gate, source_choice,

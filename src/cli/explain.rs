@@ -12,13 +12,13 @@ use anyhow::{Context, bail};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use sage::activation::ActivationSource;
-use sage::agent::{Agent, AgentConfig, GateMode, StopReason};
+use sage::agent::{AgentConfig, GateMode, StopReason};
 use sage::config::Paths;
-use sage::session::report::format_cost;
+use sage::report::{Report, format_cost};
 use sage::session::run::{resume, start};
 use sage::session::{
-    Controls, DriveOutcome, Durability, Instruments, NewSession, Report, SessionStore,
-    SourceRecord, replay,
+    Controls, DriveOutcome, Durability, Instruments, NewSession, ResumeQuery, SessionStore,
+    SourceRecord, interrupted_session,
 };
 
 use super::explore::GateArg;
@@ -199,31 +199,20 @@ struct Job<'a> {
 }
 
 impl Job<'_> {
-    /// The newest unfinished session of this feature recorded with the same
-    /// source (the same server, for Neuronpedia; logs from before sources
-    /// were recorded match on model and SAE names), reasoner and
-    /// configuration: an interrupted batch continues it instead of starting
-    /// over.
+    /// The session an interrupted batch continues, if any.
     fn interrupted_session(&self, feature: u32) -> Option<String> {
         let info = self.instruments.source.info();
-        let suffix = format!("-f{feature}");
-        let ids = self.store.ids().ok()?;
-        ids.into_iter().rev().find(|id| {
-            let own_feature = id.ends_with(&suffix) || id.contains(&format!("{suffix}-"));
-            own_feature
-                && self.store.load(id).is_ok_and(|log| {
-                    let h = &log.header;
-                    h.feature == feature
-                        && h.model == info.model
-                        && h.sae == info.sae
-                        && h.reasoner == self.reasoner_spec
-                        && h.source.as_ref().is_none_or(|s| *s == self.source)
-                        && h.config == self.config
-                        && replay(Agent::new(), &log.entries, None)
-                            .conclusion()
-                            .is_none()
-                })
-        })
+        interrupted_session(
+            self.store,
+            &ResumeQuery {
+                feature,
+                model: &info.model,
+                sae: &info.sae,
+                reasoner: &self.reasoner_spec,
+                source: &self.source,
+                config: &self.config,
+            },
+        )
     }
 
     async fn explain(&self, feature: u32) -> Outcome {

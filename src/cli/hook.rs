@@ -3,7 +3,8 @@
 use std::io::Write;
 
 use anyhow::Context as _;
-use sage::model::{HookPoint, LoadOptions, load_model};
+use sage::model::{HookPoint, LoadOptions};
+use sage::open::load_model;
 
 use super::input::{BosArgs, parse_token_ids};
 

@@ -10,10 +10,10 @@ use sage::activation::ActivationSource;
 use sage::activation::neuronpedia::{NeuronpediaSource, URL_ENV};
 use sage::activation::synthetic::SyntheticSource;
 use sage::agent::AgentConfig;
-use sage::agent::heuristic::HeuristicReasoner;
-use sage::agent::{LlmReasoner, Reasoner};
 use sage::config::{ConfigFile, Paths};
-use sage::llm::{BaseUrls, LlmClient, LlmConfig, LlmSpec, build_client};
+use sage::llm::{BaseUrls, LlmClient, LlmConfig, build_client};
+use sage::reasoner::heuristic::HeuristicReasoner;
+use sage::reasoner::{LlmReasoner, Reasoner, ReasonerSpec};
 use sage::session::{LogHeader, SourceRecord};
 
 use super::local::{LocalArgs, open_local_source, with_corpus};
@@ -163,9 +163,9 @@ pub fn reasoner(spec: &str) -> anyhow::Result<Arc<dyn Reasoner>> {
 
 /// The LLM client a spec names, or `None` for `heuristic` (offline).
 pub fn llm_client(spec: &str) -> anyhow::Result<Option<Arc<dyn LlmClient>>> {
-    match LlmSpec::parse(spec, &BaseUrls::from_env())? {
-        LlmSpec::Heuristic => Ok(None),
-        endpoint => Ok(Some(
+    match ReasonerSpec::parse(spec, &BaseUrls::from_env())? {
+        ReasonerSpec::Heuristic => Ok(None),
+        ReasonerSpec::Llm(endpoint) => Ok(Some(
             build_client(&endpoint, &llm_config()?)
                 .with_context(|| format!("could not set up the LLM `{spec}`"))?,
         )),

@@ -13,10 +13,11 @@ use sage::activation::mining::{
 };
 use sage::activation::{ActivationSource as _, LocalSource};
 use sage::config::Paths;
-use sage::model::hub::HubSettings;
-use sage::model::{HookPoint, LoadOptions as ModelLoadOptions, load_model};
-use sage::sae::registry::Registry;
-use sage::sae::{LoadOptions, SaeFormat, check_model_name, open_sae};
+use sage::hub::HubSettings;
+use sage::hub::registry::Registry;
+use sage::model::{HookPoint, LoadOptions as ModelLoadOptions};
+use sage::open::{load_model, open_sae};
+use sage::sae::{LoadOptions, SaeFormat, check_model_name};
 
 use super::input::BosArgs;
 

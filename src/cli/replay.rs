@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use sage::agent::Agent;
 use sage::config::Paths;
-use sage::session::{Report, SessionStore, replay};
+use sage::report::Report;
+use sage::session::{SessionStore, replay};
 
 /// Report formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

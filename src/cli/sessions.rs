@@ -2,9 +2,9 @@
 
 use sage::agent::Agent;
 use sage::config::Paths;
-use sage::session::report::format_cost;
+use sage::report::{SessionStatus, format_cost};
 use sage::session::store::timestamp_name;
-use sage::session::{SessionStatus, SessionStore, replay};
+use sage::session::{SessionStore, replay};
 
 /// Arguments of `sage sessions`.
 #[derive(Debug, clap::Args)]

@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use candle_core::DType;
-use sage::model::{HookPoint, LoadOptions, load_model};
-use sage::train::{TrainConfig, train, write_sae_dir};
+use sage::activation::mining::Corpus;
+use sage::model::{HookPoint, LoadOptions};
+use sage::open::load_model;
+use sage::train::{self, TrainConfig, train, write_sae_dir};
 
 /// Arguments of `sage train-sae`.
 #[derive(Debug, clap::Args)]
@@ -85,12 +86,13 @@ pub fn run(args: TrainSaeArgs) -> anyhow::Result<()> {
         dead_after: args.dead_after,
         eval_tokens: args.eval_tokens,
         dtype: match args.dtype {
-            SaveDtype::Float32 => DType::F32,
-            SaveDtype::Float16 => DType::F16,
+            SaveDtype::Float32 => train::SaveDtype::F32,
+            SaveDtype::Float16 => train::SaveDtype::F16,
         },
         progress: true,
     };
-    let mut outcome = train(&model, &config)?;
+    let corpus = Corpus::open(&args.corpus)?;
+    let mut outcome = train(&model, &corpus, &config)?;
     outcome.metrics.command = std::env::args().collect::<Vec<_>>().join(" ");
     write_sae_dir(&args.out, &outcome, &config, &model.name)?;
     println!("{}", serde_json::to_string_pretty(&outcome.metrics)?);

@@ -347,11 +347,11 @@ mod tests {
 
     use super::*;
     use crate::activation::synthetic::{FEATURES, SyntheticSource};
-    use crate::agent::heuristic::{Rule, TokenClass, TokenTest};
     use crate::agent::{Agent, AgentConfig, Event};
     use crate::eval::judge::RuleJudge;
     use crate::eval::llm_judge::{LlmJudge, PredictMode};
     use crate::llm::{LlmClient, LlmError, LlmReply, LlmRequest, Usage};
+    use crate::reasoner::heuristic::{Rule, TokenClass, TokenTest};
 
     /// The input a session of `name` would give: the agent's own split.
     fn input(source: &SyntheticSource, name: &str, candidates: Vec<Candidate>) -> FeatureInput {

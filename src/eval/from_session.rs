@@ -72,10 +72,10 @@ pub fn feature_input(
 mod tests {
     use super::*;
     use crate::activation::synthetic::SyntheticSource;
-    use crate::agent::heuristic::HeuristicReasoner;
     use crate::agent::{
         AgentConfig, Effect, EvalMetric, EvalScore, Evaluation, Event, ReasonerReply,
     };
+    use crate::reasoner::heuristic::HeuristicReasoner;
 
     /// Whether folding `event` after the conclusion leaves the session's
     /// conclusion and everything else but the evaluations as they were.

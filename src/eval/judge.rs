@@ -7,8 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::explanation::Explanation;
-use crate::agent::heuristic::{Rule, RuleError, sentences_for};
 use crate::llm::{LlmError, Usage};
+use crate::reasoner::heuristic::{Rule, RuleError, sentences_for};
 
 /// LLM calls and tokens spent by an explainer or a judge.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]

@@ -12,8 +12,8 @@ use serde_json::json;
 use super::explanation::Explanation;
 use super::judge::Spend;
 use crate::activation::{Exemplar, FeatureExemplars};
-use crate::agent::heuristic::{Rule, TokenTest, normalize};
 use crate::llm::{LlmClient, LlmError, LlmRequest, Message};
+use crate::reasoner::heuristic::{Rule, TokenTest, normalize};
 
 /// Top examples the baseline sees (the ones the agent keeps visible).
 pub const ONE_SHOT_TOP: usize = 10;

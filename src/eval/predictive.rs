@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::stats::{BOOTSTRAP_RESAMPLES, Interval, bootstrap, pearson};
 use crate::activation::{Exemplar, FeatureExemplars};
 use crate::agent::Holdout;
-use crate::agent::heuristic::normalize;
+use crate::reasoner::heuristic::normalize;
 use crate::rng::SplitMix64;
 
 /// Top of the 0-10 scale true activations are rescaled to.

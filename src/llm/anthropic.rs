@@ -6,9 +6,9 @@
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 
-use super::client::{RawReply, Wire, schema_instructions, system_text};
 use super::http::{Endpoint, secret_header};
 use super::spec::EndpointSpec;
+use super::wire::{RawReply, Wire, schema_instructions, system_text};
 use super::{LlmError, LlmRequest, Message, Role, Usage};
 
 /// API version header value sent with every request.

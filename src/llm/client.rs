@@ -11,21 +11,9 @@ use super::http::Endpoint;
 use super::openai::OpenAiWire;
 use super::retry::RetryPolicy;
 use super::schema::{extract_json, validate};
-use super::spec::{EndpointSpec, KeySource, LlmSpec, Provider};
-use super::{LlmClient, LlmError, LlmReply, LlmRequest, Message, Role, TokenLogprob, Usage};
-
-/// How a backend asks for JSON when a request carries a schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum StructuredMode {
-    /// Use the provider's structured-output mode, and switch to
-    /// instructions for good if the server answers 400 that it lacks it.
-    #[default]
-    Auto,
-    /// Always use the provider's structured-output mode.
-    Native,
-    /// Always describe the schema in the prompt and parse the reply text.
-    Instructions,
-}
+use super::spec::{EndpointSpec, KeySource, Provider};
+use super::wire::{StructuredMode, Wire};
+use super::{LlmClient, LlmError, LlmReply, LlmRequest, Message, Usage};
 
 /// Everything a client needs besides its spec. Built by the caller from the
 /// config file and environment; tests shrink the timeouts.
@@ -74,20 +62,11 @@ impl LlmConfig {
     }
 }
 
-/// Builds the client a spec names. `heuristic` is not an LLM client: the
-/// agent serves it, so asking for it here is an error that says so.
-pub fn build_client(spec: &LlmSpec, config: &LlmConfig) -> Result<Arc<dyn LlmClient>, LlmError> {
-    let endpoint_spec = match spec {
-        LlmSpec::Endpoint(e) => e,
-        LlmSpec::Heuristic => {
-            return Err(LlmError::InvalidSpec {
-                spec: "heuristic".into(),
-                reason: "the heuristic reasoner runs inside the agent, not through an LLM client; \
-                         route it there or pick an `openai:`, `anthropic:` or URL spec"
-                    .into(),
-            });
-        }
-    };
+/// Builds the client for an endpoint.
+pub fn build_client(
+    endpoint_spec: &EndpointSpec,
+    config: &LlmConfig,
+) -> Result<Arc<dyn LlmClient>, LlmError> {
     let key = config.keys.lookup(endpoint_spec.key_var);
     if key.is_none() && endpoint_spec.key_required {
         return Err(LlmError::MissingKey {
@@ -112,24 +91,6 @@ pub fn build_client(spec: &LlmSpec, config: &LlmConfig) -> Result<Arc<dyn LlmCli
             AnthropicWire::new(endpoint, endpoint_spec)?,
         )),
     })
-}
-
-/// One exchange with a provider, before parsing or pricing.
-pub(crate) struct RawReply {
-    /// Reply text with any key scrubbed out.
-    pub text: String,
-    /// Token counts; `cost_usd` is filled in later.
-    pub usage: Usage,
-    /// Per-token log-probabilities when asked for.
-    pub logprobs: Option<Vec<TokenLogprob>>,
-}
-
-/// A provider's wire protocol: turns messages into one HTTP exchange.
-#[async_trait::async_trait]
-pub(crate) trait Wire: Send + Sync {
-    /// Sends `messages` with the options of `request` (its schema, token
-    /// limit, temperature, logprobs); transport retries happen inside.
-    async fn send(&self, messages: &[Message], request: &LlmRequest) -> Result<RawReply, LlmError>;
 }
 
 /// An [`LlmClient`] over any [`Wire`].
@@ -220,25 +181,6 @@ fn add_tokens(a: Usage, b: Usage) -> Usage {
         completion_tokens: a.completion_tokens + b.completion_tokens,
         cost_usd: None,
     }
-}
-
-/// The system text that asks for JSON when the provider cannot be told the
-/// schema directly.
-pub(crate) fn schema_instructions(schema: &serde_json::Value) -> String {
-    format!(
-        "Reply with a single JSON value and no other text. It must satisfy this JSON Schema:\n{schema}"
-    )
-}
-
-/// The system prompt: every system message joined, plus `extra` when given.
-pub(crate) fn system_text(messages: &[Message], extra: Option<String>) -> Option<String> {
-    let parts: Vec<String> = messages
-        .iter()
-        .filter(|m| m.role == Role::System)
-        .map(|m| m.content.clone())
-        .chain(extra)
-        .collect();
-    (!parts.is_empty()).then(|| parts.join("\n\n"))
 }
 
 #[cfg(test)]

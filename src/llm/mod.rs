@@ -22,16 +22,18 @@ mod retry;
 mod schema;
 mod spec;
 mod types;
+mod wire;
 
-pub use client::{LlmConfig, StructuredMode, build_client};
+pub use client::{LlmConfig, build_client};
 pub use cost::{Price, PriceTable, PriceTableError, UsageTotals};
 pub use retry::{RetryPolicy, parse_retry_after};
 pub use schema::{extract_json, validate};
 pub use spec::{
     ANTHROPIC_DEFAULT_BASE_URL, ANTHROPIC_KEY_VAR, ApiKey, BaseUrls, EndpointSpec, KeySource,
-    LlmSpec, OPENAI_DEFAULT_BASE_URL, OPENAI_KEY_VAR, Provider, URL_ENDPOINT_KEY_VAR,
+    OPENAI_DEFAULT_BASE_URL, OPENAI_KEY_VAR, Provider, URL_ENDPOINT_KEY_VAR,
 };
 pub use types::{LlmError, LlmReply, LlmRequest, Message, Role, TokenLogprob, Usage};
+pub use wire::StructuredMode;
 
 /// A chat-style language model.
 ///

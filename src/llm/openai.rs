@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use reqwest::header::{AUTHORIZATION, HeaderMap};
 use serde_json::{Value, json};
 
-use super::client::{RawReply, StructuredMode, Wire, schema_instructions, system_text};
 use super::http::{Endpoint, secret_header};
 use super::schema::is_strict_compatible;
 use super::spec::{EndpointSpec, OPENAI_DEFAULT_BASE_URL};
+use super::wire::{RawReply, StructuredMode, Wire, schema_instructions, system_text};
 use super::{LlmError, LlmRequest, Message, Role, TokenLogprob, Usage};
 
 /// The chat-completions wire protocol.

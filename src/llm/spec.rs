@@ -30,15 +30,6 @@ pub enum Provider {
     Anthropic,
 }
 
-/// A parsed spec string: what the user asked to talk to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LlmSpec {
-    /// A remote or local language model.
-    Endpoint(EndpointSpec),
-    /// The offline heuristic reasoner; the agent serves it, not an LLM client.
-    Heuristic,
-}
-
 /// Where a language model lives and which key (if any) it needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointSpec {
@@ -77,16 +68,23 @@ impl BaseUrls {
     }
 }
 
-impl LlmSpec {
-    /// Parses a spec string; `base_urls` supplies the `openai:` / `anthropic:` endpoints.
-    pub fn parse(spec: &str, base_urls: &BaseUrls) -> Result<LlmSpec, LlmError> {
+impl EndpointSpec {
+    /// Parses an endpoint spec string; `base_urls` supplies the `openai:` /
+    /// `anthropic:` endpoints. `heuristic` names no endpoint (it is a
+    /// reasoner, see `crate::reasoner::ReasonerSpec`) and is an error here.
+    pub fn parse(spec: &str, base_urls: &BaseUrls) -> Result<EndpointSpec, LlmError> {
         let trimmed = spec.trim();
         let invalid = |what: &str| LlmError::InvalidSpec {
             spec: spec.to_string(),
             reason: format!("{what}; {ACCEPTED_FORMS}"),
         };
         if trimmed == "heuristic" {
-            return Ok(LlmSpec::Heuristic);
+            return Err(LlmError::InvalidSpec {
+                spec: spec.to_string(),
+                reason: "the heuristic reasoner runs inside the agent, not through an LLM \
+                         client; pick an `openai:`, `anthropic:` or URL spec"
+                    .into(),
+            });
         }
         let endpoint = if let Some(model) = trimmed.strip_prefix("openai:") {
             let base_url = base_urls
@@ -136,7 +134,7 @@ impl LlmSpec {
         if endpoint.model.trim().is_empty() {
             return Err(invalid("the model name is empty"));
         }
-        Ok(LlmSpec::Endpoint(endpoint))
+        Ok(endpoint)
     }
 }
 
@@ -240,8 +238,8 @@ mod tests {
     use super::*;
 
     fn endpoint(spec: &str, urls: &BaseUrls) -> EndpointSpec {
-        match LlmSpec::parse(spec, urls) {
-            Ok(LlmSpec::Endpoint(e)) => e,
+        match EndpointSpec::parse(spec, urls) {
+            Ok(e) => e,
             other => panic!("{spec} parsed to {other:?}"),
         }
     }
@@ -276,16 +274,12 @@ mod tests {
         assert_eq!(e.model, "llama3.2:3b");
         assert_eq!(e.key_var, URL_ENDPOINT_KEY_VAR);
         assert!(!e.key_required);
-        assert_eq!(
-            LlmSpec::parse(" heuristic ", &BaseUrls::default()).ok(),
-            Some(LlmSpec::Heuristic)
-        );
     }
 
     #[test]
     fn bad_specs_list_the_accepted_forms() {
         for bad in ["gpt-4o", "openai:", "http://host:1/v1", "https://#m", ""] {
-            let err = LlmSpec::parse(bad, &BaseUrls::default()).unwrap_err();
+            let err = EndpointSpec::parse(bad, &BaseUrls::default()).unwrap_err();
             let text = err.to_string();
             assert!(matches!(err, LlmError::InvalidSpec { .. }), "{bad}");
             assert!(

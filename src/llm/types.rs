@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use sage_core::usage::Usage;
+
 /// Who said a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -64,19 +66,6 @@ pub struct LlmRequest {
     pub top_logprobs: Option<u8>,
 }
 
-/// Token counts and cost of one call (or, summed, of a session).
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-pub struct Usage {
-    /// Prompt tokens billed at the full rate.
-    pub prompt_tokens: u64,
-    /// Prompt tokens served from the provider's cache.
-    pub cached_tokens: u64,
-    /// Generated tokens.
-    pub completion_tokens: u64,
-    /// Cost in US dollars; `None` when the model's price is unknown.
-    pub cost_usd: Option<f64>,
-}
-
 /// One generated token with its most likely alternatives.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenLogprob {
@@ -99,13 +88,6 @@ pub struct LlmReply {
     pub usage: Usage,
     /// Per-token log-probabilities when requested and supported.
     pub logprobs: Option<Vec<TokenLogprob>>,
-}
-
-impl Usage {
-    /// Whether no token was counted.
-    pub fn is_empty(&self) -> bool {
-        self.prompt_tokens == 0 && self.cached_tokens == 0 && self.completion_tokens == 0
-    }
 }
 
 /// Why a call produced no usable answer.

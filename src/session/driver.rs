@@ -21,7 +21,8 @@ use tokio::time::Instant;
 use super::fold::{Fold, Machine};
 use super::log::{LogError, LogWriter};
 use crate::activation::ActivationSource;
-use crate::agent::{Conclusion, Effect, Event, Reasoner, UserAction};
+use crate::agent::{Conclusion, Effect, Event, UserAction};
+use crate::reasoner::Reasoner;
 
 /// The instruments effects are executed with.
 #[derive(Clone)]

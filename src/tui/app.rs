@@ -200,12 +200,9 @@ impl App {
                     return vec![AppAction::Quit];
                 }
             }
-            Command::StepBack
-            | Command::StepForward
-            | Command::RoundBack
-            | Command::RoundForward
-            | Command::First
-            | Command::Last => self.flash = Some("replay keys work in replay mode".into()),
+            replay_only if replay_only.is_replay() => {
+                self.flash = Some("replay keys work in replay mode".into())
+            }
             _ if matches!(self.mode, Mode::Replay { .. }) => {
                 self.flash = Some("replay is read-only".into());
             }

@@ -1,7 +1,7 @@
 //! Commands as data, and the keymap that binds keys to them.
 //!
 //! Every action the TUI can take is a [`Command`] with a name and a one-line
-//! doc. The default bindings live in one table; the config file's `[keys]`
+//! doc. The default bindings live in one table; the config file's `[keymap]`
 //! table can rebind any command by name. The `?` overlay and the bottom hint
 //! bar are generated from the same table, so they never drift.
 
@@ -9,259 +9,77 @@ use std::collections::BTreeMap;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-/// Something the researcher can ask the TUI to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Command {
-    /// Pause or resume the agent.
-    TogglePause,
-    /// Approve the selected item waiting for approval.
-    Approve,
-    /// Reject the selected item, with a reason.
-    Reject,
-    /// Edit the selected hypothesis or pending experiment in place.
-    Edit,
-    /// Edit the selected item in $EDITOR.
-    EditExternal,
-    /// Inject a new experiment for the selected hypothesis.
-    NewExperiment,
-    /// Add a new hypothesis.
-    NewHypothesis,
-    /// Cycle the gate mode auto → review → step.
-    CycleGate,
-    /// Conclude now with what the agent has.
-    ConcludeNow,
-    /// Move focus to the next pane.
-    FocusNext,
-    /// Move focus to the previous pane.
-    FocusPrev,
-    /// Move the selection down.
-    Down,
-    /// Move the selection up.
-    Up,
-    /// Move the token cursor left.
-    Left,
-    /// Move the token cursor right.
-    Right,
-    /// Expand or collapse the selected item.
-    Expand,
-    /// Show or hide the key help.
-    Help,
-    /// Quit (asks first while the agent is running).
-    Quit,
-    /// Replay: go back one event.
-    StepBack,
-    /// Replay: go forward one event.
-    StepForward,
-    /// Replay: go back to the previous round.
-    RoundBack,
-    /// Replay: go forward to the next round.
-    RoundForward,
-    /// Replay: go to the first event.
-    First,
-    /// Replay: go to the last event.
-    Last,
+/// Declares [`Command`] and its table in one place: each row is the
+/// variant, its config-file name, its doc (used both as the variant's doc
+/// comment and in the help overlay), its default keys, its label in the
+/// bottom hint bar (if any) and whether it only works in replay. The
+/// table's order is the enum's, so a command's row is found by index.
+macro_rules! commands {
+    ($($variant:ident, $name:literal, $doc:literal, [$($key:literal),*], $hint:expr, $replay:literal;)*) => {
+        /// Something the researcher can ask the TUI to do.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Command {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        const COMMANDS: &[CommandSpec] = &[
+            $(CommandSpec {
+                command: Command::$variant,
+                name: $name,
+                doc: $doc,
+                keys: &[$($key),*],
+                hint: $hint,
+                replay: $replay,
+            },)*
+        ];
+    };
 }
 
-/// One row of the command table: name (as used in the config file), doc,
-/// default keys, and whether it belongs in the bottom hint bar.
+/// One row of the command table.
 struct CommandSpec {
     command: Command,
     name: &'static str,
     doc: &'static str,
     keys: &'static [&'static str],
     hint: Option<&'static str>,
+    replay: bool,
 }
 
-const COMMANDS: &[CommandSpec] = &[
-    spec(
-        Command::TogglePause,
-        "toggle_pause",
-        "pause or resume the agent",
-        &["space"],
-        Some("pause"),
-    ),
-    spec(
-        Command::Approve,
-        "approve",
-        "approve the selected waiting item",
-        &["a"],
-        Some("approve"),
-    ),
-    spec(
-        Command::Reject,
-        "reject",
-        "reject the selected item, with a reason",
-        &["x"],
-        Some("reject"),
-    ),
-    spec(
-        Command::Edit,
-        "edit",
-        "edit the selected hypothesis or pending experiment",
-        &["e"],
-        Some("edit"),
-    ),
-    spec(
-        Command::EditExternal,
-        "edit_external",
-        "edit the selected item in $EDITOR",
-        &["E"],
-        None,
-    ),
-    spec(
-        Command::NewExperiment,
-        "new_experiment",
-        "inject an experiment for the selected hypothesis",
-        &["n"],
-        Some("new exp"),
-    ),
-    spec(
-        Command::NewHypothesis,
-        "new_hypothesis",
-        "add your own hypothesis",
-        &["h"],
-        Some("new hyp"),
-    ),
-    spec(
-        Command::CycleGate,
-        "cycle_gate",
-        "cycle the gate mode: auto, review, step",
-        &["g"],
-        Some("gate"),
-    ),
-    spec(
-        Command::ConcludeNow,
-        "conclude",
-        "conclude now with what the agent has",
-        &["c"],
-        Some("conclude"),
-    ),
-    spec(
-        Command::FocusNext,
-        "focus_next",
-        "focus the next pane",
-        &["tab"],
-        None,
-    ),
-    spec(
-        Command::FocusPrev,
-        "focus_prev",
-        "focus the previous pane",
-        &["backtab"],
-        None,
-    ),
-    spec(
-        Command::Down,
-        "down",
-        "move the selection down",
-        &["j", "down"],
-        None,
-    ),
-    spec(
-        Command::Up,
-        "up",
-        "move the selection up",
-        &["k", "up"],
-        None,
-    ),
-    spec(
-        Command::Left,
-        "left",
-        "move the token cursor left",
-        &["left"],
-        None,
-    ),
-    spec(
-        Command::Right,
-        "right",
-        "move the token cursor right",
-        &["right"],
-        None,
-    ),
-    spec(
-        Command::Expand,
-        "expand",
-        "expand or collapse the selected item",
-        &["enter"],
-        None,
-    ),
-    spec(
-        Command::Help,
-        "help",
-        "show or hide this help",
-        &["?"],
-        Some("help"),
-    ),
-    spec(
-        Command::Quit,
-        "quit",
-        "quit (asks while the agent is running)",
-        &["q"],
-        Some("quit"),
-    ),
-    spec(
-        Command::StepBack,
-        "step_back",
-        "replay: one event back",
-        &["["],
-        None,
-    ),
-    spec(
-        Command::StepForward,
-        "step_forward",
-        "replay: one event forward",
-        &["]"],
-        None,
-    ),
-    spec(
-        Command::RoundBack,
-        "round_back",
-        "replay: previous round",
-        &["{"],
-        None,
-    ),
-    spec(
-        Command::RoundForward,
-        "round_forward",
-        "replay: next round",
-        &["}"],
-        None,
-    ),
-    spec(
-        Command::First,
-        "first",
-        "replay: first event",
-        &["home"],
-        None,
-    ),
-    spec(Command::Last, "last", "replay: last event", &["end"], None),
-];
-
-const fn spec(
-    command: Command,
-    name: &'static str,
-    doc: &'static str,
-    keys: &'static [&'static str],
-    hint: Option<&'static str>,
-) -> CommandSpec {
-    CommandSpec {
-        command,
-        name,
-        doc,
-        keys,
-        hint,
-    }
+commands! {
+    TogglePause, "toggle_pause", "pause or resume the agent", ["space"], Some("pause"), false;
+    Approve, "approve", "approve the selected waiting item", ["a"], Some("approve"), false;
+    Reject, "reject", "reject the selected item, with a reason", ["x"], Some("reject"), false;
+    Edit, "edit", "edit the selected hypothesis or pending experiment", ["e"], Some("edit"), false;
+    EditExternal, "edit_external", "edit the selected item in $EDITOR", ["E"], None, false;
+    NewExperiment, "new_experiment", "inject an experiment for the selected hypothesis", ["n"], Some("new exp"), false;
+    NewHypothesis, "new_hypothesis", "add your own hypothesis", ["h"], Some("new hyp"), false;
+    CycleGate, "cycle_gate", "cycle the gate mode: auto, review, step", ["g"], Some("gate"), false;
+    ConcludeNow, "conclude", "conclude now with what the agent has", ["c"], Some("conclude"), false;
+    FocusNext, "focus_next", "focus the next pane", ["tab"], None, false;
+    FocusPrev, "focus_prev", "focus the previous pane", ["backtab"], None, false;
+    Down, "down", "move the selection down", ["j", "down"], None, false;
+    Up, "up", "move the selection up", ["k", "up"], None, false;
+    Left, "left", "move the token cursor left", ["left"], None, false;
+    Right, "right", "move the token cursor right", ["right"], None, false;
+    Expand, "expand", "expand or collapse the selected item", ["enter"], None, false;
+    Help, "help", "show or hide this help", ["?"], Some("help"), false;
+    Quit, "quit", "quit (asks while the agent is running)", ["q"], Some("quit"), false;
+    StepBack, "step_back", "replay: one event back", ["["], None, true;
+    StepForward, "step_forward", "replay: one event forward", ["]"], None, true;
+    RoundBack, "round_back", "replay: previous round", ["{"], None, true;
+    RoundForward, "round_forward", "replay: next round", ["}"], None, true;
+    First, "first", "replay: first event", ["home"], None, true;
+    Last, "last", "replay: last event", ["end"], None, true;
 }
 
 impl Command {
+    /// This command's row: the table is generated in the enum's order, so
+    /// the discriminant is the index (a unit test holds the two together).
     fn spec(self) -> &'static CommandSpec {
-        COMMANDS
-            .iter()
-            .find(|s| s.command == self)
-            .unwrap_or(&COMMANDS[0])
+        &COMMANDS[self as usize]
     }
 
-    /// The command's name as written in the config file's `[keys]` table.
+    /// The command's name as written in the config file's `[keymap]` table.
     pub fn name(self) -> &'static str {
         self.spec().name
     }
@@ -273,27 +91,29 @@ impl Command {
 
     /// Whether the command only makes sense while replaying.
     pub fn is_replay(self) -> bool {
-        matches!(
-            self,
-            Command::StepBack
-                | Command::StepForward
-                | Command::RoundBack
-                | Command::RoundForward
-                | Command::First
-                | Command::Last
-        )
+        self.spec().replay
+    }
+
+    /// The command named `name` in the config file; an unknown name is an
+    /// error that lists the known ones.
+    pub fn from_name(name: &str) -> Result<Command, KeymapError> {
+        COMMANDS
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.command)
+            .ok_or_else(|| KeymapError::UnknownCommand(name.to_string()))
     }
 }
 
-/// Why a `[keys]` table could not be applied.
+/// Why a `[keymap]` table could not be applied.
 #[derive(Debug, thiserror::Error)]
 pub enum KeymapError {
     /// The command name is not in the table.
-    #[error("unknown command `{0}` in [keys]; known commands: {names}", names = COMMANDS.iter().map(|s| s.name).collect::<Vec<_>>().join(", "))]
+    #[error("unknown command `{0}` in [keymap]; known commands: {names}", names = COMMANDS.iter().map(|s| s.name).collect::<Vec<_>>().join(", "))]
     UnknownCommand(String),
     /// The key could not be parsed.
     #[error(
-        "cannot read key `{0}` in [keys]: use a character (`a`, `A`, `?`) or a name such as space, tab, backtab, enter, esc, up, down, left, right, home, end, pageup, pagedown, f1..f12, optionally prefixed with ctrl- or alt-"
+        "cannot read key `{0}` in [keymap]: use a character (`a`, `A`, `?`) or a name such as space, tab, backtab, enter, esc, up, down, left, right, home, end, pageup, pagedown, f1..f12, optionally prefixed with ctrl- or alt-"
     )]
     BadKey(String),
 }
@@ -430,13 +250,10 @@ impl Keymap {
     ) -> Result<Keymap, KeymapError> {
         let mut map = Keymap::default();
         for (name, keys) in overrides {
-            let spec = COMMANDS
-                .iter()
-                .find(|s| s.name == name)
-                .ok_or_else(|| KeymapError::UnknownCommand(name.clone()))?;
-            map.bindings.retain(|_, c| *c != spec.command);
+            let command = Command::from_name(name)?;
+            map.bindings.retain(|_, c| *c != command);
             for key in keys {
-                map.bindings.insert(Key::parse(key)?, spec.command);
+                map.bindings.insert(Key::parse(key)?, command);
             }
         }
         Ok(map)
@@ -574,6 +391,19 @@ mod tests {
         assert!(matches!(
             Keymap::with_overrides(&o),
             Err(KeymapError::BadKey(_))
+        ));
+    }
+
+    #[test]
+    fn every_command_finds_its_own_row_and_name() {
+        for (i, row) in COMMANDS.iter().enumerate() {
+            assert_eq!(row.command as usize, i, "{}", row.name);
+            assert_eq!(row.command.name(), row.name);
+            assert_eq!(Command::from_name(row.name).unwrap(), row.command);
+        }
+        assert!(matches!(
+            Command::from_name("teleport"),
+            Err(KeymapError::UnknownCommand(_))
         ));
     }
 

@@ -1,14 +1,15 @@
 //! Scrubbing through a saved session: the state after any prefix of its
-//! events, rebuilt by folding them into a fresh agent (the same code path
-//! as the live session, so what replay shows is what happened).
+//! events, rebuilt through the session's one [`Fold`] (the code path the
+//! live driver uses, so what replay shows is what happened).
 
 use crate::agent::{Agent, AgentState, Event};
+use crate::session::Fold;
 
 /// A position in a session's event list and the state it produces.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ReplayCursor {
     events: Vec<Event>,
-    agent: Agent,
+    fold: Fold<Agent>,
     at: usize,
     /// The design round after each prefix length, for round jumps.
     rounds: Vec<u32>,
@@ -17,15 +18,15 @@ pub struct ReplayCursor {
 impl ReplayCursor {
     /// A cursor before the first event.
     pub fn new(events: Vec<Event>) -> ReplayCursor {
-        let mut agent = Agent::new();
-        let mut rounds = vec![agent.state().round];
+        let mut fold = Fold::new(Agent::new());
+        let mut rounds = vec![fold.machine().state().round];
         for event in &events {
-            let _ = agent.handle(event.clone());
-            rounds.push(agent.state().round);
+            let _ = fold.apply(event.clone());
+            rounds.push(fold.machine().state().round);
         }
         ReplayCursor {
             events,
-            agent: Agent::new(),
+            fold: Fold::new(Agent::new()),
             at: 0,
             rounds,
         }
@@ -43,7 +44,7 @@ impl ReplayCursor {
 
     /// The state after `at()` events.
     pub fn state(&self) -> &AgentState {
-        self.agent.state()
+        self.fold.machine().state()
     }
 
     /// Moves to the state after `n` events (clamped to the log's length).
@@ -51,11 +52,11 @@ impl ReplayCursor {
     pub fn seek(&mut self, n: usize) {
         let n = n.min(self.events.len());
         if n < self.at {
-            self.agent = Agent::new();
+            self.fold = Fold::new(Agent::new());
             self.at = 0;
         }
         for event in &self.events[self.at..n] {
-            let _ = self.agent.handle(event.clone());
+            let _ = self.fold.apply(event.clone());
         }
         self.at = n;
     }

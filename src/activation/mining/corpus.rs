@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::MiningError;
 use crate::activation::cache::CacheKey;
+use crate::train::TextCorpus;
 
 /// A text chunk grows line by line until it reaches this many bytes.
 const CHUNK_TARGET: usize = 8 * 1024;
@@ -198,6 +199,28 @@ fn corpus_file(path: PathBuf) -> Result<CorpusFile, MiningError> {
         modified_ns,
         limit: None,
     })
+}
+
+/// The trainer (`sage train-sae`) reads the same files in the same way as
+/// mining does.
+impl TextCorpus for Corpus {
+    fn files(&self) -> Vec<PathBuf> {
+        self.files.iter().map(|f| f.path.clone()).collect()
+    }
+
+    fn visit_documents(
+        &self,
+        file: &Path,
+        visit: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<(), String> {
+        let one = Corpus::open(file).map_err(|e| e.to_string())?;
+        for doc in one.documents() {
+            if !visit(&doc.map_err(|e| e.to_string())?.text) {
+                break;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Streams documents file after file; see [`Corpus::documents`].

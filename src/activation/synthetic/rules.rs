@@ -141,7 +141,7 @@ impl SyntheticRule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::activation::synthetic::tokenizer::tokenize;
+    use crate::words::tokenize;
 
     #[test]
     fn token_rule_grades_members() {
