@@ -6,9 +6,7 @@ use tokio::sync::{mpsc, watch};
 use super::driver::{DriveError, DriveOutcome, Driver, Instruments, now_ms};
 use super::fold::Fold;
 use super::log::FORMAT_NAME;
-use super::log::{
-    Durability, FORMAT_VERSION, LoadedLog, LogHeader, LogWriter, SourceRecord, TornTail,
-};
+use super::log::{Durability, FORMAT_VERSION, LogHeader, LogWriter, SourceRecord, TornTail};
 use super::replay::replay;
 use super::store::{SessionStore, StoreError};
 use crate::agent::{Agent, AgentConfig, AgentState, Event, UserAction};
@@ -92,7 +90,7 @@ pub async fn start(
         config: session.config.clone(),
     };
     let log = store.create(header, session.durability)?;
-    let id = session_id_of(&log);
+    let id = log.session_id();
     let first = Event::Start {
         feature: session.feature,
         config: session.config,
@@ -120,9 +118,7 @@ pub async fn resume(
     durability: Durability,
     controls: Controls,
 ) -> Result<SessionRun, SessionError> {
-    let path = store.existing(id)?;
-    let (loaded, log): (LoadedLog<AgentConfig, Event>, LogWriter) =
-        LogWriter::resume(&path, durability).map_err(StoreError::from)?;
+    let (loaded, log) = store.reopen(id, durability)?;
     let fold = replay(Agent::new(), &loaded.entries, None);
     drive(
         id.to_string(),
@@ -157,11 +153,4 @@ async fn drive(
         events: fold.applied(),
         repaired,
     })
-}
-
-fn session_id_of(log: &LogWriter) -> String {
-    log.path()
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }

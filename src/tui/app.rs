@@ -173,10 +173,10 @@ impl App {
     /// Runs one command (from a key or a mouse gesture).
     pub fn run_command(&mut self, command: Command, state: &AgentState) -> Vec<AppAction> {
         self.flash = None;
-        if let Mode::Replay { at, total } = self.mode {
-            if let Some(actions) = self.replay_command(command, at, total) {
-                return actions;
-            }
+        if let Mode::Replay { at, total } = self.mode
+            && let Some(actions) = self.replay_command(command, at, total)
+        {
+            return actions;
         }
         match command {
             Command::FocusNext => self.focus = Pane::ALL[(self.focus.index() + 1) % 4],

@@ -207,12 +207,11 @@ pub async fn run_start(theme: &Theme, mut screen: StartScreen) -> Result<StartCh
         let Some(event) = input.next().await else {
             return Ok(StartChoice::Quit);
         };
-        if let TermEvent::Key(key) = event? {
-            if key.kind == KeyEventKind::Press {
-                if let Some(choice) = screen.handle_key(&key) {
-                    return Ok(choice);
-                }
-            }
+        if let TermEvent::Key(key) = event?
+            && key.kind == KeyEventKind::Press
+            && let Some(choice) = screen.handle_key(&key)
+        {
+            return Ok(choice);
         }
     }
 }

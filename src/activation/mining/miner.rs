@@ -191,7 +191,7 @@ pub fn mine(
             });
         }
         if config.checkpoint_every > 0
-            && batches % config.checkpoint_every == 0
+            && batches.is_multiple_of(config.checkpoint_every)
             && let Some(path) = &control.checkpoint
         {
             Checkpoint::save(&state, &identity, path)?;
