@@ -9,7 +9,9 @@ fn main() -> std::process::ExitCode {
     match cli::run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // Errors quote servers, files and URLs: print them defanged.
+            let text = sage::net::strip_userinfo(&format!("{err:#}"));
+            eprintln!("error: {}", sage::escape::terminal(&text));
             std::process::ExitCode::FAILURE
         }
     }

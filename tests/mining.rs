@@ -791,3 +791,36 @@ fn without_a_table_the_local_source_mines_the_feature_asked_about_and_caches_it(
     assert_eq!(again, got);
     assert_eq!(count(), 1);
 }
+
+/// Sizes past their bounds are refused with the flag named, before
+/// anything is reserved per feature (a `-k` of 2^60 used to abort).
+#[test]
+fn oversized_settings_are_refused_before_allocating() {
+    let (_dir, corpus) = corpus();
+    for (change, flag) in [
+        (
+            (|c: &mut MiningConfig| c.top_k = 1 << 60) as fn(&mut MiningConfig),
+            "-k",
+        ),
+        (|c: &mut MiningConfig| c.top_k = usize::MAX, "-k"),
+        (|c: &mut MiningConfig| c.window = 0, "--window"),
+        (|c: &mut MiningConfig| c.batch_size = usize::MAX, "--batch"),
+        (|c: &mut MiningConfig| c.per_band = usize::MAX, "per band"),
+    ] {
+        let mut config = config();
+        change(&mut config);
+        let mut scorer = Synthetic::default();
+        let err = mine(
+            &corpus,
+            &Words,
+            &mut scorer,
+            &FEATURES,
+            &config,
+            MiningControl::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, MiningError::BadConfig(_)), "{err:?}");
+        assert!(err.to_string().contains(flag), "{err}");
+        assert_eq!(scorer.calls, 0);
+    }
+}

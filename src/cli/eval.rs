@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use futures::StreamExt;
 use sage::activation::ActivationSource;
 use sage::config::Paths;
+use sage::escape::terminal;
 use sage::eval::from_session::{feature_input, load_state, sage_candidate};
 use sage::eval::{
     Candidate, EvalOptions, EvalReport, Explanation, FailedFeature, FeatureEvaluation, Judge,
@@ -105,7 +106,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     };
     let report = runtime.block_on(tools.evaluate_all(&features, &reports_dir, args.explain.jobs));
     write_outputs(&args.explain.out, &report)?;
-    print!("{}", report.to_markdown());
+    print!("{}", terminal(&report.to_markdown()));
     if !report.failed.is_empty() {
         eprintln!(
             "{} feature(s) could not be evaluated (listed under \"Not evaluated\")",

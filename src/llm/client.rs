@@ -174,13 +174,10 @@ impl<W: Wire> LlmClient for ChatClient<W> {
     }
 }
 
-fn add_tokens(a: Usage, b: Usage) -> Usage {
-    Usage {
-        prompt_tokens: a.prompt_tokens + b.prompt_tokens,
-        cached_tokens: a.cached_tokens + b.cached_tokens,
-        completion_tokens: a.completion_tokens + b.completion_tokens,
-        cost_usd: None,
-    }
+fn add_tokens(mut a: Usage, b: Usage) -> Usage {
+    a.add_tokens(&b);
+    a.cost_usd = None;
+    a
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use super::fold::{Fold, Machine};
 use super::log::{LogError, LogWriter};
 use crate::activation::{ActivationRecord, ActivationSource, FeatureExemplars, SourceError};
 use crate::agent::{Conclusion, Effect, Event, UserAction};
+use crate::net::strip_userinfo;
 use crate::reasoner::Reasoner;
 
 /// The instruments effects are executed with.
@@ -179,7 +180,7 @@ impl<M: Machine> Driver<M> {
                         at_ms: clock.now_ms(),
                     },
                     Err(error) => Event::ExemplarsFailed {
-                        error: error.to_string(),
+                        error: strip_userinfo(&error.to_string()),
                         at_ms: clock.now_ms(),
                     },
                 }
@@ -195,7 +196,7 @@ impl<M: Machine> Driver<M> {
                     Err(error) => Event::ReasonerFailed {
                         request,
                         usage: error.usage(),
-                        error: error.to_string(),
+                        error: strip_userinfo(&error.to_string()),
                         at_ms: clock.now_ms(),
                     },
                 }
@@ -217,7 +218,7 @@ impl<M: Machine> Driver<M> {
                     },
                     Err(error) => Event::ActivationsFailed {
                         request,
-                        error: error.to_string(),
+                        error: strip_userinfo(&error.to_string()),
                         at_ms: clock.now_ms(),
                     },
                 }

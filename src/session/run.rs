@@ -10,6 +10,7 @@ use super::log::{Durability, FORMAT_VERSION, LogHeader, LogWriter, SourceRecord,
 use super::replay::replay;
 use super::store::{SessionStore, StoreError};
 use crate::agent::{Agent, AgentConfig, AgentState, Event, UserAction};
+use crate::net::strip_userinfo;
 
 /// Why a session could not run.
 #[derive(Debug, thiserror::Error)]
@@ -47,8 +48,9 @@ pub struct NewSession {
     /// Seed for the agent's choices.
     pub seed: u64,
     /// The reasoner spec as the user gave it (`heuristic`, `openai:MODEL`,
-    /// …), recorded so `sage resume` can rebuild the same reasoner. Specs
-    /// carry no keys.
+    /// …), recorded so `sage resume` can rebuild the same reasoner. Keys
+    /// never appear in specs, and URL user info is stripped before the spec
+    /// is written.
     pub reasoner_spec: String,
     /// How to reopen the activation source on resume (recorded in the
     /// header); `None` for a source sage cannot reopen by itself.
@@ -84,7 +86,7 @@ pub async fn start(
         hook: info.hook,
         source: session.source.clone(),
         feature: session.feature,
-        reasoner: session.reasoner_spec.clone(),
+        reasoner: strip_userinfo(&session.reasoner_spec),
         seed: session.seed,
         created_at_ms,
         config: session.config.clone(),
