@@ -83,7 +83,7 @@ fn reach(header: &LogHeader<AgentConfig>, own: &Own<'_>) -> Reach {
             let url = base_url.as_deref().map_or(own_url.clone(), shown_url);
             if url != own_url {
                 reach.from_log.push(format!(
-                    "the Neuronpedia server {url} (yours: {own_url}, from --neuronpedia-url or {URL_ENV})"
+                    "the Neuronpedia server {url} (yours: {own_url}, from {URL_ENV})"
                 ));
             }
             reach.contacts.push(format!("{url} (Neuronpedia)"));
