@@ -539,8 +539,11 @@ mod explain_end_to_end {
         let before = server.requests().len();
 
         // Nothing on the command line or in the environment names the
-        // server: only the header does.
-        let printed = ok(sage(data.path(), &["resume", &id]));
+        // server: only the header does, so resume asks for --trust-log.
+        let refused = sage(data.path(), &["resume", &id]);
+        assert!(!refused.status.success());
+        assert_eq!(server.requests().len(), before, "nothing sent untrusted");
+        let printed = ok(sage(data.path(), &["resume", &id, "--trust-log"]));
         assert!(
             printed.contains(&id) && printed.contains("concluded"),
             "{printed}"

@@ -254,6 +254,7 @@ async fn explore_live(
 async fn resume_live(paths: &Paths, id: &str, look: &LookArgs) -> anyhow::Result<()> {
     let store = SessionStore::new(paths.sessions_dir());
     let header = store.load(id)?.header;
+    super::resume::require_trust(id, &header, None, false)?;
     let choice = SourceChoice::from_header(&header);
     let instruments = Instruments {
         source: open_source(&choice)?,

@@ -83,7 +83,7 @@ fn reach(header: &LogHeader<AgentConfig>, own: &Own<'_>) -> Reach {
             let url = base_url.as_deref().map_or(own_url.clone(), shown_url);
             if url != own_url {
                 reach.from_log.push(format!(
-                    "the Neuronpedia server {url} (yours: {own_url}, from --neuronpedia-url or {URL_ENV})"
+                    "the Neuronpedia server {url} (yours: {own_url}, from {URL_ENV})"
                 ));
             }
             reach.contacts.push(format!("{url} (Neuronpedia)"));
@@ -133,29 +133,43 @@ fn confirmed(question: &str) -> bool {
         && matches!(answer.trim(), "y" | "Y" | "yes")
 }
 
-/// Resumes the session and drives it to its end.
-pub fn run(args: ResumeArgs) -> anyhow::Result<()> {
-    let store = SessionStore::new(Paths::resolve().sessions_dir());
-    let header = store.load(&args.id)?.header;
+/// Says what resuming session `id` will contact and read, and refuses
+/// (unless `trusted`, or the user confirms at a terminal) when the log
+/// chose any of it rather than the user's own settings. `llm` is the
+/// reasoner given for this resume, if any.
+pub fn require_trust(
+    id: &str,
+    header: &LogHeader<AgentConfig>,
+    llm: Option<&str>,
+    trusted: bool,
+) -> anyhow::Result<()> {
     let neuronpedia_url = std::env::var(URL_ENV).ok().filter(|u| !u.trim().is_empty());
     let own = Own {
-        llm: args.llm.as_deref(),
+        llm,
         neuronpedia_url: neuronpedia_url.as_deref(),
         base_urls: &BaseUrls::from_env(),
     };
-    let reach = reach(&header, &own);
-    eprintln!("resuming {}: {reach}", terminal_line(&args.id));
-    if !reach.from_log.is_empty() && !args.trust_log {
+    let reach = reach(header, &own);
+    let id = terminal_line(id);
+    eprintln!("resuming {id}: {reach}");
+    if !reach.from_log.is_empty() && !trusted {
         let named = terminal_line(&reach.from_log.join("; "));
         if !confirmed(&format!(
             "The log, not your settings, chose: {named}. Go ahead?"
         )) {
             bail!(
-                "not resuming {}: the log, not your settings, chose {named}; a log from someone else could send your key or your files anywhere. Check them, then pass --trust-log (or --llm SPEC to pick the reasoner yourself)",
-                args.id
+                "not resuming {id}: the log, not your settings, chose {named}; a log from someone else could send your key or your files anywhere. Check them, then run `sage resume {id} --trust-log` (or pass --llm SPEC to pick the reasoner yourself)"
             );
         }
     }
+    Ok(())
+}
+
+/// Resumes the session and drives it to its end.
+pub fn run(args: ResumeArgs) -> anyhow::Result<()> {
+    let store = SessionStore::new(Paths::resolve().sessions_dir());
+    let header = store.load(&args.id)?.header;
+    require_trust(&args.id, &header, args.llm.as_deref(), args.trust_log)?;
     let source = activation_source(&SourceChoice::from_header(&header))?;
     let reasoner = reasoner(args.llm.as_deref().unwrap_or(&header.reasoner))?;
     let runtime = tokio::runtime::Runtime::new().context("could not start the async runtime")?;
