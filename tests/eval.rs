@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{FakeServer, Response, ok};
+use sage::reasoner::heuristic::TokenClass;
 use serde_json::{Value, json};
 
 fn sage(data_dir: &Path, args: &[&str]) -> String {
@@ -125,6 +126,20 @@ fn offline_eval_scores_sage_above_the_one_shot_floor_and_records_it_in_each_sess
     assert_eq!(evaluated_events(data.path()), [2, 2, 2, 2]);
 }
 
+/// An OpenAI-style chat completion whose message is `answer` as JSON text.
+fn chat_reply(answer: &Value, prompt_tokens: u32, completion_tokens: u32) -> Response {
+    Response::json(
+        200,
+        json!({
+            "id": "judge", "object": "chat.completion", "model": "judge",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                "role": "assistant", "content": answer.to_string()}}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens}
+        }),
+    )
+}
+
 /// Answers chat completions for the LLM judge and the one-shot explainer,
 /// telling the requests apart by their schema title; every third
 /// prediction request gets an HTTP 400. Counts the failures it sent.
@@ -168,15 +183,7 @@ fn start_judge_server() -> (FakeServer, Arc<AtomicUsize>) {
                 json!({ "activations": values })
             }
         };
-        Response::json(
-            200,
-            json!({
-                "id": "judge", "object": "chat.completion", "model": "judge",
-                "choices": [{"index": 0, "finish_reason": "stop", "message": {
-                    "role": "assistant", "content": answer.to_string()}}],
-                "usage": {"prompt_tokens": 50, "completion_tokens": 5, "total_tokens": 55}
-            }),
-        )
+        chat_reply(&answer, 50, 5)
     });
     (server, failures)
 }
@@ -411,20 +418,7 @@ fn start_detection_server() -> (FakeServer, Arc<AtomicUsize>, Arc<AtomicUsize>) 
     let failed_examples = Arc::new(AtomicUsize::new(0));
     let (calls_out, examples_out) = (failed_calls.clone(), failed_examples.clone());
     let calls = AtomicUsize::new(0);
-    let months = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
+    let months = TokenClass::Month.lexicon().unwrap_or_default();
     let server = FakeServer::start(move |request, _| {
         let request = request.json();
         let prompt = request["messages"][0]["content"]
@@ -446,15 +440,7 @@ fn start_detection_server() -> (FakeServer, Arc<AtomicUsize>, Arc<AtomicUsize>) 
             .iter()
             .map(|l| if months.iter().any(|m| l.contains(m)) { 0.9 } else { 0.1 })
             .collect::<Vec<_>>()});
-        Response::json(
-            200,
-            json!({
-                "id": "judge", "object": "chat.completion", "model": "judge",
-                "choices": [{"index": 0, "finish_reason": "stop", "message": {
-                    "role": "assistant", "content": answer.to_string()}}],
-                "usage": {"prompt_tokens": 80, "completion_tokens": 8, "total_tokens": 88}
-            }),
-        )
+        chat_reply(&answer, 80, 8)
     });
     (server, failed_calls, failed_examples)
 }

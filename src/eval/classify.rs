@@ -458,6 +458,51 @@ mod tests {
         assert_eq!(auroc(&partial), None);
     }
 
+    fn sample() -> TestSample {
+        use crate::eval::fixtures::exemplar;
+        TestSample {
+            seed: 4,
+            activating: vec![
+                (0, exemplar(&["a", "b", "c", "d"], &[0.0, 1.0, 5.0, 10.0])),
+                (1, exemplar(&["x", "y"], &[4.0, 0.0])),
+            ],
+            non_activating: vec![exemplar(&["p", "q", "r"], &[0.0, 0.0, 0.0])],
+        }
+    }
+
+    #[test]
+    fn fuzzing_highlights_by_hand() {
+        let items = items_for(Task::Fuzzing, &sample(), &ClassifierConfig::default());
+        assert_eq!(items.len(), 3);
+        let find = |first: &str| items.iter().find(|i| i.shown.tokens[0] == first).unwrap();
+        // Bar 0.3 x 10 = 3: "c" (5) and "d" (10) are marked, "b" (1) is not.
+        let a = find("a");
+        assert_eq!(
+            a.shown.highlights.as_deref(),
+            Some(&[false, false, true, true][..])
+        );
+        assert_eq!((a.truth, a.quantile), (true, Some(0)));
+        // Bar 0.3 x 4 = 1.2: only "x".
+        assert_eq!(
+            find("x").shown.highlights.as_deref(),
+            Some(&[true, false][..])
+        );
+        // n_incorrect = ceil((3 + 1) nonzero / 2 windows) = 2 random marks.
+        let p = find("p");
+        let marks = p.shown.highlights.as_ref().unwrap();
+        assert_eq!(marks.iter().filter(|m| **m).count(), 2);
+        assert_eq!((p.truth, p.quantile), (false, None));
+        // The same seed shows the same order; detection shows no marks.
+        assert_eq!(
+            items,
+            items_for(Task::Fuzzing, &sample(), &ClassifierConfig::default())
+        );
+        let detection = items_for(Task::Detection, &sample(), &ClassifierConfig::default());
+        assert!(detection.iter().all(|i| i.shown.highlights.is_none()));
+        let truths = detection.iter().filter(|i| i.truth).count();
+        assert_eq!(truths, 2);
+    }
+
     #[test]
     fn spread_by_hand() {
         // 0.5, 0.7, 0.6: mean 0.6, sd sqrt((0.01 + 0.01 + 0) / 2) = 0.1.

@@ -520,9 +520,7 @@ mod tests {
     #[test]
     fn the_true_rule_scores_near_the_top_and_a_wrong_one_near_the_floor() {
         let source = SyntheticSource::new();
-        let truth = explained(Rule::on(TokenTest::Class {
-            class: TokenClass::Month,
-        }));
+        let truth = months();
         let wrong = explained(Rule::on(TokenTest::one_of([",", "the"])));
         let input = input(
             &source,
@@ -585,6 +583,13 @@ mod tests {
         assert!(eval.scored[1].missing[0].contains("call failed"));
     }
 
+    /// The true rule of the "months" feature.
+    fn months() -> Explanation {
+        explained(Rule::on(TokenTest::Class {
+            class: TokenClass::Month,
+        }))
+    }
+
     fn delphi_only() -> EvalOptions {
         EvalOptions {
             scorers: vec![Scorer::Detection, Scorer::Fuzzing],
@@ -600,9 +605,7 @@ mod tests {
     #[test]
     fn detection_and_fuzzing_score_the_true_rule_near_one_and_others_at_chance() {
         let source = SyntheticSource::new();
-        let truth = explained(Rule::on(TokenTest::Class {
-            class: TokenClass::Month,
-        }));
+        let truth = months();
         // The "animals" feature's explanation, scored on months.
         let other = explained(Rule::on(TokenTest::Class {
             class: TokenClass::Animal,
@@ -721,13 +724,10 @@ mod tests {
     #[test]
     fn judge_failures_leave_examples_missing_never_wrong() {
         let source = SyntheticSource::new();
-        let truth = explained(Rule::on(TokenTest::Class {
-            class: TokenClass::Month,
-        }));
-        let input = input(&source, "months", vec![candidate("truth", truth)]);
+        let input = input(&source, "months", vec![candidate("truth", months())]);
         let options = EvalOptions {
             scorers: vec![Scorer::Detection],
-            ..EvalOptions::default()
+            ..delphi_only()
         };
         let judge = FlakyJudge {
             calls: AtomicU32::new(0),
@@ -756,10 +756,7 @@ mod tests {
     #[test]
     fn reseeds_draw_new_examples_and_report_their_spread() {
         let source = SyntheticSource::new();
-        let truth = explained(Rule::on(TokenTest::Class {
-            class: TokenClass::Month,
-        }));
-        let input = input(&source, "months", vec![candidate("truth", truth)]);
+        let input = input(&source, "months", vec![candidate("truth", months())]);
         let options = EvalOptions {
             scorers: vec![Scorer::Detection],
             reseeds: 3,

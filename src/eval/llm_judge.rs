@@ -93,26 +93,14 @@ impl LlmJudge {
         let prompt = PREDICT_PROMPT
             .replace("{explanation}", &explanation.text())
             .replace("{n}", &tokens.len().to_string());
-        let reply = self
-            .ask(
-                LlmRequest {
-                    messages: vec![Message::user(format!("{prompt}\n\n{listing}"))],
-                    schema: Some(object(
-                        "activations",
-                        json!({"type": "array", "items": {"type": "number"}}),
-                    )),
-                    max_tokens: Some(64 + 4 * tokens.len() as u32),
-                    temperature: Some(0.0),
-                    top_logprobs: None,
-                },
+        let values = self
+            .ask_numbers(
+                format!("{prompt}\n\n{listing}"),
+                "activations",
+                64 + 4 * tokens.len() as u32,
                 spend,
             )
             .await?;
-        let values = reply
-            .json
-            .as_ref()
-            .and_then(|v| v["activations"].as_array())
-            .ok_or_else(|| JudgeError::Unparseable("no `activations` array".to_string()))?;
         if values.len() != tokens.len() {
             return Err(JudgeError::Unparseable(format!(
                 "{} activations for {} tokens",
@@ -120,11 +108,45 @@ impl LlmJudge {
                 tokens.len()
             )));
         }
-        values
+        Ok(values
+            .into_iter()
+            .map(|x| x.clamp(0.0, 10.0) as f32)
+            .collect())
+    }
+
+    /// One structured call whose answer is an array of numbers in the
+    /// field `name`; a missing array or a non-number is unparseable.
+    async fn ask_numbers(
+        &self,
+        prompt: String,
+        name: &str,
+        max_tokens: u32,
+        spend: &mut Spend,
+    ) -> Result<Vec<f64>, JudgeError> {
+        let reply = self
+            .ask(
+                LlmRequest {
+                    messages: vec![Message::user(prompt)],
+                    schema: Some(object(
+                        name,
+                        json!({"type": "array", "items": {"type": "number"}}),
+                    )),
+                    max_tokens: Some(max_tokens),
+                    temperature: Some(0.0),
+                    top_logprobs: None,
+                },
+                spend,
+            )
+            .await?;
+        reply
+            .json
+            .as_ref()
+            .and_then(|v| v[name].as_array())
+            .ok_or_else(|| JudgeError::Unparseable(format!("no `{name}` array")))?
             .iter()
             .map(|v| {
                 v.as_f64()
-                    .map(|x| x.clamp(0.0, 10.0) as f32)
+                    .filter(|x| x.is_finite())
                     .ok_or_else(|| JudgeError::Unparseable(format!("`{v}` is not a number")))
             })
             .collect()
@@ -301,40 +323,24 @@ impl Judge for LlmJudge {
         }
         .replace("{explanation}", &explanation.text())
         .replace("{n}", &shown.len().to_string());
-        let reply = self
-            .ask(
-                LlmRequest {
-                    messages: vec![Message::user(format!("{prompt}\n\n{}", listing(shown)))],
-                    schema: Some(object(
-                        "probabilities",
-                        json!({"type": "array", "items": {"type": "number"}}),
-                    )),
-                    max_tokens: Some(64 + 8 * shown.len() as u32),
-                    temperature: Some(0.0),
-                    top_logprobs: None,
-                },
+        let values = self
+            .ask_numbers(
+                format!("{prompt}\n\n{}", listing(shown)),
+                "probabilities",
+                64 + 8 * shown.len() as u32,
                 spend,
             )
             .await?;
-        let values = reply
-            .json
-            .as_ref()
-            .and_then(|v| v["probabilities"].as_array())
-            .ok_or_else(|| JudgeError::Unparseable("no `probabilities` array".to_string()))?;
-        values
-            .iter()
-            .map(|v| {
-                let p = v
-                    .as_f64()
-                    .filter(|p| p.is_finite())
-                    .ok_or_else(|| JudgeError::Unparseable(format!("`{v}` is not a number")))?
-                    .clamp(0.0, 1.0);
-                Ok(Verdict {
+        Ok(values
+            .into_iter()
+            .map(|p| {
+                let p = p.clamp(0.0, 1.0);
+                Verdict {
                     yes: p >= 0.5,
                     probability: Some(p),
-                })
+                }
             })
-            .collect()
+            .collect())
     }
 }
 
