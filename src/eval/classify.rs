@@ -177,7 +177,9 @@ pub struct ClassifierScore {
     pub f1: Option<f64>,
     /// AUROC of the judge's probabilities, where it gave them.
     pub auroc: Option<f64>,
-    /// Every example in the order shown.
+    /// Every example in the order shown (kept for the base seed only: the
+    /// other seeds' runs keep their numbers, so reports stay small).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<Item>,
 }
 
@@ -355,8 +357,12 @@ pub struct ClassifierResult {
 }
 
 impl ClassifierResult {
-    /// The runs and their spread.
-    pub fn of(runs: Vec<ClassifierScore>) -> ClassifierResult {
+    /// The runs and their spread; the examples of all runs but the first
+    /// are dropped.
+    pub fn of(mut runs: Vec<ClassifierScore>) -> ClassifierResult {
+        for run in runs.iter_mut().skip(1) {
+            run.items = Vec::new();
+        }
         let values: Vec<f64> = runs
             .iter()
             .filter_map(|r| r.balanced_accuracy.map(|b| b.estimate))
