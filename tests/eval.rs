@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::{FakeServer, Response, ok};
+use sage::reasoner::heuristic::TokenClass;
 use serde_json::{Value, json};
 
 fn sage(data_dir: &Path, args: &[&str]) -> String {
@@ -125,6 +126,20 @@ fn offline_eval_scores_sage_above_the_one_shot_floor_and_records_it_in_each_sess
     assert_eq!(evaluated_events(data.path()), [2, 2, 2, 2]);
 }
 
+/// An OpenAI-style chat completion whose message is `answer` as JSON text.
+fn chat_reply(answer: &Value, prompt_tokens: u32, completion_tokens: u32) -> Response {
+    Response::json(
+        200,
+        json!({
+            "id": "judge", "object": "chat.completion", "model": "judge",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                "role": "assistant", "content": answer.to_string()}}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens}
+        }),
+    )
+}
+
 /// Answers chat completions for the LLM judge and the one-shot explainer,
 /// telling the requests apart by their schema title; every third
 /// prediction request gets an HTTP 400. Counts the failures it sent.
@@ -168,15 +183,7 @@ fn start_judge_server() -> (FakeServer, Arc<AtomicUsize>) {
                 json!({ "activations": values })
             }
         };
-        Response::json(
-            200,
-            json!({
-                "id": "judge", "object": "chat.completion", "model": "judge",
-                "choices": [{"index": 0, "finish_reason": "stop", "message": {
-                    "role": "assistant", "content": answer.to_string()}}],
-                "usage": {"prompt_tokens": 50, "completion_tokens": 5, "total_tokens": 55}
-            }),
-        )
+        chat_reply(&answer, 50, 5)
     });
     (server, failures)
 }
@@ -213,6 +220,8 @@ fn failed_llm_predictions_are_reported_missing_and_left_out_of_the_averages() {
             explained_arg,
             "--llm",
             &spec,
+            "--scorers",
+            "generative,predictive",
             "--out",
             out.to_str().unwrap(),
         ],
@@ -262,4 +271,227 @@ fn failed_llm_predictions_are_reported_missing_and_left_out_of_the_averages() {
     let control = average(&report, "control (other feature's sentences)");
     assert_eq!(control["judge_spend"]["calls"], 2);
     assert!(report["judge"].as_str().unwrap().contains("batched"));
+}
+
+/// The balanced accuracy of `explainer` on `task` for every feature.
+fn balanced(report: &Value, explainer: &str, task: &str) -> Vec<Option<f64>> {
+    report["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let row = f["scored"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["explainer"] == explainer)
+                .unwrap();
+            row[task]["runs"][0]["balanced_accuracy"]["estimate"].as_f64()
+        })
+        .collect()
+}
+
+#[test]
+fn offline_delphi_scores_exports_and_import_round_trip() {
+    let data = tempfile::tempdir().unwrap();
+    let out = data.path().join("out");
+    let out_arg = out.to_str().unwrap();
+    let stdout = sage(
+        data.path(),
+        &[
+            "eval",
+            "--source",
+            "synthetic",
+            "--features",
+            "0,21",
+            "--reseeds",
+            "3",
+            "--export",
+            "neuronpedia,delphi",
+            "--out",
+            out_arg,
+        ],
+    );
+    assert!(stdout.contains("## Detection (Delphi)"), "{stdout}");
+    assert!(stdout.contains("## Fuzzing (Delphi)"), "{stdout}");
+    let report = read_json(&out.join("eval.json"));
+    assert_eq!(report["explainer"], "heuristic");
+    assert_eq!(report["options"]["reseeds"], 3);
+    assert_eq!(report["options"]["classifier"]["activating"], 50);
+    let sage_row = average(&report, "sage");
+    for task in ["detection", "fuzzing"] {
+        let ba = sage_row[task]["balanced_accuracy"]["estimate"]
+            .as_f64()
+            .unwrap();
+        assert!(ba >= 0.9, "{task}: {sage_row}");
+        assert_eq!(sage_row[task]["reseed_spread"]["runs"], 3, "{sage_row}");
+        assert_eq!(sage_row[task]["missing_examples"], 0);
+    }
+    let svg = std::fs::read_to_string(out.join("eval.svg")).unwrap();
+    assert!(svg.contains("detection (balanced accuracy)") && svg.contains("fuzzing"));
+
+    let neuronpedia = read_json(&out.join("neuronpedia-explanations.json"));
+    let rows = neuronpedia.as_array().unwrap();
+    assert_eq!(rows.len(), 4, "two explainers, two features");
+    assert!(
+        rows.iter()
+            .all(|r| r["modelId"] == "synthetic" && r["layer"] == "synthetic-rules")
+    );
+    let one_shot = out.join("delphi").join("one-shot");
+    assert!(
+        one_shot
+            .join("explanations")
+            .join("synthetic-rules_latent0.txt")
+            .is_file()
+    );
+    assert!(
+        one_shot
+            .join("scores")
+            .join("fuzz")
+            .join("synthetic-rules_latent21.txt")
+            .is_file()
+    );
+
+    // Score the exported one-shot explanations as if another tool wrote
+    // them: the same words, the same examples, the same verdicts.
+    let again = data.path().join("again");
+    sage(
+        data.path(),
+        &[
+            "eval",
+            "--source",
+            "synthetic",
+            "--features",
+            "0,21",
+            "--sessions",
+            out_arg,
+            "--import-delphi",
+            one_shot.to_str().unwrap(),
+            "--scorers",
+            "detection,fuzzing",
+            "--out",
+            again.to_str().unwrap(),
+        ],
+    );
+    let imported = read_json(&again.join("eval.json"));
+    average(&imported, "delphi");
+    for task in ["detection", "fuzzing"] {
+        assert_eq!(
+            balanced(&imported, "delphi", task),
+            balanced(&imported, "one-shot", task),
+            "{task}"
+        );
+        assert_eq!(
+            balanced(&imported, "one-shot", task),
+            balanced(&report, "one-shot", task)
+        );
+    }
+    let md = std::fs::read_to_string(again.join("eval.md")).unwrap();
+    assert!(md.contains("| delphi |"), "{md}");
+}
+
+#[test]
+fn bad_scorer_and_export_names_are_refused_with_what_to_do() {
+    let data = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["eval", "--source", "synthetic", "--features", "0"];
+        args.extend_from_slice(extra);
+        let output = Command::new(env!("CARGO_BIN_EXE_sage"))
+            .args(&args)
+            .env("SAGE_DATA_DIR", data.path())
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        String::from_utf8_lossy(&output.stderr).to_string()
+    };
+    assert!(run(&["--scorers", "output"]).contains("not in this build"));
+    assert!(run(&["--scorers", "recall"]).contains("choose from generative"));
+    assert!(run(&["--export", "csv"]).contains("choose neuronpedia, delphi"));
+    assert!(run(&["--reseeds", "0"]).contains("at least 1"));
+}
+
+/// Answers the judge's detection prompts: probability 0.9 for a listed
+/// text naming a month, 0.1 otherwise; every fourth call gets an HTTP 400.
+/// Counts the examples listed in the failed calls.
+fn start_detection_server() -> (FakeServer, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+    let failed_calls = Arc::new(AtomicUsize::new(0));
+    let failed_examples = Arc::new(AtomicUsize::new(0));
+    let (calls_out, examples_out) = (failed_calls.clone(), failed_examples.clone());
+    let calls = AtomicUsize::new(0);
+    let months = TokenClass::Month.lexicon().unwrap_or_default();
+    let server = FakeServer::start(move |request, _| {
+        let request = request.json();
+        let prompt = request["messages"][0]["content"]
+            .as_str()
+            .unwrap_or_default();
+        let listed: Vec<&str> = prompt
+            .lines()
+            .filter(|l| {
+                l.split_once(". ")
+                    .is_some_and(|(n, _)| n.parse::<u32>().is_ok())
+            })
+            .collect();
+        if (calls.fetch_add(1, Ordering::SeqCst) + 1) % 4 == 0 {
+            calls_out.fetch_add(1, Ordering::SeqCst);
+            examples_out.fetch_add(listed.len(), Ordering::SeqCst);
+            return Response::json(400, json!({"error": {"message": "scripted"}}));
+        }
+        let answer = json!({"probabilities": listed
+            .iter()
+            .map(|l| if months.iter().any(|m| l.contains(m)) { 0.9 } else { 0.1 })
+            .collect::<Vec<_>>()});
+        chat_reply(&answer, 80, 8)
+    });
+    (server, failed_calls, failed_examples)
+}
+
+#[test]
+fn a_separate_llm_judge_detects_and_its_failures_are_missing_examples() {
+    let data = tempfile::tempdir().unwrap();
+    let out = data.path().join("out");
+    let (server, failed_calls, failed_examples) = start_detection_server();
+    let spec = format!("{}/v1#judge", server.url());
+    sage(
+        data.path(),
+        &[
+            "eval",
+            "--source",
+            "synthetic",
+            "--features",
+            "0",
+            "--judge",
+            &spec,
+            "--scorers",
+            "detection",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let report = read_json(&out.join("eval.json"));
+    assert_eq!(report["explainer"], "heuristic");
+    assert!(
+        report["judge"].as_str().unwrap().contains("judge"),
+        "{}",
+        report["judge"]
+    );
+    let rows = report["features"][0]["scored"].as_array().unwrap();
+    let missing: u64 = rows
+        .iter()
+        .map(|r| r["detection"]["runs"][0]["missing"].as_u64().unwrap())
+        .sum();
+    assert!(failed_calls.load(Ordering::SeqCst) > 0);
+    assert_eq!(missing as usize, failed_examples.load(Ordering::SeqCst));
+    let judge_failed: u64 = rows
+        .iter()
+        .map(|r| r["judge_spend"]["failed"].as_u64().unwrap())
+        .sum();
+    assert_eq!(judge_failed as usize, failed_calls.load(Ordering::SeqCst));
+    // SAGE's months rule reads as month names to this judge: near 1 on
+    // the answered examples, with an AUROC from its probabilities.
+    let sage_run = &rows[0]["detection"]["runs"][0];
+    assert!(
+        sage_run["balanced_accuracy"]["estimate"].as_f64().unwrap() >= 0.9,
+        "{sage_run}"
+    );
+    assert!(sage_run["auroc"].as_f64().unwrap() >= 0.9, "{sage_run}");
 }

@@ -1,8 +1,11 @@
 //! `sage eval`: explain features (or reuse finished explanations), score
-//! SAGE's explanations and a one-shot baseline with the same judge on the
-//! same held-out sets, and write the comparison as JSON, Markdown and SVG.
-//! Each feature's scores are also appended to its session's log.
+//! SAGE's explanations, a one-shot baseline and any imported Delphi
+//! explanations with the same judge on the same held-out sets, and write
+//! the comparison as JSON, Markdown and SVG (plus Neuronpedia and Delphi
+//! exports on request). Each feature's scores are also appended to its
+//! session's log.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -12,9 +15,9 @@ use sage::config::Paths;
 use sage::escape::terminal;
 use sage::eval::from_session::{feature_input, load_state, sage_candidate};
 use sage::eval::{
-    Candidate, EvalOptions, EvalReport, Explanation, FailedFeature, FeatureEvaluation, Judge,
-    LlmJudge, ONE_SHOT, PredictMode, RuleJudge, Spend, append_to_session, evaluate_feature,
-    evaluation_of, one_shot, plot,
+    Candidate, ClassifierConfig, DELPHI, EvalOptions, EvalReport, Explanation, FailedFeature,
+    FeatureEvaluation, Judge, LlmJudge, ONE_SHOT, PredictMode, RuleJudge, Scorer, Spend,
+    append_to_session, evaluate_feature, evaluation_of, interop, one_shot, plot,
 };
 use sage::llm::LlmClient;
 use sage::report::Report;
@@ -28,9 +31,10 @@ use super::instruments::{activation_source_for, llm_client};
 /// Arguments of `sage eval`: those of `sage explain`, plus how to judge.
 #[derive(Debug, clap::Args)]
 pub struct EvalArgs {
-    /// Source, features, reasoner (`--llm`, also the judge and the one-shot
-    /// explainer), seed and output folder, exactly as `sage explain` takes
-    /// them; the eval files go into `--out` beside the explanations.
+    /// Source, features, reasoner (`--llm`, also the one-shot explainer and,
+    /// without `--judge`, the judge), seed and output folder, exactly as
+    /// `sage explain` takes them; the eval files go into `--out` beside the
+    /// explanations.
     #[command(flatten)]
     pub explain: ExplainArgs,
     /// Read finished explanations from this folder (a `sage explain --out`)
@@ -47,6 +51,94 @@ pub struct EvalArgs {
     /// Sentences the generator writes per explanation.
     #[arg(long, default_value_t = 10)]
     pub sentences: usize,
+    /// Scorers to run, comma-separated: generative, predictive, detection,
+    /// fuzzing (default: all four).
+    #[arg(long, default_value = "generative,predictive,detection,fuzzing")]
+    pub scorers: String,
+    /// The judge: `heuristic` (offline, from the rule behind an
+    /// explanation) or an LLM spec; default: the `--llm` model. A judge of
+    /// another model family than the explainer makes a fairer comparison.
+    #[arg(long)]
+    pub judge: Option<String>,
+    /// Seeds detection and fuzzing draw their held-out examples with; the
+    /// spread across them is reported beside the bootstrap intervals.
+    #[arg(long, default_value_t = 1)]
+    pub reseeds: usize,
+    /// Detection/fuzzing: activating held-out examples per feature (Delphi: 50).
+    #[arg(long, default_value_t = sage::eval::sampling::DELPHI_ACTIVATING)]
+    pub classify_activating: usize,
+    /// Detection/fuzzing: non-activating examples per feature (Delphi: 50).
+    #[arg(long, default_value_t = sage::eval::sampling::DELPHI_NON_ACTIVATING)]
+    pub classify_non_activating: usize,
+    /// Detection/fuzzing: activation quantiles the examples span (Delphi: 10).
+    #[arg(long, default_value_t = sage::eval::sampling::DELPHI_QUANTILES)]
+    pub classify_quantiles: usize,
+    /// Detection/fuzzing: examples per judge prompt (Delphi: 5).
+    #[arg(long, default_value_t = sage::eval::sampling::DELPHI_PER_PROMPT)]
+    pub classify_per_prompt: usize,
+    /// Also write explanations and scores for other tools: `neuronpedia`,
+    /// `delphi`, or both comma-separated.
+    #[arg(long)]
+    pub export: Option<String>,
+    /// Score Delphi's explanations from this run folder (its
+    /// `explanations/{module}_latent{N}.txt`) beside sage's.
+    #[arg(long)]
+    pub import_delphi: Option<PathBuf>,
+}
+
+/// `--export` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Export {
+    Neuronpedia,
+    Delphi,
+}
+
+/// Reads `--scorers`.
+fn parse_scorers(list: &str) -> anyhow::Result<Vec<Scorer>> {
+    let mut scorers = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let scorer = match name {
+            "output" => bail!(
+                "--scorers output: the steering (output-side) score is not in this build; run the other scorers"
+            ),
+            _ => Scorer::ALL
+                .into_iter()
+                .find(|s| s.name() == name)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--scorers: unknown scorer `{name}`; choose from generative, predictive, detection, fuzzing"
+                    )
+                })?,
+        };
+        if !scorers.contains(&scorer) {
+            scorers.push(scorer);
+        }
+    }
+    if scorers.is_empty() {
+        bail!(
+            "--scorers is empty; name at least one of generative, predictive, detection, fuzzing"
+        );
+    }
+    Ok(scorers)
+}
+
+/// Reads `--export`.
+fn parse_exports(list: Option<&str>) -> anyhow::Result<Vec<Export>> {
+    let mut exports = Vec::new();
+    for name in list.unwrap_or_default().split(',').map(str::trim) {
+        let export = match name {
+            "" => continue,
+            "neuronpedia" => Export::Neuronpedia,
+            "delphi" => Export::Delphi,
+            other => {
+                bail!("--export: unknown format `{other}`; choose neuronpedia, delphi or both")
+            }
+        };
+        if !exports.contains(&export) {
+            exports.push(export);
+        }
+    }
+    Ok(exports)
 }
 
 /// `--predict` values.
@@ -64,15 +156,37 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     if args.sentences == 0 {
         bail!("--sentences must be at least 1 (SAGE uses 10)");
     }
+    let scorers = parse_scorers(&args.scorers)?;
+    let exports = parse_exports(args.export.as_deref())?;
+    if args.reseeds == 0 {
+        bail!("--reseeds must be at least 1");
+    }
+    if args.classify_quantiles == 0 || args.classify_per_prompt == 0 {
+        bail!("--classify-quantiles and --classify-per-prompt must be at least 1");
+    }
     refuse_attended_gate(args.explain.gate)?;
     let choice = source_choice(&args.explain)?;
     let source = activation_source_for(&choice, Some(&features))?;
     let client = llm_client(&args.explain.llm)?;
-    if client.is_none() && args.predict == PredictArg::Logprobs {
+    let judge_spec = args.judge.as_deref().unwrap_or(&args.explain.llm);
+    let judge_client = llm_client(judge_spec)?;
+    if judge_client.is_none() && args.predict == PredictArg::Logprobs {
         bail!(
-            "--predict logprobs needs an LLM judge with log-probabilities: pass --llm SPEC (the offline judge predicts from the heuristic rule)"
+            "--predict logprobs needs an LLM judge with log-probabilities: pass --judge SPEC (the offline judge predicts from the heuristic rule)"
         );
     }
+    if judge_client.is_some() && judge_spec == args.explain.llm {
+        eprintln!(
+            "note: the judge is the explainer's own model ({}); pass --judge SPEC with another model for a fair comparison",
+            sage::net::strip_userinfo(judge_spec)
+        );
+    }
+    let imported = match &args.import_delphi {
+        Some(dir) => Some(interop::read_delphi(dir, &features).with_context(|| {
+            format!("could not read Delphi explanations from {}", dir.display())
+        })?),
+        None => None,
+    };
     let reports_dir = match &args.sessions {
         Some(dir) => dir.clone(),
         None => {
@@ -80,7 +194,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
             args.explain.out.clone()
         }
     };
-    let judge: Box<dyn Judge> = match &client {
+    let judge: Box<dyn Judge> = match &judge_client {
         None => Box::new(RuleJudge),
         Some(client) => Box::new(LlmJudge::new(
             client.clone(),
@@ -94,6 +208,15 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         sentences: args.sentences,
         non_activating: args.non_activating,
         seed: args.explain.seed,
+        scorers,
+        classifier: ClassifierConfig {
+            activating: args.classify_activating,
+            quantiles: args.classify_quantiles,
+            non_activating: args.classify_non_activating,
+            per_prompt: args.classify_per_prompt,
+            ..ClassifierConfig::default()
+        },
+        reseeds: args.reseeds,
     };
     let store = SessionStore::new(Paths::resolve().sessions_dir());
     let runtime = tokio::runtime::Runtime::new().context("could not start the async runtime")?;
@@ -103,9 +226,25 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         client: client.as_deref(),
         judge: judge.as_ref(),
         options: &options,
+        imported: imported.as_ref(),
     };
-    let report = runtime.block_on(tools.evaluate_all(&features, &reports_dir, args.explain.jobs));
+    let mut report =
+        runtime.block_on(tools.evaluate_all(&features, &reports_dir, args.explain.jobs));
+    report.explainer = sage::net::strip_userinfo(&args.explain.llm);
     write_outputs(&args.explain.out, &report)?;
+    for export in exports {
+        match export {
+            Export::Neuronpedia => {
+                let path = interop::write_neuronpedia(&report, &args.explain.out)?;
+                eprintln!("wrote {}", path.display());
+            }
+            Export::Delphi => {
+                for run in interop::write_delphi(&report, &args.explain.out)? {
+                    eprintln!("wrote {}", run.display());
+                }
+            }
+        }
+    }
     print!("{}", terminal(&report.to_markdown()));
     if !report.failed.is_empty() {
         eprintln!(
@@ -129,6 +268,7 @@ struct Tools<'a> {
     client: Option<&'a dyn LlmClient>,
     judge: &'a dyn Judge,
     options: &'a EvalOptions,
+    imported: Option<&'a BTreeMap<u32, Explanation>>,
 }
 
 impl Tools<'_> {
@@ -209,10 +349,20 @@ impl Tools<'_> {
         l: &Loaded,
         control: Option<Explanation>,
     ) -> anyhow::Result<FeatureEvaluation> {
-        let candidates = vec![
+        let mut candidates = vec![
             sage_candidate(&l.state),
             one_shot_candidate(&l.state, self.client).await,
         ];
+        if let Some(imported) = self.imported {
+            candidates.push(Candidate {
+                explainer: DELPHI.to_string(),
+                explanation: imported
+                    .get(&l.state.feature)
+                    .cloned()
+                    .ok_or_else(|| "no Delphi explanation of this latent".to_string()),
+                spend: Spend::default(),
+            });
+        }
         let input = feature_input(&l.session_id, &l.state, candidates, control)?;
         Ok(evaluate_feature(&input, self.source, self.judge, self.options).await?)
     }

@@ -1,15 +1,62 @@
 //! Scoring every explanation of one feature with one judge, on the same
 //! held-out set and against the same success bar: SAGE's conclusion, the
-//! one-shot baseline, the control floor and the explanation-free baselines.
+//! one-shot baseline, imported explanations, the control floor and the
+//! explanation-free baselines; with the scorers asked for (SAGE's
+//! generative and predictive accuracy, Delphi's detection and fuzzing).
 
 use serde::{Deserialize, Serialize};
 
+use super::classify::{ClassifierResult, ClassifierScore, Task, items_for, judge_items};
 use super::explanation::Explanation;
 use super::generative::{GenerativeScore, success_threshold};
 use super::judge::{Judge, Spend};
 use super::predictive::{self, Baseline, HeldOutText, PredictiveScore, held_out_set};
+use super::sampling::{ClassifierConfig, TestSample, test_pool};
 use crate::activation::{ActivationSource, Exemplar, ExemplarQuery, FeatureExemplars};
 use crate::agent::Holdout;
+
+/// One way of scoring an explanation (`--scorers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scorer {
+    /// SAGE's generative accuracy.
+    Generative,
+    /// SAGE's predictive accuracy.
+    Predictive,
+    /// Delphi's detection.
+    Detection,
+    /// Delphi's fuzzing.
+    Fuzzing,
+}
+
+impl Scorer {
+    /// Every scorer this build has, in table order (the default).
+    pub const ALL: [Scorer; 4] = [
+        Scorer::Generative,
+        Scorer::Predictive,
+        Scorer::Detection,
+        Scorer::Fuzzing,
+    ];
+
+    /// Its command-line and table name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scorer::Generative => "generative",
+            Scorer::Predictive => "predictive",
+            Scorer::Detection => "detection",
+            Scorer::Fuzzing => "fuzzing",
+        }
+    }
+
+    /// The classification task behind a Delphi scorer.
+    pub fn task(self) -> Option<Task> {
+        match self {
+            Scorer::Detection => Some(Task::Detection),
+            Scorer::Fuzzing => Some(Task::Fuzzing),
+            Scorer::Generative | Scorer::Predictive => None,
+        }
+    }
+}
 
 /// Knobs of one evaluation, all recorded with its results.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -20,8 +67,38 @@ pub struct EvalOptions {
     pub non_activating: usize,
     /// Base seed: the baselines and their intervals use it as is, the
     /// control's interval `seed ^ 0xC0`, the k-th explainer's `seed + k + 1`
-    /// (each score records the seed it used).
+    /// (each score records the seed it used). Detection and fuzzing draw
+    /// their examples with `seed + r` for reseed `r`.
     pub seed: u64,
+    /// The scorers run.
+    #[serde(default = "all_scorers")]
+    pub scorers: Vec<Scorer>,
+    /// Detection and fuzzing example counts and sampling.
+    #[serde(default)]
+    pub classifier: ClassifierConfig,
+    /// Seeds detection and fuzzing draw their examples with (at least 1).
+    #[serde(default = "one")]
+    pub reseeds: usize,
+}
+
+fn all_scorers() -> Vec<Scorer> {
+    Scorer::ALL.to_vec()
+}
+
+fn one() -> usize {
+    1
+}
+
+impl EvalOptions {
+    /// Whether `scorer` is run.
+    pub fn runs(&self, scorer: Scorer) -> bool {
+        self.scorers.contains(&scorer)
+    }
+
+    /// The classification tasks run, in table order.
+    pub fn tasks(&self) -> Vec<Task> {
+        self.scorers.iter().filter_map(|s| s.task()).collect()
+    }
 }
 
 impl Default for EvalOptions {
@@ -30,6 +107,9 @@ impl Default for EvalOptions {
             sentences: super::generative::SENTENCES,
             non_activating: 0,
             seed: 0,
+            scorers: all_scorers(),
+            classifier: ClassifierConfig::default(),
+            reseeds: 1,
         }
     }
 }
@@ -80,6 +160,12 @@ pub struct Scored {
     pub generative: Option<GenerativeScore>,
     /// Predictive accuracy over the held-out set.
     pub predictive: Option<PredictiveScore>,
+    /// Delphi's detection, one run per reseed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection: Option<ClassifierResult>,
+    /// Delphi's fuzzing, one run per reseed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuzzing: Option<ClassifierResult>,
     /// Why parts are missing: one line per distinct reason.
     pub missing: Vec<String>,
 }
@@ -108,6 +194,10 @@ pub struct FeatureEvaluation {
     pub threshold: Option<f32>,
     /// Held-out texts (non-activating ones included).
     pub held_out_texts: usize,
+    /// Activating and non-activating windows detection and fuzzing drew
+    /// from (none seen by the explainer).
+    #[serde(default)]
+    pub test_pool: (usize, usize),
     /// Generative score of the control sentences (the floor); `None` when
     /// there was no control or it could not be generated.
     pub control: Option<GenerativeScore>,
@@ -144,11 +234,26 @@ pub async fn evaluate_feature(
         feature,
         message: e.to_string(),
     };
-    let extra = extra_non_activating(input, source, options.non_activating)
-        .await
-        .map_err(source_error)?;
+    let extra = if options.runs(Scorer::Predictive) {
+        extra_non_activating(input, source, options.non_activating)
+            .await
+            .map_err(source_error)?
+    } else {
+        Vec::new()
+    };
     let set = held_out_set(&input.holdout, &extra, input.feature_max);
     let threshold = success_threshold(&input.visible.top);
+    let (samples, pool_size) = if options.tasks().is_empty() {
+        (Vec::new(), (0, 0))
+    } else {
+        let pool = test_pool(input, source, &options.classifier)
+            .await
+            .map_err(source_error)?;
+        let samples = (0..options.reseeds.max(1) as u64)
+            .map(|r| pool.sample(&options.classifier, options.seed.wrapping_add(r)))
+            .collect();
+        (samples, (pool.activating.len(), pool.non_activating.len()))
+    };
     let sentences = Sentences {
         source,
         judge,
@@ -156,9 +261,18 @@ pub async fn evaluate_feature(
         threshold,
         options,
     };
+    let scoring = Scoring {
+        set: &set,
+        samples: &samples,
+        sentences: &sentences,
+    };
 
     let mut control_spend = Spend::default();
-    let control = match &input.control {
+    let control = match input
+        .control
+        .as_ref()
+        .filter(|_| options.runs(Scorer::Generative))
+    {
         Some(explanation) => sentences
             .score(explanation, &mut control_spend, options.seed ^ 0xC0)
             .await?
@@ -168,10 +282,11 @@ pub async fn evaluate_feature(
     let mut scored = Vec::with_capacity(input.candidates.len());
     for (k, candidate) in input.candidates.iter().enumerate() {
         let seed = options.seed.wrapping_add(k as u64 + 1);
-        scored.push(score_candidate(candidate, &set, &sentences, seed).await?);
+        scored.push(scoring.candidate(candidate, seed).await?);
     }
     let baselines = Baseline::ALL
         .iter()
+        .filter(|_| options.runs(Scorer::Predictive))
         .map(|&baseline| BaselineScore {
             baseline,
             score: predictive::score(
@@ -188,6 +303,7 @@ pub async fn evaluate_feature(
         options: options.clone(),
         threshold,
         held_out_texts: set.len(),
+        test_pool: pool_size,
         control,
         control_spend,
         scored,
@@ -247,63 +363,111 @@ impl Sentences<'_> {
     }
 }
 
-async fn score_candidate(
-    candidate: &Candidate,
-    set: &[HeldOutText],
-    sentences: &Sentences<'_>,
-    seed: u64,
-) -> Result<Scored, EvalError> {
-    let mut scored = Scored {
-        explainer: candidate.explainer.clone(),
-        explanation: None,
-        explainer_spend: candidate.spend,
-        judge_spend: Spend::default(),
-        generative: None,
-        predictive: None,
-        missing: Vec::new(),
-    };
-    let explanation = match &candidate.explanation {
-        Ok(e) => e,
-        Err(why) => {
-            scored.missing.push(format!("no explanation: {why}"));
-            return Ok(scored);
-        }
-    };
-    scored.explanation = Some(explanation.clone());
-    match sentences
-        .score(explanation, &mut scored.judge_spend, seed)
-        .await?
-    {
-        Ok(g) => scored.generative = Some(g),
-        Err(why) => scored.missing.push(why),
-    }
-    let mut predictions = Vec::with_capacity(set.len());
-    for text in set {
-        match sentences
-            .judge
-            .predict(explanation, &text.tokens, &mut scored.judge_spend)
-            .await
-        {
-            Ok(values) if values.len() == text.tokens.len() => predictions.push(Some(values)),
-            Ok(values) => {
-                note(
-                    &mut scored.missing,
-                    format!(
-                        "prediction: {} values for {} tokens",
-                        values.len(),
-                        text.tokens.len()
-                    ),
-                );
-                predictions.push(None);
+/// What every candidate of one feature is scored on.
+struct Scoring<'a> {
+    set: &'a [HeldOutText],
+    samples: &'a [TestSample],
+    sentences: &'a Sentences<'a>,
+}
+
+impl Scoring<'_> {
+    /// Scores one candidate with every scorer asked for.
+    async fn candidate(&self, candidate: &Candidate, seed: u64) -> Result<Scored, EvalError> {
+        let options = self.sentences.options;
+        let mut scored = Scored {
+            explainer: candidate.explainer.clone(),
+            explanation: None,
+            explainer_spend: candidate.spend,
+            judge_spend: Spend::default(),
+            generative: None,
+            predictive: None,
+            detection: None,
+            fuzzing: None,
+            missing: Vec::new(),
+        };
+        let explanation = match &candidate.explanation {
+            Ok(e) => e,
+            Err(why) => {
+                scored.missing.push(format!("no explanation: {why}"));
+                return Ok(scored);
             }
-            Err(e) => {
-                note(&mut scored.missing, format!("prediction: {e}"));
-                predictions.push(None);
+        };
+        scored.explanation = Some(explanation.clone());
+        if options.runs(Scorer::Generative) {
+            match self
+                .sentences
+                .score(explanation, &mut scored.judge_spend, seed)
+                .await?
+            {
+                Ok(g) => scored.generative = Some(g),
+                Err(why) => scored.missing.push(why),
             }
         }
+        if options.runs(Scorer::Predictive) {
+            scored.predictive = Some(self.predictive(explanation, &mut scored, seed).await);
+        }
+        for task in options.tasks() {
+            let mut runs = Vec::with_capacity(self.samples.len());
+            for sample in self.samples {
+                let mut items = items_for(task, sample, &options.classifier);
+                let reasons = judge_items(
+                    self.sentences.judge,
+                    explanation,
+                    task,
+                    &mut items,
+                    options.classifier.per_prompt,
+                    &mut scored.judge_spend,
+                )
+                .await;
+                for reason in reasons {
+                    note(&mut scored.missing, reason);
+                }
+                runs.push(ClassifierScore::of(task, sample.seed, items));
+            }
+            let result = Some(ClassifierResult::of(runs));
+            match task {
+                Task::Detection => scored.detection = result,
+                Task::Fuzzing => scored.fuzzing = result,
+            }
+        }
+        Ok(scored)
     }
-    scored.predictive = Some(predictive::score(set, &predictions, seed));
-    Ok(scored)
+
+    /// Predictive accuracy over the held-out set.
+    async fn predictive(
+        &self,
+        explanation: &Explanation,
+        scored: &mut Scored,
+        seed: u64,
+    ) -> PredictiveScore {
+        let mut predictions = Vec::with_capacity(self.set.len());
+        for text in self.set {
+            match self
+                .sentences
+                .judge
+                .predict(explanation, &text.tokens, &mut scored.judge_spend)
+                .await
+            {
+                Ok(values) if values.len() == text.tokens.len() => predictions.push(Some(values)),
+                Ok(values) => {
+                    note(
+                        &mut scored.missing,
+                        format!(
+                            "prediction: {} values for {} tokens",
+                            values.len(),
+                            text.tokens.len()
+                        ),
+                    );
+                    predictions.push(None);
+                }
+                Err(e) => {
+                    note(&mut scored.missing, format!("prediction: {e}"));
+                    predictions.push(None);
+                }
+            }
+        }
+        predictive::score(self.set, &predictions, seed)
+    }
 }
 
 /// Adds a reason once.
@@ -347,73 +511,16 @@ mod tests {
 
     use super::*;
     use crate::activation::synthetic::{FEATURES, SyntheticSource};
-    use crate::agent::{Agent, AgentConfig, Event};
+    use crate::eval::fixtures::{candidate, explained, input, run};
     use crate::eval::judge::RuleJudge;
     use crate::eval::llm_judge::{LlmJudge, PredictMode};
     use crate::llm::{LlmClient, LlmError, LlmReply, LlmRequest, Usage};
     use crate::reasoner::heuristic::{Rule, TokenClass, TokenTest};
 
-    /// The input a session of `name` would give: the agent's own split.
-    fn input(source: &SyntheticSource, name: &str, candidates: Vec<Candidate>) -> FeatureInput {
-        let feature = FEATURES.iter().position(|f| f.name == name).unwrap() as u32;
-        let mut agent = Agent::new();
-        let config = AgentConfig::default();
-        let _ = agent.handle(Event::Start {
-            feature,
-            config: config.clone(),
-            seed: 11,
-            at_ms: 0,
-        });
-        let exemplars = source
-            .feature_exemplars(feature, &config.exemplars)
-            .unwrap();
-        let _ = agent.handle(Event::ExemplarsArrived {
-            exemplars,
-            at_ms: 1,
-        });
-        let state = agent.state();
-        FeatureInput {
-            feature,
-            session_id: None,
-            visible: state.exemplars.clone().unwrap(),
-            holdout: state.holdout.clone().unwrap(),
-            feature_max: state.feature_max,
-            candidates,
-            control: Some(explained(Rule::on(TokenTest::one_of([
-                "red", "blue", "green",
-            ])))),
-        }
-    }
-
-    fn explained(rule: Rule) -> Explanation {
-        Explanation {
-            label: rule.label(),
-            description: rule.describe(),
-            rule: Some(rule.to_json()),
-        }
-    }
-
-    fn candidate(name: &str, explanation: Explanation) -> Candidate {
-        Candidate {
-            explainer: name.to_string(),
-            explanation: Ok(explanation),
-            spend: Spend::default(),
-        }
-    }
-
-    fn run<T>(fut: impl std::future::Future<Output = T>) -> T {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(fut)
-    }
-
     #[test]
     fn the_true_rule_scores_near_the_top_and_a_wrong_one_near_the_floor() {
         let source = SyntheticSource::new();
-        let truth = explained(Rule::on(TokenTest::Class {
-            class: TokenClass::Month,
-        }));
+        let truth = months();
         let wrong = explained(Rule::on(TokenTest::one_of([",", "the"])));
         let input = input(
             &source,
@@ -474,6 +581,220 @@ mod tests {
         );
         assert!(eval.scored[1].predictive.is_none());
         assert!(eval.scored[1].missing[0].contains("call failed"));
+    }
+
+    /// The true rule of the "months" feature.
+    fn months() -> Explanation {
+        explained(Rule::on(TokenTest::Class {
+            class: TokenClass::Month,
+        }))
+    }
+
+    fn delphi_only() -> EvalOptions {
+        EvalOptions {
+            scorers: vec![Scorer::Detection, Scorer::Fuzzing],
+            ..EvalOptions::default()
+        }
+    }
+
+    fn balanced(result: &Option<ClassifierResult>) -> f64 {
+        let score = result.as_ref().unwrap().first().unwrap();
+        score.balanced_accuracy.unwrap().estimate
+    }
+
+    #[test]
+    fn detection_and_fuzzing_score_the_true_rule_near_one_and_others_at_chance() {
+        let source = SyntheticSource::new();
+        let truth = months();
+        // The "animals" feature's explanation, scored on months.
+        let other = explained(Rule::on(TokenTest::Class {
+            class: TokenClass::Animal,
+        }));
+        let blank = Explanation {
+            label: String::new(),
+            description: String::new(),
+            rule: None,
+        };
+        let input = input(
+            &source,
+            "months",
+            vec![
+                candidate("truth", truth),
+                candidate("other", other),
+                candidate("blank", blank),
+            ],
+        );
+        let eval = run(evaluate_feature(
+            &input,
+            &source,
+            &RuleJudge,
+            &delphi_only(),
+        ))
+        .unwrap();
+        // The small corpus leaves only the held-out months texts unseen.
+        let (pool_on, pool_off) = eval.test_pool;
+        assert_eq!(pool_on, input.holdout.examples.len());
+        assert!(pool_off >= 50, "{:?}", eval.test_pool);
+        let [t, o, b] = &eval.scored[..] else {
+            panic!("three rows")
+        };
+        assert!(balanced(&t.detection) >= 0.95, "{:?}", t.detection);
+        assert!(balanced(&t.fuzzing) >= 0.95, "{:?}", t.fuzzing);
+        let auroc = t.detection.as_ref().unwrap().runs[0].auroc.unwrap();
+        assert!(auroc >= 0.95, "{auroc}");
+        for task in [&o.detection, &o.fuzzing] {
+            assert!((0.4..=0.6).contains(&balanced(task)), "{task:?}");
+        }
+        // A blank explanation says no to everything: exactly chance.
+        assert_eq!(balanced(&b.detection), 0.5);
+        assert_eq!(balanced(&b.fuzzing), 0.5);
+        assert_eq!(b.detection.as_ref().unwrap().runs[0].auroc, Some(0.5));
+        // Every explainer saw the same examples, none of them visible to it.
+        let shown = |s: &Scored| {
+            s.detection.as_ref().unwrap().runs[0]
+                .items
+                .iter()
+                .map(|i| i.shown.tokens.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(shown(t), shown(o));
+        let visible = &input.visible;
+        for tokens in shown(t) {
+            assert!(
+                !visible
+                    .top
+                    .iter()
+                    .chain(&visible.non_activating)
+                    .any(|e| e.record.tokens == tokens)
+            );
+        }
+        // Scorers not asked for are not run, and not reported missing.
+        assert!(t.generative.is_none() && t.predictive.is_none());
+        assert!(eval.baselines.is_empty() && eval.control.is_none());
+        assert!(
+            t.missing.is_empty() && b.missing.is_empty(),
+            "{:?}",
+            b.missing
+        );
+    }
+
+    /// The offline judge, failing every other classification call.
+    struct FlakyJudge {
+        calls: AtomicU32,
+    }
+
+    #[async_trait::async_trait]
+    impl Judge for FlakyJudge {
+        fn name(&self) -> String {
+            "flaky".into()
+        }
+
+        async fn generate(
+            &self,
+            e: &Explanation,
+            count: usize,
+            spend: &mut Spend,
+        ) -> Result<Vec<String>, crate::eval::JudgeError> {
+            RuleJudge.generate(e, count, spend).await
+        }
+
+        async fn predict(
+            &self,
+            e: &Explanation,
+            tokens: &[String],
+            spend: &mut Spend,
+        ) -> Result<Vec<f32>, crate::eval::JudgeError> {
+            RuleJudge.predict(e, tokens, spend).await
+        }
+
+        async fn classify(
+            &self,
+            e: &Explanation,
+            task: Task,
+            shown: &[crate::eval::classify::Shown],
+            spend: &mut Spend,
+        ) -> Result<Vec<crate::eval::Verdict>, crate::eval::JudgeError> {
+            if self.calls.fetch_add(1, Ordering::SeqCst) % 2 == 1 {
+                return Err(crate::eval::JudgeError::Unparseable("garbled".into()));
+            }
+            RuleJudge.classify(e, task, shown, spend).await
+        }
+    }
+
+    #[test]
+    fn judge_failures_leave_examples_missing_never_wrong() {
+        let source = SyntheticSource::new();
+        let input = input(&source, "months", vec![candidate("truth", months())]);
+        let options = EvalOptions {
+            scorers: vec![Scorer::Detection],
+            ..delphi_only()
+        };
+        let judge = FlakyJudge {
+            calls: AtomicU32::new(0),
+        };
+        let eval = run(evaluate_feature(&input, &source, &judge, &options)).unwrap();
+        let s = &eval.scored[0];
+        let run0 = &s.detection.as_ref().unwrap().runs[0];
+        let shown = run0.positives + run0.negatives;
+        // Prompts of 5 in order: the 2nd, 4th, ... failed.
+        let expected_missing: usize = (0..shown)
+            .step_by(5)
+            .enumerate()
+            .filter(|(k, _)| k % 2 == 1)
+            .map(|(_, start)| (shown - start).min(5))
+            .sum();
+        assert!(expected_missing > 0);
+        assert_eq!(run0.missing, expected_missing);
+        let c = run0.confusion;
+        assert_eq!(c.tp + c.fp + c.tn + c.fn_, shown - expected_missing);
+        assert!(run0.balanced_accuracy.unwrap().estimate >= 0.95, "{run0:?}");
+        let missing = run0.items.iter().filter(|i| i.verdict.is_none()).count();
+        assert_eq!(missing, expected_missing);
+        assert_eq!(s.missing, ["detection: unparseable answer: garbled"]);
+    }
+
+    #[test]
+    fn reseeds_draw_new_examples_and_report_their_spread() {
+        let source = SyntheticSource::new();
+        // A partial rule (two months of twelve): how well it does depends
+        // on which months the draw holds.
+        let partial = explained(Rule::on(TokenTest::one_of(["May", "June"])));
+        let input = input(&source, "months", vec![candidate("partial", partial)]);
+        let options = EvalOptions {
+            scorers: vec![Scorer::Detection],
+            reseeds: 3,
+            classifier: ClassifierConfig {
+                activating: 4,
+                non_activating: 4,
+                quantiles: 2,
+                ..ClassifierConfig::default()
+            },
+            ..EvalOptions::default()
+        };
+        let eval = run(evaluate_feature(&input, &source, &RuleJudge, &options)).unwrap();
+        let result = eval.scored[0].detection.as_ref().unwrap();
+        let seeds: Vec<u64> = result.runs.iter().map(|r| r.seed).collect();
+        assert_eq!(seeds, [0, 1, 2]);
+        assert!(
+            result
+                .runs
+                .iter()
+                .all(|r| r.positives == 4 && r.negatives == 4)
+        );
+        // Only the base seed keeps its examples.
+        assert_eq!(result.runs[0].items.len(), 8);
+        assert!(result.runs[1..].iter().all(|r| r.items.is_empty()));
+        let values: Vec<f64> = result
+            .runs
+            .iter()
+            .map(|r| r.balanced_accuracy.unwrap().estimate)
+            .collect();
+        let spread = result.spread.unwrap();
+        assert_eq!(spread.runs, 3);
+        assert!((spread.mean - values.iter().sum::<f64>() / 3.0).abs() < 1e-12);
+        assert_eq!(spread.min, values.iter().copied().fold(1.0, f64::min));
+        assert_eq!(spread.max, values.iter().copied().fold(0.0, f64::max));
+        assert!(spread.sd > 0.0, "the draws differ: {values:?}");
     }
 
     fn failed_words() -> Explanation {
@@ -553,13 +874,11 @@ mod tests {
         let judge = LlmJudge::new(model.clone(), PredictMode::Batched);
         let mut input = input(&source, "months", vec![candidate("sage", failed_words())]);
         input.control = None;
-        let eval = run(evaluate_feature(
-            &input,
-            &source,
-            &judge,
-            &EvalOptions::default(),
-        ))
-        .unwrap();
+        let options = EvalOptions {
+            scorers: vec![Scorer::Generative, Scorer::Predictive],
+            ..EvalOptions::default()
+        };
+        let eval = run(evaluate_feature(&input, &source, &judge, &options)).unwrap();
         let s = &eval.scored[0];
         // Call 1 generates; calls 2..=7 predict the 6 held-out texts:
         // calls 3 and 6 fail (still billed 7 tokens each), call 5 has a

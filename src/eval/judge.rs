@@ -1,11 +1,13 @@
 //! The judge: whoever writes sentences from an explanation (generative
-//! accuracy) and predicts activations from it (predictive accuracy). The
-//! same judge scores SAGE and the baseline, so the comparison is fair.
-//! [`RuleJudge`] works offline from the heuristic reasoner's rule; the LLM
-//! judge lives in `llm_judge`.
+//! accuracy), predicts activations from it (predictive accuracy) and
+//! classifies texts by it (detection, fuzzing). The same judge scores SAGE
+//! and the baselines, so the comparison is fair. [`RuleJudge`] works
+//! offline from the heuristic reasoner's rule; the LLM judge lives in
+//! `llm_judge`.
 
 use serde::{Deserialize, Serialize};
 
+use super::classify::{Shown, Task, Verdict};
 use super::explanation::Explanation;
 use crate::llm::{LlmError, Usage};
 use crate::reasoner::heuristic::{Rule, RuleError, sentences_for};
@@ -57,7 +59,7 @@ impl Spend {
 pub enum JudgeError {
     /// The offline judge needs a rule and the explanation has none.
     #[error(
-        "the offline judge predicts from the heuristic reasoner's rule and this explanation has none; pass --llm SPEC to judge it with a model"
+        "the offline judge predicts from the heuristic reasoner's rule and this explanation has none; pass --judge SPEC to judge it with a model"
     )]
     NoRule,
     /// The rule in the explanation could not be read.
@@ -92,18 +94,76 @@ pub trait Judge: Send + Sync {
         tokens: &[String],
         spend: &mut Spend,
     ) -> Result<Vec<f32>, JudgeError>;
+
+    /// One verdict per shown text, in order: whether the feature fires in
+    /// it (detection) or its highlighted tokens are where it fires
+    /// (fuzzing).
+    async fn classify(
+        &self,
+        explanation: &Explanation,
+        task: Task,
+        shown: &[Shown],
+        spend: &mut Spend,
+    ) -> Result<Vec<Verdict>, JudgeError>;
 }
 
 /// The offline judge: the heuristic reasoner's own generator and predictor,
-/// reading the rule an explanation carries. Makes no LLM call.
+/// reading the rule an explanation carries. Makes no LLM call. A blank
+/// explanation (no words, no rule) says nothing fires: no sentences, zero
+/// predictions, "no" to every text, so it scores at chance.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RuleJudge;
 
 impl RuleJudge {
-    fn rule(explanation: &Explanation) -> Result<Rule, JudgeError> {
-        Ok(Rule::from_json(
-            explanation.rule.as_ref().ok_or(JudgeError::NoRule)?,
-        )?)
+    /// The explanation's rule; `None` for a blank explanation.
+    fn rule(explanation: &Explanation) -> Result<Option<Rule>, JudgeError> {
+        match &explanation.rule {
+            Some(rule) => Ok(Some(Rule::from_json(rule)?)),
+            None if explanation.text().trim().is_empty() => Ok(None),
+            None => Err(JudgeError::NoRule),
+        }
+    }
+
+    /// The verdict the rule gives one text: detection says yes where the
+    /// rule fires anywhere (probability: its strongest prediction / 10);
+    /// fuzzing says yes where most highlighted tokens are ones it fires on
+    /// (probability: that share).
+    fn verdict(rule: Option<&Rule>, task: Task, shown: &Shown) -> Verdict {
+        let Some(rule) = rule else {
+            return Verdict {
+                yes: false,
+                probability: Some(0.0),
+            };
+        };
+        match (task, &shown.highlights) {
+            (Task::Fuzzing, Some(marks)) => {
+                let firing = rule.firing(&shown.tokens);
+                let marked = marks.iter().filter(|m| **m).count();
+                let hits = marks
+                    .iter()
+                    .zip(&firing)
+                    .filter(|(m, f)| **m && **f)
+                    .count();
+                Verdict {
+                    yes: marked > 0 && hits * 2 > marked,
+                    probability: Some(if marked == 0 {
+                        0.0
+                    } else {
+                        hits as f64 / marked as f64
+                    }),
+                }
+            }
+            _ => {
+                let top = rule
+                    .predict(&shown.tokens)
+                    .into_iter()
+                    .fold(0.0_f32, f32::max);
+                Verdict {
+                    yes: top > 0.0,
+                    probability: Some(f64::from(top / 10.0).clamp(0.0, 1.0)),
+                }
+            }
+        }
     }
 }
 
@@ -119,7 +179,9 @@ impl Judge for RuleJudge {
         count: usize,
         _spend: &mut Spend,
     ) -> Result<Vec<String>, JudgeError> {
-        Ok(sentences_for(&Self::rule(explanation)?, count))
+        Ok(Self::rule(explanation)?
+            .map(|rule| sentences_for(&rule, count))
+            .unwrap_or_default())
     }
 
     async fn predict(
@@ -128,6 +190,23 @@ impl Judge for RuleJudge {
         tokens: &[String],
         _spend: &mut Spend,
     ) -> Result<Vec<f32>, JudgeError> {
-        Ok(Self::rule(explanation)?.predict(tokens))
+        Ok(match Self::rule(explanation)? {
+            Some(rule) => rule.predict(tokens),
+            None => vec![0.0; tokens.len()],
+        })
+    }
+
+    async fn classify(
+        &self,
+        explanation: &Explanation,
+        task: Task,
+        shown: &[Shown],
+        _spend: &mut Spend,
+    ) -> Result<Vec<Verdict>, JudgeError> {
+        let rule = Self::rule(explanation)?;
+        Ok(shown
+            .iter()
+            .map(|s| Self::verdict(rule.as_ref(), task, s))
+            .collect())
     }
 }

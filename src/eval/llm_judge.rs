@@ -1,5 +1,6 @@
-//! The LLM judge: the configured model writes sentences from an explanation
-//! and predicts activations from it. Two prediction modes: SAGE's, one call
+//! The LLM judge: the configured model writes sentences from an explanation,
+//! predicts activations from it, and classifies texts by it (detection and
+//! fuzzing, a few texts per call, a probability per text). Two prediction modes: SAGE's, one call
 //! per token taking the expected value over the digit tokens of the
 //! answer's top log-probabilities (needs an endpoint with logprobs), and a
 //! cheaper batched mode, one structured call per text.
@@ -9,6 +10,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use super::classify::{Shown, Task, Verdict};
 use super::explanation::Explanation;
 use super::judge::{Judge, JudgeError, Spend};
 use crate::llm::{LlmClient, LlmReply, LlmRequest, Message, TokenLogprob};
@@ -40,6 +42,17 @@ const TOKEN_PROMPT: &str = "A feature of a language model is explained as follow
 Explanation: {explanation}\n\nText: {text}\n\nHow strongly does the feature fire on the token \
 {token} (token number {index} of the text)? Answer with a single integer from 0 (silent) to 10 \
 (as strong as it ever gets) and nothing else.";
+
+const DETECT_PROMPT: &str = "A feature of a language model is explained as follows.\n\n\
+Explanation: {explanation}\n\nBelow are {n} numbered texts. Some make the feature fire somewhere, \
+some do not. For each text, in order, give the probability (0 to 1) that the feature fires in it, \
+judging from the explanation alone.";
+
+const FUZZ_PROMPT: &str = "A feature of a language model is explained as follows.\n\n\
+Explanation: {explanation}\n\nBelow are {n} numbered texts, each with some tokens marked \
+<<like this>>. In some texts the marks sit on the tokens where the feature fires; in others they \
+were placed at random. For each text, in order, give the probability (0 to 1) that its marks are \
+placed correctly, judging from the explanation alone.";
 
 /// A judge backed by any [`LlmClient`].
 pub struct LlmJudge {
@@ -80,26 +93,14 @@ impl LlmJudge {
         let prompt = PREDICT_PROMPT
             .replace("{explanation}", &explanation.text())
             .replace("{n}", &tokens.len().to_string());
-        let reply = self
-            .ask(
-                LlmRequest {
-                    messages: vec![Message::user(format!("{prompt}\n\n{listing}"))],
-                    schema: Some(object(
-                        "activations",
-                        json!({"type": "array", "items": {"type": "number"}}),
-                    )),
-                    max_tokens: Some(64 + 4 * tokens.len() as u32),
-                    temperature: Some(0.0),
-                    top_logprobs: None,
-                },
+        let values = self
+            .ask_numbers(
+                format!("{prompt}\n\n{listing}"),
+                "activations",
+                64 + 4 * tokens.len() as u32,
                 spend,
             )
             .await?;
-        let values = reply
-            .json
-            .as_ref()
-            .and_then(|v| v["activations"].as_array())
-            .ok_or_else(|| JudgeError::Unparseable("no `activations` array".to_string()))?;
         if values.len() != tokens.len() {
             return Err(JudgeError::Unparseable(format!(
                 "{} activations for {} tokens",
@@ -107,11 +108,45 @@ impl LlmJudge {
                 tokens.len()
             )));
         }
-        values
+        Ok(values
+            .into_iter()
+            .map(|x| x.clamp(0.0, 10.0) as f32)
+            .collect())
+    }
+
+    /// One structured call whose answer is an array of numbers in the
+    /// field `name`; a missing array or a non-number is unparseable.
+    async fn ask_numbers(
+        &self,
+        prompt: String,
+        name: &str,
+        max_tokens: u32,
+        spend: &mut Spend,
+    ) -> Result<Vec<f64>, JudgeError> {
+        let reply = self
+            .ask(
+                LlmRequest {
+                    messages: vec![Message::user(prompt)],
+                    schema: Some(object(
+                        name,
+                        json!({"type": "array", "items": {"type": "number"}}),
+                    )),
+                    max_tokens: Some(max_tokens),
+                    temperature: Some(0.0),
+                    top_logprobs: None,
+                },
+                spend,
+            )
+            .await?;
+        reply
+            .json
+            .as_ref()
+            .and_then(|v| v[name].as_array())
+            .ok_or_else(|| JudgeError::Unparseable(format!("no `{name}` array")))?
             .iter()
             .map(|v| {
                 v.as_f64()
-                    .map(|x| x.clamp(0.0, 10.0) as f32)
+                    .filter(|x| x.is_finite())
                     .ok_or_else(|| JudgeError::Unparseable(format!("`{v}` is not a number")))
             })
             .collect()
@@ -156,6 +191,27 @@ impl LlmJudge {
         }
         Ok(out)
     }
+}
+
+/// Numbered texts, one per line; each run of highlighted tokens wrapped
+/// in one `<<` `>>` pair, as Delphi marks them.
+fn listing(shown: &[Shown]) -> String {
+    let mut out = String::new();
+    for (i, s) in shown.iter().enumerate() {
+        let marked = |k: usize| s.highlights.as_ref().and_then(|m| m.get(k).copied()) == Some(true);
+        let mut text = String::new();
+        for (k, t) in s.tokens.iter().enumerate() {
+            if marked(k) && (k == 0 || !marked(k - 1)) {
+                text.push_str("<<");
+            }
+            text.push_str(t);
+            if marked(k) && !marked(k + 1) {
+                text.push_str(">>");
+            }
+        }
+        let _ = writeln!(out, "{}. {}", i + 1, text.escape_debug());
+    }
+    out
 }
 
 /// The expected value over the answers 0..=10 among a token's top
@@ -252,6 +308,39 @@ impl Judge for LlmJudge {
             PredictMode::Batched => self.predict_batched(explanation, tokens, spend).await,
             PredictMode::Logprobs => self.predict_per_token(explanation, tokens, spend).await,
         }
+    }
+
+    async fn classify(
+        &self,
+        explanation: &Explanation,
+        task: Task,
+        shown: &[Shown],
+        spend: &mut Spend,
+    ) -> Result<Vec<Verdict>, JudgeError> {
+        let prompt = match task {
+            Task::Detection => DETECT_PROMPT,
+            Task::Fuzzing => FUZZ_PROMPT,
+        }
+        .replace("{explanation}", &explanation.text())
+        .replace("{n}", &shown.len().to_string());
+        let values = self
+            .ask_numbers(
+                format!("{prompt}\n\n{}", listing(shown)),
+                "probabilities",
+                64 + 8 * shown.len() as u32,
+                spend,
+            )
+            .await?;
+        Ok(values
+            .into_iter()
+            .map(|p| {
+                let p = p.clamp(0.0, 1.0);
+                Verdict {
+                    yes: p >= 0.5,
+                    probability: Some(p),
+                }
+            })
+            .collect())
     }
 }
 
@@ -362,5 +451,88 @@ mod tests {
             expected_digit(&position("no", &[("no", -0.1), ("11", -2.0)])),
             None
         );
+    }
+
+    /// Answers every call with the same `probabilities` and records the
+    /// prompts.
+    struct ProbabilityModel {
+        answer: serde_json::Value,
+        prompts: Mutex<Vec<String>>,
+    }
+
+    #[async_trait::async_trait]
+    impl LlmClient for ProbabilityModel {
+        fn spec(&self) -> &str {
+            "probabilities"
+        }
+
+        async fn complete(&self, request: &LlmRequest) -> Result<LlmReply, LlmError> {
+            self.prompts
+                .lock()
+                .unwrap()
+                .push(request.messages[0].content.clone());
+            Ok(LlmReply {
+                text: self.answer.to_string(),
+                json: Some(self.answer.clone()),
+                usage: Usage::default(),
+                logprobs: None,
+            })
+        }
+    }
+
+    #[test]
+    fn classification_lists_the_texts_with_marks_and_reads_a_probability_each() {
+        let model = Arc::new(ProbabilityModel {
+            answer: json!({"probabilities": [0.9, 0.2, 1.7]}),
+            prompts: Mutex::new(Vec::new()),
+        });
+        let judge = LlmJudge::new(model.clone(), PredictMode::Batched);
+        let explanation = Explanation {
+            label: "month names".into(),
+            description: String::new(),
+            rule: None,
+        };
+        let shown = |tokens: &[&str], marks: &[bool]| Shown {
+            tokens: tokens.iter().map(|t| t.to_string()).collect(),
+            highlights: Some(marks.to_vec()),
+        };
+        let texts = [
+            shown(&["In", " May", " we"], &[false, true, false]),
+            shown(&["a", " b", " c"], &[true, true, false]),
+            shown(&["x"], &[false]),
+        ];
+        let mut spend = Spend::default();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let verdicts = rt
+            .block_on(judge.classify(&explanation, Task::Fuzzing, &texts, &mut spend))
+            .unwrap();
+        let yes: Vec<bool> = verdicts.iter().map(|v| v.yes).collect();
+        assert_eq!(yes, [true, false, true]);
+        // Out-of-range probabilities are clamped.
+        assert_eq!(verdicts[2].probability, Some(1.0));
+        let prompt = model.prompts.lock().unwrap()[0].clone();
+        assert!(
+            prompt.contains("1. In<< May>> we\n2. <<a b>> c\n3. x\n"),
+            "{prompt}"
+        );
+        assert!(prompt.contains("Explanation: month names"), "{prompt}");
+        // Detection shows no marks.
+        let plain: Vec<Shown> = texts
+            .iter()
+            .map(|s| Shown {
+                highlights: None,
+                ..s.clone()
+            })
+            .collect();
+        rt.block_on(judge.classify(&explanation, Task::Detection, &plain, &mut spend))
+            .unwrap();
+        let prompt = model.prompts.lock().unwrap()[1].clone();
+        assert!(
+            prompt.contains("1. In May we\n") && !prompt.contains("<<"),
+            "{prompt}"
+        );
+        assert_eq!(spend.calls, 2);
     }
 }

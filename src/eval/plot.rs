@@ -1,10 +1,14 @@
-//! The per-feature plot `sage eval` writes: one bar per explainer and
-//! feature with its 95% interval, generative accuracy on top and
-//! predictive r below, the control floor as a grey bar beside them.
+//! The per-feature plot `sage eval` writes: one bar per explainer (sage,
+//! one-shot, any imported explainer) and feature with its 95% interval, a
+//! panel per scorer run: generative accuracy (the control floor as a grey
+//! bar beside it), predictive r, and Delphi's detection and fuzzing
+//! balanced accuracy.
 
 use plotters::prelude::*;
 
-use super::report::EvalReport;
+use super::classify::Task;
+use super::feature::Scorer;
+use super::report::{EvalReport, result_of};
 use super::stats::Interval;
 
 /// Bar colours per explainer, in report order (then repeated).
@@ -24,6 +28,9 @@ pub struct PlotError(String);
 
 /// One bar: a value and its interval.
 type Bar = Option<Interval>;
+
+/// One panel: its title, one series of bars per name, the names.
+type Panel<'a> = (&'static str, Vec<Vec<Bar>>, &'a [String]);
 
 /// Draws the report's per-feature scores as an SVG document.
 pub fn to_svg(report: &EvalReport) -> Result<String, PlotError> {
@@ -55,51 +62,60 @@ pub fn to_svg(report: &EvalReport) -> Result<String, PlotError> {
             })
             .collect()
     };
-    let mut generative = bars(&|s| s.generative.as_ref().map(|g| g.score));
-    generative.push(
-        report
-            .features
-            .iter()
-            .map(|f| f.control.as_ref().map(|c| c.score))
-            .collect(),
-    );
-    let predictive = bars(&|s| s.predictive.as_ref().and_then(|p| p.pearson));
     let features: Vec<String> = report
         .features
         .iter()
         .map(|f| f.feature.to_string())
         .collect();
-    let mut names = explainers.clone();
-    names.push("control floor".to_string());
+    let mut with_floor = explainers.clone();
+    with_floor.push("control floor".to_string());
+    let mut panels: Vec<Panel> = Vec::new();
+    for scorer in &report.options.scorers {
+        match scorer {
+            Scorer::Generative => {
+                let mut generative = bars(&|s| s.generative.as_ref().map(|g| g.score));
+                generative.push(
+                    report
+                        .features
+                        .iter()
+                        .map(|f| f.control.as_ref().map(|c| c.score))
+                        .collect(),
+                );
+                panels.push(("generative accuracy", generative, with_floor.as_slice()));
+            }
+            Scorer::Predictive => panels.push((
+                "predictive accuracy (Pearson r)",
+                bars(&|s| s.predictive.as_ref().and_then(|p| p.pearson)),
+                explainers.as_slice(),
+            )),
+            Scorer::Detection | Scorer::Fuzzing => {
+                let task = scorer.task().unwrap_or(Task::Detection);
+                let title = match task {
+                    Task::Detection => "detection (balanced accuracy)",
+                    Task::Fuzzing => "fuzzing (balanced accuracy)",
+                };
+                let series = bars(&|s| result_of(s, task)?.first()?.balanced_accuracy);
+                panels.push((title, series, explainers.as_slice()));
+            }
+        }
+    }
 
     let width = (160 + 70 * features.len() as u32).max(640);
+    let height = 320 * panels.len().max(1) as u32;
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (width, 640)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let (top, bottom) = root.split_vertically(320);
-        panel(
-            &top,
-            "generative accuracy",
-            &features,
-            &generative,
-            &names,
-            0.0,
-        )?;
-        let low = predictive
-            .iter()
-            .flatten()
-            .flatten()
-            .map(|i| i.low)
-            .fold(0.0_f64, f64::min);
-        panel(
-            &bottom,
-            "predictive accuracy (Pearson r)",
-            &features,
-            &predictive,
-            &names,
-            low,
-        )?;
+        let areas = root.split_evenly((panels.len().max(1), 1));
+        for (area, (title, series, names)) in areas.iter().zip(&panels) {
+            let low = series
+                .iter()
+                .flatten()
+                .flatten()
+                .map(|i| i.low)
+                .fold(0.0_f64, f64::min);
+            panel(area, title, &features, series, names, low)?;
+        }
         root.present().map_err(err)?;
     }
     Ok(svg)

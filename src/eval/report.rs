@@ -1,13 +1,16 @@
 //! The comparison table `sage eval` prints and writes: per feature and on
 //! average, every explainer's generative and predictive accuracy with 95%
 //! bootstrap intervals, the floors beside them, missing answers counted,
-//! and the LLM calls and tokens each explainer and the judge spent.
+//! and the LLM calls and tokens each explainer and the judge spent; then a
+//! table per Delphi scorer (detection, fuzzing) with the spread over
+//! reseeds beside the intervals.
 
 use crate::escape::markdown as cell;
 use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
+use super::classify::{ClassifierResult, Spread, Task};
 use super::feature::{EvalOptions, FeatureEvaluation, Scored};
 use super::judge::Spend;
 use super::predictive::Baseline;
@@ -19,6 +22,67 @@ pub const SAGE: &str = "sage";
 pub const ONE_SHOT: &str = "one-shot";
 /// The row name of the control sentences (written for another feature).
 pub const CONTROL: &str = "control (other feature's sentences)";
+/// The explainer name of explanations imported from Delphi's output.
+pub const DELPHI: &str = "delphi";
+
+/// One explainer's detection or fuzzing score averaged over features.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassAverage {
+    /// Mean balanced accuracy (base seed) with a bootstrap interval over features.
+    pub balanced_accuracy: Option<Interval>,
+    /// Mean F1 over the features that have one.
+    pub f1: Option<f64>,
+    /// Mean AUROC over the features that have one.
+    pub auroc: Option<f64>,
+    /// Features with a balanced accuracy.
+    pub features: usize,
+    /// Examples left without a verdict, over all features and seeds.
+    pub missing_examples: usize,
+    /// The mean balanced accuracy recomputed on each reseed's samples:
+    /// how much the headline number moves with the draw of examples.
+    pub reseed_spread: Option<Spread>,
+}
+
+impl ClassAverage {
+    /// The average of one explainer's results (one per feature).
+    pub fn of(results: &[&ClassifierResult], seed: u64) -> ClassAverage {
+        let firsts: Vec<_> = results.iter().filter_map(|r| r.first()).collect();
+        let values = |pick: &dyn Fn(&super::classify::ClassifierScore) -> Option<f64>| {
+            firsts.iter().filter_map(|s| pick(s)).collect::<Vec<f64>>()
+        };
+        let balanced = values(&|s| s.balanced_accuracy.map(|b| b.estimate));
+        let reseeds = results.iter().map(|r| r.runs.len()).max().unwrap_or(0);
+        let per_seed: Vec<f64> = (0..reseeds)
+            .filter_map(|k| {
+                let at_k: Vec<f64> = results
+                    .iter()
+                    .filter_map(|r| r.runs.get(k)?.balanced_accuracy.map(|b| b.estimate))
+                    .collect();
+                super::stats::mean(&at_k)
+            })
+            .collect();
+        ClassAverage {
+            balanced_accuracy: mean_interval(&balanced, seed),
+            f1: super::stats::mean(&values(&|s| s.f1)),
+            auroc: super::stats::mean(&values(&|s| s.auroc)),
+            features: balanced.len(),
+            missing_examples: results
+                .iter()
+                .flat_map(|r| &r.runs)
+                .map(|s| s.missing)
+                .sum(),
+            reseed_spread: (reseeds > 1).then(|| Spread::of(&per_seed)).flatten(),
+        }
+    }
+}
+
+/// A scored row's result for `task`.
+pub fn result_of(row: &Scored, task: Task) -> Option<&ClassifierResult> {
+    match task {
+        Task::Detection => row.detection.as_ref(),
+        Task::Fuzzing => row.fuzzing.as_ref(),
+    }
+}
 
 /// One row of the average table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +106,12 @@ pub struct Average {
     pub explainer_spend: Spend,
     /// LLM calls and tokens spent judging, summed.
     pub judge_spend: Spend,
+    /// Delphi's detection, averaged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection: Option<ClassAverage>,
+    /// Delphi's fuzzing, averaged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fuzzing: Option<ClassAverage>,
 }
 
 /// A feature that could not be evaluated, and why.
@@ -62,6 +132,10 @@ pub struct EvalReport {
     pub sae: String,
     /// Who judged (the same for every explainer).
     pub judge: String,
+    /// Who explained: the `--llm` reasoner spec behind SAGE and the
+    /// one-shot baseline.
+    #[serde(default)]
+    pub explainer: String,
     /// The options, bootstrap seed included.
     pub options: EvalOptions,
     /// Averages over features: explainers, the control floor, baselines.
@@ -132,6 +206,7 @@ impl EvalReport {
             model,
             sae,
             judge,
+            explainer: String::new(),
             options,
             averages,
             features,
@@ -149,6 +224,9 @@ impl EvalReport {
             cell(&self.model),
             cell(&self.sae)
         );
+        if !self.explainer.is_empty() {
+            let _ = writeln!(s, "Explainer: {}\n", cell(&self.explainer));
+        }
         let _ = writeln!(
             s,
             "Judge: {} · {} sentences per explanation · {} non-activating texts added · bootstrap seed {} (95% intervals, 1000 resamples)\n",
@@ -220,6 +298,9 @@ impl EvalReport {
                 baselines.join(", ")
             );
         }
+        for task in o.tasks() {
+            self.classifier_tables(&mut s, task);
+        }
         if !self.failed.is_empty() {
             s.push_str("\n## Not evaluated\n\n");
             for f in &self.failed {
@@ -228,6 +309,80 @@ impl EvalReport {
         }
         s
     }
+}
+
+impl EvalReport {
+    /// The average and per-feature tables of one Delphi scorer.
+    fn classifier_tables(&self, s: &mut String, task: Task) {
+        let c = &self.options.classifier;
+        let _ = writeln!(
+            s,
+            "\n## {} (Delphi)\n\nBalanced accuracy over up to {} activating held-out examples ({} quantiles) and {} non-activating ones per feature and seed, {} per judge prompt, {} seed(s); interval: 95% bootstrap over features; spread: the average recomputed on each seed's examples (sd, range).\n",
+            capitalised(task.name()),
+            c.activating,
+            c.quantiles,
+            c.non_activating,
+            c.per_prompt,
+            self.options.reseeds.max(1)
+        );
+        s.push_str("| explainer | balanced accuracy | F1 | AUROC | features | missing examples | reseed spread |\n|---|---|---|---|---|---|---|\n");
+        for a in &self.averages {
+            let average = match task {
+                Task::Detection => a.detection.as_ref(),
+                Task::Fuzzing => a.fuzzing.as_ref(),
+            };
+            let Some(average) = average else { continue };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                a.name,
+                show(average.balanced_accuracy),
+                number(average.f1),
+                number(average.auroc),
+                average.features,
+                average.missing_examples,
+                average
+                    .reseed_spread
+                    .map_or("n/a".to_string(), |x| x.show())
+            );
+        }
+        s.push_str("\n| feature | explainer | balanced accuracy | F1 | AUROC | shown (+/−) | missing | reseed spread |\n|---|---|---|---|---|---|---|---|\n");
+        for f in &self.features {
+            for row in &f.scored {
+                let Some(result) = result_of(row, task) else {
+                    continue;
+                };
+                let Some(first) = result.first() else {
+                    continue;
+                };
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} | {}/{} | {} | {} |",
+                    f.feature,
+                    row.explainer,
+                    show(first.balanced_accuracy),
+                    number(first.f1),
+                    number(first.auroc),
+                    first.positives,
+                    first.negatives,
+                    first.missing,
+                    result.spread.map_or("n/a".to_string(), |x| x.show())
+                );
+            }
+        }
+    }
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+fn number(value: Option<f64>) -> String {
+    value.map_or("n/a".to_string(), |v| format!("{v:.2}"))
 }
 
 impl Average {
@@ -242,6 +397,8 @@ impl Average {
             missing_features: 0,
             explainer_spend: Spend::default(),
             judge_spend: Spend::default(),
+            detection: None,
+            fuzzing: None,
         }
     }
 }
@@ -273,6 +430,13 @@ fn explainer_average(name: &str, rows: &[&Scored], seed: u64) -> Average {
         average.explainer_spend.add(&r.explainer_spend);
         average.judge_spend.add(&r.judge_spend);
     }
+    let class = |task| {
+        let results: Vec<&ClassifierResult> =
+            rows.iter().filter_map(|r| result_of(r, task)).collect();
+        (!results.is_empty()).then(|| ClassAverage::of(&results, seed))
+    };
+    average.detection = class(Task::Detection);
+    average.fuzzing = class(Task::Fuzzing);
     average
 }
 
@@ -329,6 +493,8 @@ mod tests {
                 pearson: r.map(point),
                 seed: 0,
             }),
+            detection: None,
+            fuzzing: None,
             missing: Vec::new(),
         }
     }
@@ -341,6 +507,7 @@ mod tests {
             options: EvalOptions::default(),
             threshold: Some(1.0),
             held_out_texts: 10,
+            test_pool: (0, 0),
             control: None,
             control_spend: Spend::default(),
             scored: rows,
@@ -377,6 +544,72 @@ mod tests {
         assert!(md.contains("| sage | 0.60 ["), "{md}");
         assert!(
             md.contains("| 3 | sage |  | 0.40 [0.40, 0.40] | n/a | 10 text(s) |"),
+            "{md}"
+        );
+    }
+
+    fn detection(balanced: &[f64]) -> ClassifierResult {
+        let runs = balanced
+            .iter()
+            .enumerate()
+            .map(|(k, &b)| crate::eval::classify::ClassifierScore {
+                task: Task::Detection,
+                seed: k as u64,
+                positives: 10,
+                negatives: 10,
+                missing: 1,
+                confusion: Default::default(),
+                balanced_accuracy: Some(point(b)),
+                f1: Some(b),
+                auroc: None,
+                items: Vec::new(),
+            })
+            .collect();
+        ClassifierResult::of(runs)
+    }
+
+    #[test]
+    fn detection_table_averages_the_base_seed_and_spreads_over_reseeds() {
+        let mut a = scored(SAGE, Some(0.5), Some(0.5), 0);
+        a.detection = Some(detection(&[0.8, 0.6]));
+        let mut b = scored(SAGE, Some(0.5), Some(0.5), 0);
+        b.detection = Some(detection(&[0.6, 0.4]));
+        let options = EvalOptions {
+            scorers: vec![crate::eval::Scorer::Detection],
+            reseeds: 2,
+            ..EvalOptions::default()
+        };
+        let mut report = EvalReport::new(
+            "m".into(),
+            "s".into(),
+            "judge-model".into(),
+            options,
+            vec![feature(1, vec![a]), feature(2, vec![b])],
+            Vec::new(),
+        );
+        report.explainer = "explainer-model".into();
+        let d = report.averages[0].detection.as_ref().unwrap();
+        // Base seed: mean(0.8, 0.6) = 0.7. Per seed: 0.7 and 0.5, so the
+        // spread is mean 0.6, sd sqrt(2 * 0.01 / 1) = 0.1414, range 0.5-0.7.
+        assert!((d.balanced_accuracy.unwrap().estimate - 0.7).abs() < 1e-12);
+        assert_eq!((d.features, d.missing_examples), (2, 4));
+        let spread = d.reseed_spread.unwrap();
+        assert!((spread.mean - 0.6).abs() < 1e-12, "{spread:?}");
+        assert!((spread.sd - 0.02f64.sqrt()).abs() < 1e-12, "{spread:?}");
+        assert_eq!((spread.min, spread.max, spread.runs), (0.5, 0.7, 2));
+        assert!(report.averages[0].fuzzing.is_none());
+        let md = report.to_markdown();
+        assert!(md.contains("Explainer: explainer-model"), "{md}");
+        assert!(md.contains("## Detection (Delphi)"), "{md}");
+        assert!(!md.contains("## Fuzzing"), "{md}");
+        assert!(
+            md.contains(
+                "| sage | 0.70 [0.60, 0.80] | 0.70 | n/a | 2 | 4 | ±0.14 (0.50–0.70, 2 seeds) |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| 2 | sage | 0.60 [0.60, 0.60] | 0.60 | n/a | 10/10 | 1 | ±0.14 (0.40–0.60, 2 seeds) |"),
             "{md}"
         );
     }

@@ -16,3 +16,4 @@ pub use design::sentences_for;
 pub use learner::{Candidate, Dataset, Fit, assess, candidates, evaluate};
 pub use reasoner::HeuristicReasoner;
 pub use rule::{Rule, RuleError, RuleKind, TokenTest, predict_from_rule};
+pub use steps::rule_from_words;
