@@ -431,7 +431,7 @@ fn start_detection_server() -> (FakeServer, Arc<AtomicUsize>, Arc<AtomicUsize>) 
                     .is_some_and(|(n, _)| n.parse::<u32>().is_ok())
             })
             .collect();
-        if (calls.fetch_add(1, Ordering::SeqCst) + 1) % 4 == 0 {
+        if (calls.fetch_add(1, Ordering::SeqCst) + 1).is_multiple_of(4) {
             calls_out.fetch_add(1, Ordering::SeqCst);
             examples_out.fetch_add(listed.len(), Ordering::SeqCst);
             return Response::json(400, json!({"error": {"message": "scripted"}}));
