@@ -33,7 +33,8 @@ fn kind_name(kind: ExperimentKind) -> &'static str {
     }
 }
 
-/// Draws the experiments pane, newest first.
+/// Draws the experiments pane in design order; the selected experiment
+/// (the newest, while the app follows the session) is kept in view.
 pub fn render(frame: &mut Frame, area: Rect, view: &View) {
     let state = view.state;
     let cursor = view.app.cursor(Pane::Experiments);
