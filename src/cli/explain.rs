@@ -14,6 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sage::activation::ActivationSource;
 use sage::agent::{AgentConfig, GateMode, StopReason};
 use sage::config::Paths;
+use sage::model::WeightDtype;
 use sage::report::{Report, format_cost};
 use sage::session::run::{resume, start};
 use sage::session::{
@@ -81,6 +82,11 @@ pub struct ExplainArgs {
     /// Seed for every session (each feature's session mixes in its index).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Precision of the local model's products and SAE encoder: f32, bf16
+    /// (weights packed as bf16, f32 accumulation; activations stay f32) or
+    /// f16 (weights rounded to f16).
+    #[arg(long, default_value = "f32")]
+    pub dtype: WeightDtype,
 }
 
 /// How one feature went.
@@ -395,6 +401,7 @@ pub fn source_choice(args: &ExplainArgs) -> anyhow::Result<SourceChoice> {
                 model: model.clone(),
                 sae: sae.clone(),
                 corpus: args.corpus.clone(),
+                dtype: args.dtype,
             },
             _ => bail!(
                 "the local source needs --model and --sae (or pick --source neuronpedia / synthetic)"
