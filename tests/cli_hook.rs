@@ -189,11 +189,13 @@ fn unknown_architecture_is_named_with_the_supported_list() {
 
 #[test]
 fn mismatched_weight_names_tensor_and_both_shapes() {
+    // A hook inside block 0, so block 0 is read (only the blocks a hook
+    // needs are loaded).
     let dir = copy_fixture("llama-gqa");
     edit_config(dir.path(), |c| c["intermediate_size"] = 48.into());
     let out = sage(
         dir.path(),
-        &["--hook", "blocks.0.hook_resid_pre", "--text", "hi"],
+        &["--hook", "blocks.0.hook_resid_post", "--text", "hi"],
     );
     assert_fails_with(
         &out,
@@ -212,7 +214,7 @@ fn missing_weight_is_named() {
     edit_config(dir.path(), |c| c["model_type"] = "qwen3".into());
     let out = sage(
         dir.path(),
-        &["--hook", "blocks.0.hook_resid_pre", "--text", "hi"],
+        &["--hook", "blocks.0.hook_resid_post", "--text", "hi"],
     );
     assert_fails_with(&out, &["model.layers.0.self_attn.q_norm.weight", "missing"]);
 }
