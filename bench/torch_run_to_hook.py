@@ -5,7 +5,10 @@ after them (the model is truncated to 8 blocks and its final LayerNorm is
 replaced by the identity), under torch.inference_mode with a fixed thread
 count.
 
-Prints one JSON object: {"threads": N, "ms": {"1x64": median_ms, ...}}.
+With --dtype bf16 the weights are cast to bfloat16 (what a PyTorch user
+does to go faster; oneDNN then picks AMX or AVX512-BF16 where present).
+
+Prints one JSON object: {"threads": N, "dtype": D, "ms": {"1x64": median_ms, ...}}.
 
 With --save-dir DIR it also writes the full 12-layer model as a Hugging Face
 directory (plus a tokenizer.json copied from the parity fixtures) for the
@@ -22,7 +25,7 @@ from pathlib import Path
 import torch
 from transformers import GPT2Config, GPT2Model
 
-SHAPES = [(1, 64), (1, 256), (8, 64)]
+SHAPES = [(1, 64), (1, 256), (8, 64), (16, 64)]
 VOCAB = 1024
 STOP_LAYER = 8
 
@@ -51,6 +54,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, required=True)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--save-dir", type=Path)
+    parser.add_argument("--dtype", choices=["f32", "bf16"], default="f32")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -63,8 +67,10 @@ def main() -> None:
 
     model = GPT2Model(model_config(STOP_LAYER)).eval()
     model.ln_f = torch.nn.Identity()
+    if args.dtype == "bf16":
+        model = model.to(torch.bfloat16)
     ms = {f"{b}x{s}": time_shape(model, b, s, args.repeats) for b, s in SHAPES}
-    print(json.dumps({"threads": args.threads, "torch": torch.__version__, "ms": ms}))
+    print(json.dumps({"threads": args.threads, "dtype": args.dtype, "torch": torch.__version__, "ms": ms}))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 //! `run_to_hook` speed on GPT-2-small-shaped random weights (12 layers,
-//! d_model 768, 12 heads) to `blocks.8.hook_resid_pre`, for 1x64, 1x256 and
-//! 8x64 tokens, next to a plain candle matmul as the hardware reference.
+//! d_model 768, 12 heads) to `blocks.8.hook_resid_pre`, for 1x64, 1x256,
+//! 8x64 and 16x64 tokens, with the weights in f32 and in bf16 (`--dtype
+//! bf16`: the products' matrices packed as bf16 pairs), next to a plain
+//! candle matmul as the hardware reference.
 //!
 //! The vocabulary is cut to 1024 tokens to keep set-up cheap; it only sizes
 //! the embedding table, which is a row lookup and costs nothing measurable.
@@ -22,7 +24,7 @@ const LAYERS: usize = 12;
 const VOCAB: usize = 1024;
 const STOP_LAYER: usize = 8;
 
-fn random_gpt2() -> Gpt2 {
+fn random_gpt2(dtype: DType) -> Gpt2 {
     let dev = Device::Cpu;
     let mut weights = HashMap::new();
     let mut put = |name: String, shape: &[usize]| {
@@ -53,7 +55,7 @@ fn random_gpt2() -> Gpt2 {
         "vocab_size": VOCAB, "n_positions": 1024, "n_embd": D, "n_layer": LAYERS, "n_head": 12
     }))
     .unwrap();
-    Gpt2::new(&cfg, VarBuilder::from_tensors(weights, DType::F32, &dev)).unwrap()
+    Gpt2::new(&cfg, VarBuilder::from_tensors(weights, dtype, &dev)).unwrap()
 }
 
 fn flops(batch: usize, seq: usize) -> u64 {
@@ -63,13 +65,18 @@ fn flops(batch: usize, seq: usize) -> u64 {
 }
 
 fn bench_run_to_hook(c: &mut Criterion) {
-    let model = random_gpt2();
+    for (name, dtype) in [("f32", DType::F32), ("bf16", DType::BF16)] {
+        bench_dtype(c, name, &random_gpt2(dtype));
+    }
+}
+
+fn bench_dtype(c: &mut Criterion, name: &str, model: &Gpt2) {
     let hook = format!("blocks.{STOP_LAYER}.hook_resid_pre")
         .parse()
         .unwrap();
     let mut group = c.benchmark_group("run_to_hook");
     group.sample_size(10);
-    for (batch, seq) in [(1usize, 64usize), (1, 256), (8, 64)] {
+    for (batch, seq) in [(1usize, 64usize), (1, 256), (8, 64), (16, 64)] {
         let inputs: Vec<Vec<u32>> = (0..batch)
             .map(|b| {
                 (0..seq)
@@ -78,18 +85,15 @@ fn bench_run_to_hook(c: &mut Criterion) {
             })
             .collect();
         group.throughput(Throughput::Elements(flops(batch, seq)));
-        group.bench_function(
-            BenchmarkId::from_parameter(format!("{batch}x{seq}")),
-            |bench| {
-                bench.iter(|| {
-                    if batch == 1 {
-                        black_box(model.run_to_hook(&inputs[0], hook).unwrap());
-                    } else {
-                        black_box(model.run_to_hook_batch(&inputs, hook).unwrap());
-                    }
-                })
-            },
-        );
+        group.bench_function(BenchmarkId::new(name, format!("{batch}x{seq}")), |bench| {
+            bench.iter(|| {
+                if batch == 1 {
+                    black_box(model.run_to_hook(&inputs[0], hook).unwrap());
+                } else {
+                    black_box(model.run_to_hook_batch(&inputs, hook).unwrap());
+                }
+            })
+        });
     }
     group.finish();
 }

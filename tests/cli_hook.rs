@@ -189,11 +189,13 @@ fn unknown_architecture_is_named_with_the_supported_list() {
 
 #[test]
 fn mismatched_weight_names_tensor_and_both_shapes() {
+    // A hook inside block 0, so block 0 is read (only the blocks a hook
+    // needs are loaded).
     let dir = copy_fixture("llama-gqa");
     edit_config(dir.path(), |c| c["intermediate_size"] = 48.into());
     let out = sage(
         dir.path(),
-        &["--hook", "blocks.0.hook_resid_pre", "--text", "hi"],
+        &["--hook", "blocks.0.hook_resid_post", "--text", "hi"],
     );
     assert_fails_with(
         &out,
@@ -212,7 +214,7 @@ fn missing_weight_is_named() {
     edit_config(dir.path(), |c| c["model_type"] = "qwen3".into());
     let out = sage(
         dir.path(),
-        &["--hook", "blocks.0.hook_resid_pre", "--text", "hi"],
+        &["--hook", "blocks.0.hook_resid_post", "--text", "hi"],
     );
     assert_fails_with(&out, &["model.layers.0.self_attn.q_norm.weight", "missing"]);
 }
@@ -224,4 +226,71 @@ fn a_path_that_is_not_a_model_directory_is_explained() {
         &["--hook", "blocks.0.hook_resid_pre", "--text", "hi"],
     );
     assert_fails_with(&out, &["/no/such/model", "Hugging Face model directory"]);
+}
+
+/// The values of a `--json` run that must have succeeded.
+fn json_values(out: &Output) -> Vec<Vec<f32>> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_value(v["values"].clone()).unwrap()
+}
+
+#[test]
+fn dtype_bf16_runs_the_bf16_products_and_an_unknown_dtype_says_what_to_use() {
+    let args = |dtype: &'static str| {
+        [
+            "--hook",
+            "blocks.1.hook_resid_post",
+            "--token-ids",
+            "5,17,42,99",
+            "--json",
+            "--dtype",
+            dtype,
+        ]
+    };
+    let f32 = json_values(&sage(&fixture("gpt2"), &args("f32")));
+    let bf16 = json_values(&sage(&fixture("gpt2"), &args("bf16")));
+    let f16 = json_values(&sage(&fixture("gpt2"), &args("f16")));
+    assert_eq!(bf16.len(), f32.len());
+    assert_ne!(bf16, f32, "bf16 gave exactly the f32 values");
+    for (rows, name) in [(&bf16, "bf16"), (&f16, "f16")] {
+        for (a, b) in rows.iter().zip(&f32) {
+            let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+            let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            assert!(dot / (norm(a) * norm(b)) > 0.999, "{name}");
+        }
+    }
+    let out = sage(&fixture("gpt2"), &args("fp8"));
+    assert_fails_with(&out, &["fp8", "f32, bf16 or f16"]);
+}
+
+#[test]
+fn sage_paths_names_the_kernels_that_run_here() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sage"))
+        .args(["paths", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f32 = v["kernel_f32"].as_str().unwrap();
+    let bf16 = v["kernel_bf16"].as_str().unwrap();
+    let flags = v["cpu_flags"].as_str().unwrap();
+    // The choice follows the flags the same report lists.
+    let has = |flag: &str| flags.split(' ').any(|f| f == flag);
+    if has("avx512f") {
+        assert!(f32.contains("avx512"), "{f32} with {flags}");
+    } else if has("avx2") {
+        assert!(f32.contains("avx2"), "{f32} with {flags}");
+    }
+    if has("amx_bf16") {
+        assert!(bf16.contains("amx"), "{bf16}");
+    } else if has("avx512_bf16") {
+        assert!(bf16.contains("avx512-bf16"), "{bf16}");
+    } else {
+        assert!(bf16.contains("portable"), "{bf16}");
+    }
 }

@@ -15,6 +15,7 @@ use sage::activation::mining::{
 };
 use sage::activation::{ActivationSource as _, LocalSource};
 use sage::config::Paths;
+use sage::model::WeightDtype;
 use serde::{Deserialize, Serialize};
 
 use super::local::{LocalArgs, mine_with_progress, open_local_source};
@@ -127,6 +128,7 @@ impl DemoPack {
         let source = open_local_source(&LocalArgs::named(
             &self.model.display().to_string(),
             &self.sae.display().to_string(),
+            WeightDtype::F32,
         ))?;
         let n = source.info().n_features;
         let features: Vec<u32> = (0..n).collect();

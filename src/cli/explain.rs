@@ -15,6 +15,7 @@ use sage::activation::ActivationSource;
 use sage::agent::{AgentConfig, GateMode, StopReason};
 use sage::config::Paths;
 use sage::escape::{markdown, terminal};
+use sage::model::WeightDtype;
 use sage::net::strip_userinfo;
 use sage::report::{Report, format_cost};
 use sage::session::run::{resume, start};
@@ -87,6 +88,11 @@ pub struct ExplainArgs {
     /// unattended, so a stalled server must not hold it forever.
     #[arg(long, default_value_t = DEFAULT_MAX_MINUTES)]
     pub max_minutes: u64,
+    /// Precision of the local model's products and SAE encoder: f32, bf16
+    /// (weights packed as bf16, f32 accumulation; activations stay f32) or
+    /// f16 (weights rounded to f16).
+    #[arg(long, default_value = "f32")]
+    pub dtype: WeightDtype,
 }
 
 /// Most features one `sage explain` batch takes (each is a whole session).
@@ -409,6 +415,7 @@ pub fn source_choice(args: &ExplainArgs) -> anyhow::Result<SourceChoice> {
                 model: model.clone(),
                 sae: sae.clone(),
                 corpus: args.corpus.clone(),
+                dtype: args.dtype,
             },
             _ => bail!(
                 "the local source needs --model and --sae (or pick --source neuronpedia / synthetic)"

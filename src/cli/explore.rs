@@ -12,6 +12,7 @@ use indicatif::ProgressBar;
 use sage::activation::ActivationSource;
 use sage::agent::{Agent, AgentConfig, GateMode};
 use sage::config::{ConfigFile, Paths};
+use sage::model::WeightDtype;
 use sage::session::run::{resume, start};
 use sage::session::{Controls, Durability, Instruments, NewSession, SessionStore, replay};
 use sage::tui::keymap::Keymap;
@@ -97,6 +98,10 @@ pub struct ExploreArgs {
     /// demo (which brings its own): text files, .jsonl or a directory.
     #[arg(long)]
     pub corpus: Option<PathBuf>,
+    /// Precision of a local preset's model products and SAE encoder: f32,
+    /// bf16 (weights packed as bf16, f32 accumulation) or f16.
+    #[arg(long, default_value = "f32")]
+    pub dtype: WeightDtype,
     /// Appearance.
     #[command(flatten)]
     pub look: LookArgs,
@@ -116,6 +121,17 @@ pub fn run(args: ExploreArgs) -> anyhow::Result<()> {
             }
             _ => bail!(
                 "--corpus applies to local presets other than demo (gpt2-small-res-jb); preset `{}` brings its own examples",
+                preset.preset.name
+            ),
+        }
+    }
+    if args.dtype != WeightDtype::F32 {
+        match &mut preset.source {
+            SourceChoice::Local { dtype, .. } if preset.preset.name != presets::DEMO => {
+                *dtype = args.dtype;
+            }
+            _ => bail!(
+                "--dtype applies to local presets other than demo (gpt2-small-res-jb); preset `{}` runs in f32 (its mined examples were made that way)",
                 preset.preset.name
             ),
         }

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use anyhow::Context as _;
-use sage::model::{HookPoint, LoadOptions};
+use sage::model::{HookPoint, LoadOptions, WeightDtype};
 use sage::open::load_model;
 
 use super::input::{BosArgs, parse_token_ids};
@@ -31,6 +31,11 @@ pub struct HookArgs {
     /// BOS handling for --text.
     #[command(flatten)]
     pub bos: BosArgs,
+    /// Precision of the model's products: f32, bf16 (weights packed as
+    /// bf16 and accumulated in f32; activations stay f32) or f16 (weights
+    /// rounded to f16, products in f32).
+    #[arg(long, default_value = "f32")]
+    pub dtype: WeightDtype,
 }
 
 /// What `--json` prints; one row of `values` per token.
@@ -46,7 +51,12 @@ struct HookOutput {
 
 /// Loads the model, runs it to the hook and prints the result.
 pub fn run(args: HookArgs) -> anyhow::Result<()> {
-    let loaded = load_model(&args.model, &LoadOptions::default())
+    // Only the blocks the pass runs are read and packed.
+    let options = LoadOptions {
+        blocks: Some(args.hook.blocks_needed()),
+        ..LoadOptions::cpu(args.dtype)
+    };
+    let loaded = load_model(&args.model, &options)
         .with_context(|| format!("loading model `{}`", args.model))?;
     let token_ids = match (&args.text, &args.token_ids) {
         (Some(text), _) => {

@@ -12,6 +12,7 @@ use sage::activation::synthetic::SyntheticSource;
 use sage::agent::AgentConfig;
 use sage::config::{ConfigFile, Paths};
 use sage::llm::{BaseUrls, LlmClient, LlmConfig, build_client};
+use sage::model::WeightDtype;
 use sage::reasoner::heuristic::HeuristicReasoner;
 use sage::reasoner::{LlmReasoner, Reasoner, ReasonerSpec};
 use sage::session::{LogHeader, SourceRecord};
@@ -35,6 +36,9 @@ pub enum SourceChoice {
         /// Corpus to mine top examples from; without one the source has
         /// no exemplars.
         corpus: Option<PathBuf>,
+        /// Precision of the model's products (`--dtype`; a resumed session
+        /// runs in f32, as its header does not record one).
+        dtype: WeightDtype,
     },
     /// A Neuronpedia(-compatible) server.
     Neuronpedia {
@@ -58,6 +62,7 @@ impl SourceChoice {
                 model: model.clone(),
                 sae: sae.clone(),
                 corpus: corpus.as_ref().map(PathBuf::from),
+                dtype: WeightDtype::F32,
             },
             Some(SourceRecord::Neuronpedia {
                 model_id,
@@ -77,7 +82,9 @@ impl SourceChoice {
     pub fn record(&self) -> SourceRecord {
         match self {
             SourceChoice::Synthetic => SourceRecord::Synthetic,
-            SourceChoice::Local { model, sae, corpus } => SourceRecord::Local {
+            SourceChoice::Local {
+                model, sae, corpus, ..
+            } => SourceRecord::Local {
                 model: model.clone(),
                 sae: sae.clone(),
                 corpus: corpus.as_ref().map(|p| {
@@ -110,6 +117,7 @@ impl SourceChoice {
                 model: model.to_string(),
                 sae: sae.to_string(),
                 corpus: None,
+                dtype: WeightDtype::F32,
             }
         }
     }
@@ -129,8 +137,13 @@ pub fn activation_source_for(
 ) -> anyhow::Result<Arc<dyn ActivationSource>> {
     match choice {
         SourceChoice::Synthetic => Ok(Arc::new(SyntheticSource::new())),
-        SourceChoice::Local { model, sae, corpus } => {
-            let source = open_local_source(&LocalArgs::named(model, sae))?;
+        SourceChoice::Local {
+            model,
+            sae,
+            corpus,
+            dtype,
+        } => {
+            let source = open_local_source(&LocalArgs::named(model, sae, *dtype))?;
             Ok(Arc::new(match corpus {
                 Some(path) => with_corpus(source, path, features)?,
                 None => source,
@@ -208,6 +221,7 @@ mod tests {
                 model: "/models/gpt2".into(),
                 sae: "gpt2-small-res-jb/blocks.8.hook_resid_pre".into(),
                 corpus: Some("/data/corpus".into()),
+                dtype: WeightDtype::F32,
             },
             SourceChoice::Neuronpedia {
                 model_id: "gpt2-small".into(),
@@ -234,6 +248,7 @@ mod tests {
                 model: "gpt2".into(),
                 sae: "some-sae".into(),
                 corpus: None,
+                dtype: WeightDtype::F32,
             }
         );
     }

@@ -14,7 +14,7 @@ use sage::activation::{ActivationSource as _, LocalSource};
 use sage::config::Paths;
 use sage::hub::HubSettings;
 use sage::hub::registry::Registry;
-use sage::model::{HookPoint, LoadOptions as ModelLoadOptions};
+use sage::model::{HookPoint, LoadOptions as ModelLoadOptions, WeightDtype};
 use sage::open::{load_model, open_sae};
 use sage::sae::{LoadOptions, SaeFormat, check_model_name};
 
@@ -44,12 +44,18 @@ pub struct LocalArgs {
     /// Run even though the SAE names a different model than --model.
     #[arg(long)]
     pub ignore_model_name: bool,
+    /// Precision of the model's products: f32, bf16 (weights packed as
+    /// bf16 and accumulated in f32; activations stay f32; the SAE
+    /// encoder too) or f16 (weights
+    /// rounded to f16, products in f32).
+    #[arg(long, default_value = "f32")]
+    pub dtype: WeightDtype,
 }
 
 impl LocalArgs {
-    /// A model and SAE with every other option at its default (how the
-    /// agent commands name a local source).
-    pub fn named(model: &str, sae: &str) -> LocalArgs {
+    /// A model and SAE run in `dtype`, with every other option at its
+    /// default (how the agent commands name a local source).
+    pub fn named(model: &str, sae: &str, dtype: WeightDtype) -> LocalArgs {
         LocalArgs {
             model: Some(model.to_string()),
             sae: Some(sae.to_string()),
@@ -60,6 +66,7 @@ impl LocalArgs {
                 no_prepend_bos: false,
             },
             ignore_model_name: false,
+            dtype,
         }
     }
 }
@@ -71,8 +78,6 @@ pub fn open_local_source(args: &LocalArgs) -> anyhow::Result<LocalSource> {
             "--model and --sae are required to run a model locally (for Neuronpedia use --source neuronpedia --model-id ID --sae-id ID)"
         );
     };
-    let loaded = load_model(model, &ModelLoadOptions::default())
-        .with_context(|| format!("loading model `{model}`"))?;
     let options = LoadOptions {
         format: args.sae_format,
         hook: args.hook,
@@ -96,12 +101,26 @@ pub fn open_local_source(args: &LocalArgs) -> anyhow::Result<LocalSource> {
             .join()
             .map_err(|_| anyhow::anyhow!("the SAE loader thread panicked"))?
     })
-    .with_context(|| format!("loading SAE `{sae_spec}`"))?;
+    .with_context(|| format!("loading SAE `{sae_spec}`"))?
+    .with_encoder_dtype(args.dtype);
     for note in &sae.info().notes {
         eprintln!("note: {note}");
     }
+    // The SAE's hook is the only one this source runs to: later blocks are
+    // never read or packed.
+    let model_options = ModelLoadOptions {
+        blocks: Some(sae.info().hook.blocks_needed()),
+        ..ModelLoadOptions::cpu(args.dtype)
+    };
+    let mut loaded =
+        load_model(model, &model_options).with_context(|| format!("loading model `{model}`"))?;
     if !args.ignore_model_name {
         check_model_name(&sae, &loaded.name)?;
+    }
+    if args.dtype != WeightDtype::F32 {
+        // Another instrument: its mined examples are cached apart and its
+        // sessions say which precision ran.
+        loaded.name = format!("{}@{}", loaded.name, args.dtype);
     }
     Ok(LocalSource::new(loaded, sae, sae_spec, args.bos.choice())?)
 }

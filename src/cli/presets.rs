@@ -4,6 +4,7 @@
 
 use sage::activation::synthetic::SyntheticSource;
 use sage::config::Paths;
+use sage::model::WeightDtype;
 use sage::tui::start::Preset;
 
 use super::demo::DemoPack;
@@ -51,6 +52,7 @@ pub fn all(paths: &Paths) -> Vec<NamedPreset> {
                 model: "gpt2".into(),
                 sae: "gpt2-small-res-jb/blocks.8.hook_resid_pre".into(),
                 corpus: None,
+                dtype: WeightDtype::F32,
             },
         },
         NamedPreset {
@@ -97,6 +99,7 @@ fn demo_preset(paths: &Paths) -> NamedPreset {
             model: model.display().to_string(),
             sae: dir.join("sae").display().to_string(),
             corpus: Some(dir.join("corpus")),
+            dtype: WeightDtype::F32,
         },
     }
 }

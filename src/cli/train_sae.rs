@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use sage::activation::mining::Corpus;
-use sage::model::{HookPoint, LoadOptions};
+use sage::model::{HookPoint, LoadOptions, WeightDtype};
 use sage::open::load_model;
 use sage::train::{self, TrainConfig, train, write_sae_dir};
 
@@ -57,6 +57,11 @@ pub struct TrainSaeArgs {
     /// Dtype of the saved weights.
     #[arg(long, value_enum, default_value_t = SaveDtype::Float32)]
     pub dtype: SaveDtype,
+    /// Precision of the model's products while it makes the training
+    /// activations: f32, bf16 (weights packed as bf16, f32 accumulation)
+    /// or f16. (`--dtype` names the saved SAE's dtype here.)
+    #[arg(long, default_value = "f32")]
+    pub model_dtype: WeightDtype,
 }
 
 /// Weight precision on disk.
@@ -70,7 +75,11 @@ pub enum SaveDtype {
 
 /// Loads the model, trains, writes the directory and prints the metrics.
 pub fn run(args: TrainSaeArgs) -> anyhow::Result<()> {
-    let model = load_model(&args.model, &LoadOptions::default())
+    let options = LoadOptions {
+        blocks: Some(args.hook.blocks_needed()),
+        ..LoadOptions::cpu(args.model_dtype)
+    };
+    let model = load_model(&args.model, &options)
         .with_context(|| format!("loading model {}", args.model))?;
     let config = TrainConfig {
         hook: args.hook,

@@ -70,6 +70,14 @@ pub(crate) fn run_blocks<B: Block>(
     ctx: &Context,
     stop: HookPoint,
 ) -> Result<Tensor, ModelError> {
+    let needed = stop.blocks_needed();
+    if needed > blocks.len() {
+        return Err(ModelError::LayerNotLoaded {
+            hook: stop,
+            needed,
+            loaded: blocks.len(),
+        });
+    }
     for (layer, block) in blocks.iter().enumerate() {
         let here = |kind: HookKind| layer == stop.layer && stop.kind == kind;
         if here(HookKind::ResidPre) {
@@ -95,6 +103,10 @@ pub(crate) fn run_blocks<B: Block>(
         if here(HookKind::ResidPost) {
             return Ok(x);
         }
+    }
+    if stop.kind == HookKind::ResidPre && stop.layer == blocks.len() {
+        // The input of a block that was not loaded: everything before it ran.
+        return Ok(x);
     }
     Err(ModelError::HookOutOfRange {
         hook: stop,

@@ -93,6 +93,16 @@ pub struct Gemma2 {
 impl Gemma2 {
     /// Builds the model from its config and a VarBuilder over HF tensor names.
     pub fn new(cfg: &Gemma2Config, vb: VarBuilder) -> Result<Gemma2, ModelError> {
+        Gemma2::with_blocks(cfg, vb, cfg.num_hidden_layers)
+    }
+
+    /// The same with only the first `blocks` blocks read and packed (a pass
+    /// that stops early needs no more).
+    pub fn with_blocks(
+        cfg: &Gemma2Config,
+        vb: VarBuilder,
+        blocks: usize,
+    ) -> Result<Gemma2, ModelError> {
         let vb = under_optional_prefix(vb, "model", "embed_tokens.weight");
         let d = cfg.hidden_size;
         let eps = cfg.rms_norm_eps;
@@ -105,7 +115,7 @@ impl Gemma2 {
         }
         .checked()?;
         let act = Activation::parse(&cfg.hidden_activation)?;
-        let blocks = (0..cfg.num_hidden_layers)
+        let blocks = (0..blocks.min(cfg.num_hidden_layers))
             .map(|i| {
                 let vb = vb.pp(format!("layers.{i}"));
                 let sliding = match &cfg.layer_types {

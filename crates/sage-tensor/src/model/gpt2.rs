@@ -71,6 +71,16 @@ pub struct Gpt2 {
 impl Gpt2 {
     /// Builds the model from its config and a VarBuilder over HF tensor names.
     pub fn new(cfg: &Gpt2Config, vb: VarBuilder) -> Result<Gpt2, ModelError> {
+        Gpt2::with_blocks(cfg, vb, cfg.n_layer)
+    }
+
+    /// The same with only the first `blocks` blocks read and packed (a pass
+    /// that stops early needs no more).
+    pub fn with_blocks(
+        cfg: &Gpt2Config,
+        vb: VarBuilder,
+        blocks: usize,
+    ) -> Result<Gpt2, ModelError> {
         let vb = under_optional_prefix(vb, "transformer", "wte.weight");
         let d = cfg.n_embd;
         let inner = cfg.n_inner.unwrap_or(4 * d);
@@ -90,7 +100,7 @@ impl Gpt2 {
                 message: format!("n_embd {d} is not a multiple of n_head {}", cfg.n_head),
             });
         }
-        let blocks = (0..cfg.n_layer)
+        let blocks = (0..blocks.min(cfg.n_layer))
             .map(|i| {
                 let vb = vb.pp(format!("h.{i}"));
                 Ok(Gpt2Block {

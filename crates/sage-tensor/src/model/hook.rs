@@ -66,6 +66,16 @@ impl HookPoint {
     pub fn new(layer: usize, kind: HookKind) -> HookPoint {
         HookPoint { layer, kind }
     }
+
+    /// How many blocks a pass to this hook runs: a block's `hook_resid_pre`
+    /// is its input, so only the blocks before it; any other hook also
+    /// needs its own block.
+    pub fn blocks_needed(self) -> usize {
+        match self.kind {
+            HookKind::ResidPre => self.layer,
+            _ => self.layer + 1,
+        }
+    }
 }
 
 impl fmt::Display for HookPoint {

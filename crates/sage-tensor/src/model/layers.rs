@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use candle_core::Tensor;
+use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
 
 use super::ModelError;
 use super::gemm::{self, Epilogue};
 use super::packed_affine::PackedAffine;
-use super::weights::tensor;
+use super::weights::{matrix, tensor};
 
 /// `x @ w + b` over the last dimension of `x`.
 #[derive(Debug, Clone)]
@@ -28,12 +28,18 @@ pub(crate) enum Affine {
 
 impl Affine {
     /// Packs `w` (`[in, out]`) and `b` for the CPU kernel when it can run
-    /// here, else keeps them as they are.
+    /// here, else keeps them as they are (widened to f32 on the CPU, where
+    /// the general path multiplies f32).
     fn new(w: Tensor, b: Option<Tensor>) -> Result<Affine, ModelError> {
-        Ok(match PackedAffine::pack(&w, b.as_ref())? {
-            Some(packed) => Affine::Packed(Arc::new(packed)),
-            None => Affine::General { w, b },
-        })
+        if let Some(packed) = PackedAffine::pack(&w, b.as_ref())? {
+            return Ok(Affine::Packed(Arc::new(packed)));
+        }
+        let w = if w.device().is_cpu() {
+            w.to_dtype(DType::F32)?
+        } else {
+            w
+        };
+        Ok(Affine::General { w, b })
     }
 
     /// Loads an HF `nn.Linear` (`weight` is `[out, in]`).
@@ -43,14 +49,14 @@ impl Affine {
         d_out: usize,
         bias: bool,
     ) -> Result<Affine, ModelError> {
-        let w = tensor(vb, "weight", &[d_out, d_in])?.t()?;
+        let w = matrix(vb, "weight", &[d_out, d_in])?.t()?;
         let b = bias.then(|| tensor(vb, "bias", &[d_out])).transpose()?;
         Affine::new(w, b)
     }
 
     /// Loads a GPT-2 `Conv1D` (`weight` is already `[in, out]`, always biased).
     pub(crate) fn conv1d(vb: &VarBuilder, d_in: usize, d_out: usize) -> Result<Affine, ModelError> {
-        let w = tensor(vb, "weight", &[d_in, d_out])?;
+        let w = matrix(vb, "weight", &[d_in, d_out])?;
         let b = Some(tensor(vb, "bias", &[d_out])?);
         Affine::new(w, b)
     }

@@ -154,6 +154,16 @@ impl Llama {
     /// Builds the model from its config and a VarBuilder over HF tensor
     /// names (`model.layers.N...`, or the same without `model.`).
     pub fn new(cfg: &LlamaConfig, vb: VarBuilder) -> Result<Llama, ModelError> {
+        Llama::with_blocks(cfg, vb, cfg.num_hidden_layers)
+    }
+
+    /// The same with only the first `blocks` blocks read and packed (a pass
+    /// that stops early needs no more).
+    pub fn with_blocks(
+        cfg: &LlamaConfig,
+        vb: VarBuilder,
+        blocks: usize,
+    ) -> Result<Llama, ModelError> {
         let vb = under_optional_prefix(vb, "model", "embed_tokens.weight");
         let (d, hd, h, kvh) = (
             cfg.hidden_size,
@@ -173,7 +183,7 @@ impl Llama {
         .checked()?;
         let act = Activation::parse(&cfg.hidden_act)?;
         let eps = cfg.rms_norm_eps;
-        let blocks = (0..cfg.num_hidden_layers)
+        let blocks = (0..blocks.min(cfg.num_hidden_layers))
             .map(|i| {
                 let vb = vb.pp(format!("layers.{i}"));
                 Ok(LlamaBlock {

@@ -25,8 +25,82 @@ pub const SUPPORTED_ARCHITECTURES: &[&str] = &["gpt2", "llama", "qwen2", "qwen3"
 pub struct LoadOptions {
     /// Device the weights are placed on.
     pub device: Device,
-    /// Weight dtype (activations are returned as f32 regardless).
+    /// Weight dtype (activations are returned as f32 regardless). On the
+    /// CPU only the products' matrices take it (bf16 ones are packed for
+    /// the bf16 kernels, f16 ones widened to f32); norms, embeddings,
+    /// biases and the residual stream stay f32.
     pub dtype: DType,
+    /// Read and pack only the first N blocks (`HookPoint::blocks_needed`
+    /// of the one hook a command runs to); `None` loads them all.
+    pub blocks: Option<usize>,
+}
+
+impl LoadOptions {
+    /// The CPU with the products' weights in `dtype`.
+    pub fn cpu(dtype: WeightDtype) -> LoadOptions {
+        LoadOptions {
+            device: Device::Cpu,
+            dtype: dtype.candle(),
+            blocks: None,
+        }
+    }
+}
+
+/// The precision a command runs a model's products in (`--dtype`), so the
+/// app can choose one without naming candle's types.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum WeightDtype {
+    /// f32 weights and products.
+    #[default]
+    F32,
+    /// bf16 weights, products accumulated in f32.
+    Bf16,
+    /// f16-rounded weights (products in f32: no CPU kernel takes f16).
+    F16,
+}
+
+impl WeightDtype {
+    /// The candle dtype.
+    pub fn candle(self) -> DType {
+        match self {
+            WeightDtype::F32 => DType::F32,
+            WeightDtype::Bf16 => DType::BF16,
+            WeightDtype::F16 => DType::F16,
+        }
+    }
+
+    /// The name `--dtype` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            WeightDtype::F32 => "f32",
+            WeightDtype::Bf16 => "bf16",
+            WeightDtype::F16 => "f16",
+        }
+    }
+}
+
+impl std::fmt::Display for WeightDtype {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A `--dtype` value that is not one of f32, bf16, f16.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown dtype `{0}`: use f32, bf16 or f16")]
+pub struct UnknownDtype(pub String);
+
+impl std::str::FromStr for WeightDtype {
+    type Err = UnknownDtype;
+
+    fn from_str(s: &str) -> Result<WeightDtype, UnknownDtype> {
+        match s.to_ascii_lowercase().as_str() {
+            "f32" | "float32" => Ok(WeightDtype::F32),
+            "bf16" | "bfloat16" => Ok(WeightDtype::Bf16),
+            "f16" | "float16" => Ok(WeightDtype::F16),
+            _ => Err(UnknownDtype(s.to_string())),
+        }
+    }
 }
 
 impl Default for LoadOptions {
@@ -34,6 +108,7 @@ impl Default for LoadOptions {
         LoadOptions {
             device: Device::Cpu,
             dtype: DType::F32,
+            blocks: None,
         }
     }
 }
@@ -81,7 +156,7 @@ pub fn load_hf_dir(dir: &Path, opts: &LoadOptions) -> Result<LoadedModel, ModelE
     // writes them, and like every HF loader we assume no other process
     // rewrites a checkpoint while it is being read.
     let vb = unsafe { VarBuilder::from_mmaped_safetensors(&files, opts.dtype, &opts.device)? };
-    let model = build_model(&config, vb).map_err(|e| match e {
+    let model = build_model(&config, vb, opts.blocks).map_err(|e| match e {
         ModelError::Config { message, .. } => ModelError::Config {
             path: config_path.display().to_string(),
             message,
@@ -102,20 +177,31 @@ pub fn load_hf_dir(dir: &Path, opts: &LoadOptions) -> Result<LoadedModel, ModelE
     })
 }
 
-/// Builds the right family for a parsed config.json over HF-named weights.
+/// Builds the right family for a parsed config.json over HF-named weights,
+/// with its first `blocks` blocks (`None`: all of them).
 pub fn build_model(
     config: &serde_json::Value,
     vb: VarBuilder,
+    blocks: Option<usize>,
 ) -> Result<Box<dyn HookedModel>, ModelError> {
     let arch = architecture(config)?;
+    let blocks = blocks.unwrap_or(usize::MAX);
     Ok(match arch.as_str() {
-        "gpt2" => Box::new(Gpt2::new(&parse::<Gpt2Config>(config)?, vb)?),
+        "gpt2" => Box::new(Gpt2::with_blocks(
+            &parse::<Gpt2Config>(config)?,
+            vb,
+            blocks,
+        )?),
         "llama" | "qwen2" | "qwen3" => {
             let mut cfg = parse::<LlamaConfig>(config)?;
             cfg.model_type = arch;
-            Box::new(Llama::new(&cfg, vb)?)
+            Box::new(Llama::with_blocks(&cfg, vb, blocks)?)
         }
-        "gemma2" => Box::new(Gemma2::new(&parse::<Gemma2Config>(config)?, vb)?),
+        "gemma2" => Box::new(Gemma2::with_blocks(
+            &parse::<Gemma2Config>(config)?,
+            vb,
+            blocks,
+        )?),
         _ => return Err(ModelError::UnknownArchitecture { name: arch }),
     })
 }
@@ -291,6 +377,53 @@ mod tests {
                 "{name}: bf16 error {err} vs scale {scale}"
             );
         }
+    }
+
+    #[test]
+    fn a_model_loaded_to_a_hook_matches_the_full_model_there_and_refuses_deeper_hooks() {
+        let ids = [5, 17, 42, 99];
+        for name in ["gpt2", "llama-gqa", "gemma2"] {
+            let full = load_hf_dir(&fixture(name), &LoadOptions::default()).unwrap();
+            for hook in ["blocks.1.hook_resid_pre", "blocks.0.hook_mlp_out"] {
+                let hook: crate::model::HookPoint = hook.parse().unwrap();
+                let opts = LoadOptions {
+                    blocks: Some(hook.blocks_needed()),
+                    ..LoadOptions::default()
+                };
+                let short = load_hf_dir(&fixture(name), &opts).unwrap();
+                let a: Vec<Vec<f32>> = full
+                    .model
+                    .run_to_hook(&ids, hook)
+                    .unwrap()
+                    .to_vec2()
+                    .unwrap();
+                let b: Vec<Vec<f32>> = short
+                    .model
+                    .run_to_hook(&ids, hook)
+                    .unwrap()
+                    .to_vec2()
+                    .unwrap();
+                assert_eq!(a, b, "{name} {hook}");
+                // The depth it reports is still the checkpoint's.
+                assert_eq!(short.model.n_layers(), full.model.n_layers());
+                let deeper = "blocks.1.hook_resid_post".parse().unwrap();
+                let err = short.model.run_to_hook(&ids, deeper).unwrap_err();
+                assert!(
+                    matches!(err, ModelError::LayerNotLoaded { needed: 2, .. }),
+                    "{name}: {err}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn dtype_names_parse_and_unknown_ones_say_what_to_use() {
+        for d in [WeightDtype::F32, WeightDtype::Bf16, WeightDtype::F16] {
+            assert_eq!(d.name().parse::<WeightDtype>(), Ok(d));
+        }
+        assert_eq!("BFloat16".parse::<WeightDtype>(), Ok(WeightDtype::Bf16));
+        let err = "fp8".parse::<WeightDtype>().unwrap_err();
+        assert!(err.to_string().contains("f32, bf16 or f16"), "{err}");
     }
 
     #[test]

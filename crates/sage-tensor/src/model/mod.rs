@@ -9,6 +9,7 @@
 mod attention;
 mod batch;
 mod blocks;
+pub mod cpu;
 mod fastmath;
 mod fused_attention;
 pub(crate) mod gemm;
@@ -27,7 +28,8 @@ mod weights;
 
 pub use hook::{HookKind, HookParseError, HookPoint};
 pub use load::{
-    LoadOptions, LoadedModel, SUPPORTED_ARCHITECTURES, build_model, load_hf_dir, load_local,
+    LoadOptions, LoadedModel, SUPPORTED_ARCHITECTURES, UnknownDtype, WeightDtype, build_model,
+    load_hf_dir, load_local,
 };
 pub use rope::RopeParameters;
 pub use tokenizer::ModelTokenizer;
@@ -70,6 +72,19 @@ pub enum ModelError {
         hook: HookPoint,
         /// The deepest valid layer index.
         max_layer: usize,
+    },
+    /// The hook lies past the blocks the model was loaded with
+    /// ([`LoadOptions::blocks`]).
+    #[error(
+        "hook `{hook}` needs the first {needed} blocks but the model was loaded with {loaded}; load it with more blocks (LoadOptions::blocks)"
+    )]
+    LayerNotLoaded {
+        /// The requested hook.
+        hook: HookPoint,
+        /// Blocks the hook needs.
+        needed: usize,
+        /// Blocks loaded.
+        loaded: usize,
     },
     /// An empty token sequence was given.
     #[error("empty input: give at least one token (a non-empty --text or --token-ids)")]

@@ -1,13 +1,36 @@
 //! Shape-checked tensor lookup, so a wrong checkpoint fails with the tensor's
 //! name, the expected shape and the one found instead of a bare candle error.
 
-use candle_core::Tensor;
+use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
 
 use super::ModelError;
 
 /// Fetches `name` under `vb`'s prefix and checks it has exactly `shape`.
+/// On the CPU everything but the matrices of the products ([`matrix`]) is
+/// f32 whatever the load dtype: norms, embeddings and biases are small, and
+/// the residual stream stays f32 (a bf16 load only changes the products).
 pub(crate) fn tensor(vb: &VarBuilder, name: &str, shape: &[usize]) -> Result<Tensor, ModelError> {
+    let dtype = if vb.device().is_cpu() {
+        DType::F32
+    } else {
+        vb.dtype()
+    };
+    lookup(vb, name, shape, dtype)
+}
+
+/// A product's weight matrix, in the load dtype (the packed kernels take
+/// bf16 as bf16 pairs).
+pub(crate) fn matrix(vb: &VarBuilder, name: &str, shape: &[usize]) -> Result<Tensor, ModelError> {
+    lookup(vb, name, shape, vb.dtype())
+}
+
+fn lookup(
+    vb: &VarBuilder,
+    name: &str,
+    shape: &[usize],
+    dtype: DType,
+) -> Result<Tensor, ModelError> {
     let full = match vb.prefix() {
         p if p.is_empty() => name.to_string(),
         p => format!("{p}.{name}"),
@@ -18,7 +41,7 @@ pub(crate) fn tensor(vb: &VarBuilder, name: &str, shape: &[usize]) -> Result<Ten
             expected: shape.to_vec(),
         });
     }
-    let t = vb.get_unchecked(name)?;
+    let t = vb.get_unchecked_dtype(name, dtype)?;
     if t.dims() != shape {
         return Err(ModelError::WeightShape {
             name: full,
@@ -55,7 +78,7 @@ pub(crate) fn embed(table: &Tensor, ids: &Tensor) -> Result<Tensor, ModelError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use candle_core::{DType, Device};
+    use candle_core::Device;
     use std::collections::HashMap;
 
     fn builder() -> VarBuilder<'static> {

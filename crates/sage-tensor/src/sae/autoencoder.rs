@@ -18,6 +18,7 @@ use super::norm::InputNorm;
 use super::residual::InputTransform;
 use super::topk::topk_mask;
 use super::{SaeError, SaeInfo};
+use crate::model::WeightDtype;
 use crate::model::gemm::{self, Epilogue};
 use crate::model::packed_affine::PackedAffine;
 
@@ -90,6 +91,8 @@ pub struct Sae {
     /// encode (mining encodes every latent for every batch); `None` inside
     /// when this CPU or device has no packed kernel.
     packed_encoder: OnceLock<Option<Arc<PackedAffine>>>,
+    /// The precision of the full encoder's product (`--dtype`).
+    encoder_dtype: WeightDtype,
 }
 
 /// Replaces `out`'s contents with a tensor's values, row-major (the slow
@@ -172,6 +175,7 @@ impl Sae {
             norm,
             info,
             packed_encoder: OnceLock::new(),
+            encoder_dtype: WeightDtype::F32,
         })
     }
 
@@ -209,6 +213,16 @@ impl Sae {
     /// per-release override, as SAELens's `config_overrides`).
     pub fn with_center_writing_weights(mut self, center: Option<bool>) -> Sae {
         self.info.center_writing_weights = center;
+        self
+    }
+
+    /// The same SAE with its full encoder's product in `dtype` (bf16:
+    /// `W_enc` packed as bf16 pairs for the bf16 kernels, like the model's
+    /// projections under `--dtype bf16`); inputs and feature activations
+    /// stay f32.
+    pub fn with_encoder_dtype(mut self, dtype: WeightDtype) -> Sae {
+        self.encoder_dtype = dtype;
+        self.packed_encoder = OnceLock::new();
         self
     }
 
@@ -307,7 +321,8 @@ impl Sae {
     fn packed_encoder(&self) -> Option<&PackedAffine> {
         self.packed_encoder
             .get_or_init(|| {
-                PackedAffine::pack(&self.w_enc, Some(&self.b_enc))
+                let w = self.w_enc.to_dtype(self.encoder_dtype.candle()).ok()?;
+                PackedAffine::pack(&w, Some(&self.b_enc))
                     .ok()
                     .flatten()
                     .map(Arc::new)

@@ -55,7 +55,7 @@ pub(crate) fn gelu_tanh(x: f32) -> f32 {
 /// Whether the 8-lane kernels can run on this CPU.
 #[cfg(target_arch = "x86_64")]
 pub(crate) fn has_avx2_fma() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    super::cpu::avx2_fma()
 }
 
 /// Applies [`gelu_tanh`] in place.

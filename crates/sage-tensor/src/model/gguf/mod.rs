@@ -243,7 +243,7 @@ pub fn load_gguf(path: &Path, opts: &LoadOptions) -> Result<LoadedModel, ModelEr
         .and_then(|v| v.as_u64())
         .and_then(|id| u32::try_from(id).ok());
     let vb = VarBuilder::from_tensors(ckpt.tensors, opts.dtype, &opts.device);
-    let model = build_model(&ckpt.config, vb)?;
+    let model = build_model(&ckpt.config, vb, opts.blocks)?;
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
