@@ -8,9 +8,14 @@ fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) if err.is::<cli::PartialFailure>() => {
+            eprintln!("{err}");
+            std::process::ExitCode::FAILURE
+        }
         Err(err) => {
             eprintln!("error: {err:#}");
-            std::process::ExitCode::FAILURE
+            let usage = err.chain().any(|cause| cause.is::<cli::UsageError>());
+            std::process::ExitCode::from(if usage { 2 } else { 1 })
         }
     }
 }

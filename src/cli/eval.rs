@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use futures::StreamExt;
 use sage::activation::ActivationSource;
 use sage::config::Paths;
@@ -16,13 +16,15 @@ use sage::eval::{
     evaluation_of, one_shot, plot,
 };
 use sage::llm::LlmClient;
+use sage::reasoner::one_line_reason;
 use sage::report::Report;
 use sage::session::{SessionStore, now_ms};
 
 use super::explain::{
-    ExplainArgs, explain_with, parse_features, refuse_attended_gate, source_choice,
+    ExplainArgs, explain_with, failure_summary, parse_features, refuse_attended_gate, source_choice,
 };
 use super::instruments::{activation_source_for, llm_client};
+use super::{PartialFailure, usage_error};
 
 /// Arguments of `sage eval`: those of `sage explain`, plus how to judge.
 #[derive(Debug, clap::Args)]
@@ -57,27 +59,28 @@ pub enum PredictArg {
     Logprobs,
 }
 
-/// Runs the evaluation.
+/// Runs the evaluation; features that could not be explained or scored
+/// make it a [`PartialFailure`] (exit status 1).
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let features = parse_features(&args.explain.features)?;
     if args.sentences == 0 {
-        bail!("--sentences must be at least 1 (SAGE uses 10)");
+        return Err(usage_error("--sentences must be at least 1 (SAGE uses 10)"));
     }
     refuse_attended_gate(args.explain.gate)?;
     let choice = source_choice(&args.explain)?;
     let source = activation_source_for(&choice, Some(&features))?;
     let client = llm_client(&args.explain.llm)?;
     if client.is_none() && args.predict == PredictArg::Logprobs {
-        bail!(
-            "--predict logprobs needs an LLM judge with log-probabilities: pass --llm SPEC (the offline judge predicts from the heuristic rule)"
-        );
+        return Err(usage_error(
+            "--predict logprobs needs an LLM judge with log-probabilities: pass --llm SPEC (the offline judge predicts from the heuristic rule)",
+        ));
     }
-    let reports_dir = match &args.sessions {
-        Some(dir) => dir.clone(),
-        None => {
-            explain_with(&args.explain, &choice, source.clone())?;
-            args.explain.out.clone()
-        }
+    let (reports_dir, unexplained) = match &args.sessions {
+        Some(dir) => (dir.clone(), Vec::new()),
+        None => (
+            args.explain.out.clone(),
+            explain_with(&args.explain, &choice, source.clone())?,
+        ),
     };
     let judge: Box<dyn Judge> = match &client {
         None => Box::new(RuleJudge),
@@ -106,13 +109,19 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let report = runtime.block_on(tools.evaluate_all(&features, &reports_dir, args.explain.jobs));
     write_outputs(&args.explain.out, &report)?;
     print!("{}", report.to_markdown());
-    if !report.failed.is_empty() {
-        eprintln!(
-            "{} feature(s) could not be evaluated (listed under \"Not evaluated\")",
-            report.failed.len()
-        );
+    // A feature that failed to explain is also "not evaluated"; its
+    // explain reason says more than the missing file does.
+    let mut failures = unexplained;
+    for failed in &report.failed {
+        if !failures.iter().any(|(f, _)| *f == failed.feature) {
+            failures.push((failed.feature, one_line_reason(&failed.reason)));
+        }
     }
-    Ok(())
+    failures.sort_by_key(|(f, _)| *f);
+    match failure_summary(&failures, features.len()) {
+        None => Ok(()),
+        Some(summary) => Err(PartialFailure(summary).into()),
+    }
 }
 
 /// A feature's session, ready to score.
