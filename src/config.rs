@@ -144,8 +144,8 @@ pub enum ConfigError {
     Invalid {
         /// The file.
         path: String,
-        /// The parse error (never includes a key's value: keys are strings
-        /// and TOML errors quote only the offending span's position).
+        /// Where and what kind of problem: a line, the key on it, what was
+        /// expected. Never a value from the file (see [`describe_toml_error`]).
         reason: String,
     },
 }
@@ -165,9 +165,55 @@ impl ConfigFile {
         };
         toml::from_str(&text).map_err(|e| ConfigError::Invalid {
             path: path.display().to_string(),
-            reason: e.message().to_string(),
+            reason: describe_toml_error(&e, &text),
         })
     }
+}
+
+/// A TOML error described without any value from the file. The parser's
+/// own message quotes the offending value ("invalid type: string
+/// \"sk-…\""), and a key pasted under the wrong table must not be printed,
+/// so only the line, the key named on it, the table it is in and what was
+/// expected are kept; messages about names (unknown or missing fields,
+/// duplicate keys) are kept whole, since they quote keys, not values.
+pub fn describe_toml_error(error: &toml::de::Error, text: &str) -> String {
+    let message = error.message().trim();
+    let about_names = ["unknown field", "missing field", "duplicate key"]
+        .iter()
+        .any(|p| message.starts_with(p));
+    let what = if about_names {
+        message.to_string()
+    } else {
+        match message.split_once(", expected ") {
+            Some((_, expected)) => format!("the value has the wrong type (expected {expected})"),
+            None => "the value or syntax is not valid here".to_string(),
+        }
+    };
+    let Some(span) = error.span() else {
+        return what;
+    };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let table = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| format!(" in {}]", l.split(']').next().unwrap_or(l)))
+        .unwrap_or_default();
+    let key = text
+        .lines()
+        .nth(line - 1)
+        .and_then(|l| l.split_once('='))
+        .map(|(k, _)| k.trim())
+        .filter(|k| {
+            !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.\"' ".contains(c))
+        })
+        .map(|k| format!(", key `{k}`"))
+        .unwrap_or_default();
+    format!("line {line}{table}{key}: {what}")
 }
 
 #[cfg(test)]
@@ -197,6 +243,31 @@ mod config_file_tests {
         assert_eq!(config.prices["m"].output, 2.0);
         assert_eq!(config.keymap["approve"], vec!["y"]);
         assert!(!format!("{config:?}").contains("sk-canary-123"));
+    }
+
+    #[test]
+    fn a_secret_under_the_wrong_table_is_never_echoed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        for text in [
+            "[keymap]\nOPENAI_API_KEY = \"sk-canary-789\"\n",
+            "[keys]\nOPENAI_API_KEY = [\"sk-canary-789\"]\n",
+            "theme = [\"sk-canary-789\"]\n",
+            "[prices.\"m\"]\ninput = \"sk-canary-789\"\noutput = 1.0\n",
+            "[keys]\nOPENAI_API_KEY = \"sk-canary-789\n",
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let err = ConfigFile::load(&path).unwrap_err().to_string();
+            assert!(!err.contains("sk-canary-789"), "{err}");
+            assert!(err.contains("line "), "{err}");
+        }
+        std::fs::write(&path, "[keymap]\nOPENAI_API_KEY = \"sk-canary-789\"\n").unwrap();
+        let err = ConfigFile::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("line 2 in [keymap], key `OPENAI_API_KEY`"),
+            "{err}"
+        );
+        assert!(err.contains("expected a sequence"), "{err}");
     }
 
     #[test]

@@ -13,9 +13,12 @@ pub use sage_tensor::{model, sae, train};
 
 pub mod activation;
 pub mod config;
+pub mod escape;
 pub mod eval;
+pub mod fuzz_checks;
 pub mod hub;
 pub mod llm;
+pub mod net;
 pub mod open;
 pub mod reasoner;
 pub mod report;

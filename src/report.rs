@@ -2,6 +2,7 @@
 //! `docs/explain-schema.md`) built from a session's header and state, and
 //! its Markdown and HTML renderings.
 
+use crate::escape::{markdown as text, markdown_code as code};
 use serde::{Deserialize, Serialize};
 
 use crate::agent::{
@@ -227,13 +228,15 @@ impl Report {
         let mut md = String::new();
         md.push_str(&format!(
             "# Feature {} · {} · {}\n\n",
-            self.feature, self.model, self.sae
+            self.feature,
+            text(&self.model),
+            text(&self.sae)
         ));
         md.push_str(&format!(
             "Hook `{}` · reasoner `{}` · session `{}` · status {} · {} round(s) · {} event(s)\n\n",
-            self.hook,
-            self.reasoner,
-            self.session_id,
+            code(&self.hook),
+            code(&self.reasoner),
+            code(&self.session_id),
             self.status.name(),
             self.rounds,
             self.events
@@ -241,29 +244,32 @@ impl Report {
         md.push_str("## Conclusion\n\n");
         match (&self.label, &self.description) {
             (Some(label), Some(description)) => {
-                md.push_str(&format!("**{label}**\n\n{description}\n\n"));
+                md.push_str(&format!("**{}**\n\n{}\n\n", text(label), text(description)));
                 if let Some(confidence) = self.confidence {
                     md.push_str(&format!("Confidence: {confidence:.2}\n\n"));
                 }
                 if !self.does_not_fire_on.is_empty() {
                     md.push_str(&format!(
                         "Does not fire on: {}\n\n",
-                        self.does_not_fire_on.join("; ")
+                        text(&self.does_not_fire_on.join("; "))
                     ));
                 }
                 if !self.evidence.is_empty() {
-                    md.push_str(&format!("Evidence: {}\n\n", self.evidence.join(", ")));
+                    md.push_str(&format!(
+                        "Evidence: {}\n\n",
+                        text(&self.evidence.join(", "))
+                    ));
                 }
             }
             _ => md.push_str("Not concluded yet.\n\n"),
         }
         if let Some(reason) = &self.stop_reason {
-            md.push_str(&format!("Stopped because: {reason}\n\n"));
+            md.push_str(&format!("Stopped because: {}\n\n", text(reason)));
         }
         for evaluation in &self.evaluations {
             md.push_str(&format!(
                 "## Evaluation ({})\n\n| explainer | metric | score | 95% interval |\n|---|---|---|---|\n",
-                evaluation.judge
+                text(&evaluation.judge)
             ));
             for s in &evaluation.scores {
                 let value = s.value.map_or("missing".to_string(), |v| format!("{v:.2}"));
@@ -273,7 +279,7 @@ impl Report {
                 };
                 md.push_str(&format!(
                     "| {} | {} | {value} | {interval} |\n",
-                    s.explainer,
+                    text(&s.explainer),
                     s.metric.short()
                 ));
             }
@@ -287,41 +293,41 @@ impl Report {
             };
             md.push_str(&format!(
                 "| {} | {} | {} | {} | {:.2} | {} | {} |\n",
-                h.id,
+                text(&h.id),
                 h.version,
-                h.parent.as_deref().unwrap_or("—"),
-                table_cell(&status),
+                text(h.parent.as_deref().unwrap_or("—")),
+                text(&status),
                 h.confidence,
-                h.decided_by.join(", "),
-                table_cell(&h.description)
+                text(&h.decided_by.join(", ")),
+                text(&h.description)
             ));
         }
         md.push_str("\n## Experiments\n\n");
         for e in &self.experiments {
             md.push_str(&format!(
                 "### {} ({} of {}, round {}, {})\n\n> {}\n\n",
-                e.id,
-                e.kind,
-                e.hypothesis,
+                text(&e.id),
+                text(&e.kind),
+                text(&e.hypothesis),
                 e.round,
-                e.origin,
-                e.text.replace('\n', "\n> ")
+                text(&e.origin),
+                text(&e.text)
             ));
             let predicted = if e.predicted_firing.is_empty() {
                 "nothing fires".to_string()
             } else {
-                e.predicted_firing.join(", ")
+                text(&e.predicted_firing.join(", "))
             };
             md.push_str(&format!("- predicted: {predicted}\n"));
             if e.tokens.is_empty() {
-                md.push_str(&format!("- status: {}\n\n", e.status));
+                md.push_str(&format!("- status: {}\n\n", text(&e.status)));
                 continue;
             }
             let tokens: Vec<String> = e
                 .tokens
                 .iter()
                 .zip(&e.values)
-                .map(|(t, v)| format!("`{}` {v:.2}", t.replace('`', "'")))
+                .map(|(t, v)| format!("`{}` {v:.2}", code(t)))
                 .collect();
             md.push_str(&format!("- tokens: {}\n", tokens.join(" · ")));
             if let (Some(p), Some(r), Some(f1)) = (e.precision, e.recall, e.f1) {
@@ -515,12 +521,9 @@ fn snake_name<T: Serialize>(value: T) -> String {
     }
 }
 
-fn table_cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
-}
-
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
+    crate::escape::terminal(text)
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")

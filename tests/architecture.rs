@@ -72,3 +72,39 @@ fn the_app_is_the_crate_that_holds_io_and_sits_on_both_libraries() {
         assert!(deps.contains(needed), "the app lacks {needed}");
     }
 }
+
+/// Every `.rs` file under `dir`, recursively.
+fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn only_the_session_module_opens_session_logs_for_writing() {
+    // One writer per log: everything else goes through `SessionStore`
+    // (create, reopen), which hands out the locked `LogWriter`.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let session = src.join("session");
+    let mut offenders = Vec::new();
+    for file in rust_files(&src) {
+        if file.starts_with(&session) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        if text.contains("LogWriter::create") || text.contains("LogWriter::resume") {
+            offenders.push(file.display().to_string());
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "these files open session logs themselves: {offenders:?}"
+    );
+}

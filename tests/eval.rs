@@ -149,7 +149,7 @@ fn start_judge_server() -> (FakeServer, Arc<AtomicUsize>) {
                 .map(|i| format!("We moved house in {} that year.", ["May", "June"][i % 2]))
                 .collect::<Vec<_>>()}),
             _ => {
-                if (predictions.fetch_add(1, Ordering::SeqCst) + 1) % 3 == 0 {
+                if (predictions.fetch_add(1, Ordering::SeqCst) + 1).is_multiple_of(3) {
                     failed.fetch_add(1, Ordering::SeqCst);
                     return Response::json(400, json!({"error": {"message": "scripted"}}));
                 }

@@ -445,3 +445,371 @@ fn the_demo_preset_without_its_pack_names_the_install_command() {
         "{err}"
     );
 }
+
+/// An unattended batch gets a wall-time budget unless told otherwise, so
+/// a stalled server cannot hold it forever; `--max-minutes 0` lifts it.
+#[test]
+fn explain_sets_a_wall_time_budget_by_default() {
+    let budget_of = |extra: &[&str]| {
+        let data = tempfile::tempdir().unwrap();
+        let out = data.path().join("out");
+        let mut args = vec![
+            "explain",
+            "--source",
+            "synthetic",
+            "--features",
+            "1",
+            "--max-rounds",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        ok(sage(data.path(), &args));
+        let entry = std::fs::read_dir(data.path().join("sessions"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        let header: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        header["config"]["budgets"]["max_wall_ms"].clone()
+    };
+    assert_eq!(budget_of(&[]), Value::from(30 * 60_000));
+    assert_eq!(budget_of(&["--max-minutes", "2"]), Value::from(2 * 60_000));
+    assert_eq!(budget_of(&["--max-minutes", "0"]), Value::Null);
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files
+}
+
+/// Credentials written into URLs (`--neuronpedia-url http://user:pass@…`,
+/// `--llm http://user:tok@…/v1#m`) are used for the requests but never
+/// reach a file in the data dir, the explanations, the exports or any
+/// output, errors that quote the URL included.
+#[test]
+fn credentials_inside_urls_never_reach_files_or_output() {
+    const CANARY: &str = "CANARYpw77";
+    let neuronpedia = FakeServer::start(|request, _| {
+        if request.method == "POST" {
+            Response::text(400, r#"{"message":"no custom text today"}"#)
+        } else {
+            Response::text(
+                200,
+                r#"{"modelId":"gpt2-small","layer":"8-res-jb","index":"3","maxActApprox":5.0,
+                    "frac_nonzero":0.01,"activations":[
+                    {"tokens":["the"," cat"],"values":[0.0,5.0],"maxValue":5.0,"maxValueTokenIndex":1},
+                    {"tokens":["a"," cat"],"values":[0.0,4.0],"maxValue":4.0,"maxValueTokenIndex":1}]}"#,
+            )
+        }
+    });
+    let llm = start_scripted_server();
+    let np_url = neuronpedia
+        .url()
+        .replace("http://", &format!("http://npuser:{CANARY}@"));
+    let spec = format!(
+        "{}/v1#scripted-model",
+        llm.url()
+            .replace("http://", &format!("http://llmuser:{CANARY}@"))
+    );
+    let data = tempfile::tempdir().unwrap();
+    let out = data.path().join("out");
+    let mut outputs = vec![sage(
+        data.path(),
+        &[
+            "explain",
+            "--source",
+            "neuronpedia",
+            "--model-id",
+            "gpt2-small",
+            "--sae-id",
+            "8-res-jb",
+            "--neuronpedia-url",
+            &np_url,
+            "--features",
+            "3",
+            "--llm",
+            &spec,
+            "--max-rounds",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )];
+    assert!(!llm.requests().is_empty() && !neuronpedia.requests().is_empty());
+    let basic = neuronpedia.requests()[0]
+        .header("authorization")
+        .map(str::to_string);
+    assert!(
+        basic.is_some_and(|v| v.starts_with("Basic ")),
+        "the user info is still sent, as HTTP basic auth"
+    );
+    assert!(
+        neuronpedia.requests().iter().any(|r| r.method == "POST"),
+        "an experiment reached the failing endpoint, so an error quoting the URL was recorded"
+    );
+    let id = files_under(&data.path().join("sessions"))[0]
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    outputs.push(sage(data.path(), &["sessions"]));
+    outputs.push(sage(data.path(), &["sessions", "--json"]));
+    for format in ["json", "md", "html"] {
+        outputs.push(sage(data.path(), &["replay", &id, "--export", format]));
+    }
+    for output in &outputs {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(!text.contains(CANARY), "{text}");
+    }
+    let files = files_under(data.path());
+    assert!(files.len() >= 3, "{files:?}");
+    for path in files {
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(CANARY),
+            "{} holds the credential",
+            path.display()
+        );
+    }
+}
+
+/// A Neuronpedia-shaped server whose top token is a terminal escape
+/// sequence: nothing `sage explain`, `sage sessions` or a Markdown export
+/// prints or writes carries a control character.
+#[test]
+fn escape_sequences_from_a_server_never_reach_the_terminal_or_exports() {
+    let hostile = "\u{1b}]0;owned\u{7}\u{1b}[31mcat";
+    let feature = serde_json::json!({
+        "modelId": "gpt2-small", "layer": "8-res-jb", "index": "3",
+        "maxActApprox": 5.0, "frac_nonzero": 0.01,
+        "activations": [
+            {"tokens": ["the", hostile], "values": [0.0, 5.0], "maxValue": 5.0, "maxValueTokenIndex": 1},
+            {"tokens": ["a", hostile], "values": [0.0, 4.0], "maxValue": 4.0, "maxValueTokenIndex": 1},
+            {"tokens": ["one", hostile, "sat"], "values": [0.0, 4.5, 0.0], "maxValue": 4.5, "maxValueTokenIndex": 1}
+        ]
+    });
+    let server = FakeServer::start(move |request, _| {
+        if request.method == "POST" {
+            let text = request.json()["customText"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            let tokens: Vec<String> = text.split(' ').map(|t| format!("{t}\u{1b}[2J")).collect();
+            let values: Vec<f32> = tokens.iter().map(|_| 1.0).collect();
+            Response::json(
+                200,
+                serde_json::json!({"tokens": tokens, "values": values, "maxValue": 1.0, "maxValueTokenIndex": 0}),
+            )
+        } else {
+            Response::json(200, feature.clone())
+        }
+    });
+    let data = tempfile::tempdir().unwrap();
+    let out = data.path().join("out");
+    let explain = sage(
+        data.path(),
+        &[
+            "explain",
+            "--source",
+            "neuronpedia",
+            "--model-id",
+            "gpt2-small",
+            "--sae-id",
+            "8-res-jb",
+            "--neuronpedia-url",
+            server.url(),
+            "--features",
+            "3",
+            "--max-rounds",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let id = files_under(&data.path().join("sessions"))[0]
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let log =
+        std::fs::read_to_string(data.path().join("sessions").join(format!("{id}.jsonl"))).unwrap();
+    assert!(
+        log.contains("\\u001b]0;owned"),
+        "the hostile token was really served and kept"
+    );
+    let mut texts = Vec::new();
+    for output in [
+        explain,
+        sage(data.path(), &["sessions"]),
+        sage(data.path(), &["replay", &id, "--export", "md"]),
+        sage(data.path(), &["replay", &id, "--export", "html"]),
+    ] {
+        texts.push(String::from_utf8_lossy(&output.stdout).into_owned());
+        texts.push(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
+    for path in files_under(&out) {
+        texts.push(std::fs::read_to_string(path).unwrap());
+    }
+    for text in texts {
+        assert!(
+            !text.contains(['\u{1b}', '\u{7}']),
+            "a control character got through: {text:?}"
+        );
+    }
+}
+
+/// Ctrl-C still ends `sage explain` after corpus mining: mining claims
+/// Ctrl-C to save its state, and gives it back when it is done. The
+/// reasoner's server never answers, so the run sits in its first session
+/// until the signal comes.
+#[test]
+fn ctrl_c_stops_explain_after_corpus_mining() {
+    let (sender, asked) = std::sync::mpsc::channel::<()>();
+    let sender = std::sync::Mutex::new(sender);
+    let server = FakeServer::start(move |_, _| {
+        let _ = sender.lock().unwrap().send(());
+        Response::text(500, "never").delayed(std::time::Duration::from_secs(120))
+    });
+    let data = tempfile::tempdir().unwrap();
+    let corpus = data.path().join("corpus");
+    write_corpus(&corpus);
+    let (model, sae) = fixture_model_and_sae();
+    let spec = format!("{}/v1#stalled", server.url());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sage"))
+        .args([
+            "explain",
+            "--model",
+            &model,
+            "--sae",
+            &sae,
+            "--corpus",
+            corpus.to_str().unwrap(),
+            "--features",
+            "0",
+            "--llm",
+            &spec,
+            "--out",
+            data.path().join("out").to_str().unwrap(),
+        ])
+        .env("SAGE_DATA_DIR", data.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    asked
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("mining finished and the first session asked the reasoner");
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("sage explain ignored Ctrl-C after mining");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130), "{status:?}");
+}
+
+/// `sage resume` says what it will contact, and refuses a log that points
+/// at a server other than the user's own until `--trust-log` is given.
+#[test]
+fn resume_refuses_a_logs_own_servers_without_trust_log() {
+    let server = FakeServer::start(|request, _| {
+        if request.method == "POST" {
+            Response::text(400, r#"{"message":"no"}"#)
+        } else {
+            Response::text(
+                200,
+                r#"{"modelId":"gpt2-small","layer":"8-res-jb","index":"3","maxActApprox":5.0,
+                    "activations":[{"tokens":["the"," cat"],"values":[0.0,5.0],"maxValue":5.0,"maxValueTokenIndex":1}]}"#,
+            )
+        }
+    });
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_sage"))
+            .args(args)
+            .env("SAGE_DATA_DIR", data.path())
+            .env_remove("NEURONPEDIA_URL")
+            .env_remove("NEURONPEDIA_API_KEY")
+            .output()
+            .unwrap()
+    };
+    let out = data.path().join("out");
+    run(&[
+        "explain",
+        "--source",
+        "neuronpedia",
+        "--model-id",
+        "gpt2-small",
+        "--sae-id",
+        "8-res-jb",
+        "--neuronpedia-url",
+        server.url(),
+        "--features",
+        "3",
+        "--max-rounds",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let log_path = files_under(&data.path().join("sessions"))[0].clone();
+    let id = log_path.file_stem().unwrap().to_string_lossy().into_owned();
+    // Cut the log back to its header and Start event: an interrupted
+    // session whose first request (the exemplars) is still unanswered.
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let kept: String = text.lines().take(2).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&log_path, kept).unwrap();
+    let before = server.requests().len();
+
+    let refused = run(&["resume", &id]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(server.url()) && stderr.contains("--trust-log"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("contacts"),
+        "what it would contact is shown: {stderr}"
+    );
+    assert_eq!(server.requests().len(), before, "nothing was sent");
+
+    let trusted = run(&["resume", &id, "--trust-log"]);
+    assert!(
+        trusted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trusted.stderr)
+    );
+    assert!(
+        server.requests().len() > before,
+        "the trusted resume went on"
+    );
+}

@@ -131,7 +131,13 @@ fn missing_and_truncated_files_give_typed_errors_that_say_what_to_do() {
     let cut = dir.path().join("cut.gguf");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
     let truncated = read_gguf(&cut, &Device::Cpu).unwrap_err();
-    assert!(matches!(truncated, GgufError::Format { .. }), "{truncated}");
+    assert!(
+        matches!(
+            truncated,
+            GgufError::Header { .. } | GgufError::Format { .. }
+        ),
+        "{truncated}"
+    );
     assert!(
         truncated.to_string().contains("download it again"),
         "{truncated}"
@@ -248,4 +254,48 @@ fn unsupported_or_incomplete_metadata_is_named_in_the_error() {
         msg.contains("deepseek-llm") && msg.contains("tokenizer.json"),
         "{msg}"
     );
+}
+
+/// Headers that candle's reader would divide by zero on, or allocate or
+/// seek from unchecked, are refused with a typed error first.
+#[test]
+fn malformed_headers_are_refused_before_candle_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.gguf");
+    let arch = ("general.architecture", Value::String("llama".into()));
+    for alignment in [0u32, 24] {
+        write_gguf(
+            &path,
+            &[arch.clone(), ("general.alignment", Value::U32(alignment))],
+        );
+        let err = read_gguf(&path, &Device::Cpu).unwrap_err();
+        assert!(
+            matches!(err, GgufError::Header { .. }),
+            "{alignment}: {err}"
+        );
+        assert!(err.to_string().contains("general.alignment"), "{err}");
+    }
+
+    write_gguf(&path, std::slice::from_ref(&arch));
+    let good = std::fs::read(&path).unwrap();
+    // Data cut off: the one tensor runs past the end of the file.
+    std::fs::write(&path, &good[..good.len() - 4]).unwrap();
+    let err = read_gguf(&path, &Device::Cpu).unwrap_err();
+    assert!(err.to_string().contains("past the end"), "{err}");
+    // A tensor count no file could hold.
+    let mut counted = good.clone();
+    counted[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+    std::fs::write(&path, &counted).unwrap();
+    let err = read_gguf(&path, &Device::Cpu).unwrap_err();
+    assert!(matches!(err, GgufError::Header { .. }), "{err}");
+    // The tensor's offset moved far past the end.
+    // After the name: n_dims (u32), two dims (u64), the type (u32).
+    let name = b"token_embd.weight";
+    let at = good.windows(name.len()).rposition(|w| w == name).unwrap();
+    let offset_at = at + name.len() + 4 + 2 * 8 + 4;
+    let mut moved = good;
+    moved[offset_at..offset_at + 8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+    std::fs::write(&path, &moved).unwrap();
+    let err = read_gguf(&path, &Device::Cpu).unwrap_err();
+    assert!(matches!(err, GgufError::Header { .. }), "{err}");
 }

@@ -40,6 +40,8 @@ fn fast_config() -> LlmConfig {
             base_delay: Duration::from_millis(1),
             max_delay: Duration::from_millis(5),
             max_retry_after: Duration::from_secs(5),
+            call_deadline: Duration::from_secs(20),
+            max_body_bytes: 1 << 20,
         },
         max_reasks: 2,
         concurrency_per_endpoint: 4,
@@ -77,7 +79,7 @@ fn chat_reply(content: &str, prompt: u64, cached: u64, completion: u64) -> Respo
             "usage": {
                 "prompt_tokens": prompt,
                 "completion_tokens": completion,
-                "total_tokens": prompt + completion,
+                "total_tokens": prompt.saturating_add(completion),
                 "prompt_tokens_details": {"cached_tokens": cached}
             }
         }),
@@ -856,6 +858,16 @@ async fn a_reply_without_choices_still_reports_what_it_billed() {
 async fn session_answered_with(
     reply: &'static str,
 ) -> (FakeServer, tempfile::TempDir, sage::session::SessionRun) {
+    session_billed(reply, 100, 10).await
+}
+
+/// Like [`session_answered_with`], with the token counts the server reports
+/// for each call.
+async fn session_billed(
+    reply: &'static str,
+    prompt: u64,
+    completion: u64,
+) -> (FakeServer, tempfile::TempDir, sage::session::SessionRun) {
     use sage::activation::synthetic::SyntheticSource;
     use sage::agent::AgentConfig;
     use sage::reasoner::LlmReasoner;
@@ -863,7 +875,7 @@ async fn session_answered_with(
         Controls, Durability, Instruments, NewSession, SessionStore, SourceRecord, run,
     };
 
-    let server = FakeServer::start(move |_, _| chat_reply(reply, 100, 0, 10));
+    let server = FakeServer::start(move |_, _| chat_reply(reply, prompt, 0, completion));
     let llm = client(&server, "openai", "house-model", &house_priced_config());
     let data = tempfile::tempdir().unwrap();
     let store = SessionStore::new(data.path().join("sessions"));
@@ -967,4 +979,126 @@ async fn unusable_but_well_formed_replies_are_counted_too() {
             .iter()
             .any(|entry| entry.text.contains("unusable"))
     );
+}
+
+/// A server that reports 2^64-1 tokens per call: the counts are bounded
+/// when parsed and summed without overflow, live, on replay and in
+/// `sage sessions`.
+#[tokio::test]
+async fn absurd_token_counts_are_bounded_and_never_overflow() {
+    use sage::session::{SessionStore, replay};
+    use sage_core::usage::MAX_CALL_TOKENS;
+
+    let (server, data, done) = session_billed("no JSON here", u64::MAX, u64::MAX).await;
+    let calls = server.requests().len() as u64;
+    assert!(calls > 1, "several calls were summed");
+    let usage = done.state.usage;
+    assert_eq!(usage.prompt_tokens, MAX_CALL_TOKENS * calls);
+    assert_eq!(usage.completion_tokens, MAX_CALL_TOKENS * calls);
+    let store = SessionStore::new(data.path().join("sessions"));
+    let log = store.load(&done.id).unwrap();
+    let replayed = replay(sage::agent::Agent::new(), &log.entries, None);
+    assert_eq!(replayed.state().usage.prompt_tokens, usage.prompt_tokens);
+    let listing = std::process::Command::new(env!("CARGO_BIN_EXE_sage"))
+        .args(["sessions", "--json"])
+        .env("SAGE_DATA_DIR", data.path())
+        .output()
+        .expect("sage sessions runs");
+    assert!(listing.status.success(), "{listing:?}");
+    let row: Value = serde_json::from_slice(&listing.stdout).expect("one JSON row");
+    assert_eq!(row["id"], done.id.as_str());
+    assert_eq!(row["tokens"].as_u64(), Some(2 * MAX_CALL_TOKENS * calls));
+}
+
+/// A 307 or 308 to another port (another origin) is refused: the other
+/// server never sees the key or the prompt, and the error says why.
+#[tokio::test]
+async fn redirects_to_another_origin_are_refused_with_key_and_body_kept_home() {
+    for (provider, model, status) in [
+        ("anthropic", "claude-3-5-haiku-latest", 307),
+        ("openai", "gpt-4o-mini", 308),
+    ] {
+        let elsewhere = FakeServer::start(|_, _| chat_reply("stolen", 1, 0, 1));
+        let target = format!("{}/v1/steal", elsewhere.url());
+        let server = FakeServer::start(move |_, _| {
+            Response::bytes(status, Vec::new()).header("location", &target)
+        });
+        let llm = client(&server, provider, model, &fast_config());
+        let err = within(llm.complete(&text_request("the secret prompt")))
+            .await
+            .expect_err("the redirect is refused");
+        assert!(
+            elsewhere.requests().is_empty(),
+            "{provider}: the other origin was contacted: {:?}",
+            elsewhere.requests()
+        );
+        assert_eq!(server.requests().len(), 1, "{provider}: not retried");
+        let text = err.to_string();
+        assert!(text.contains("refused a redirect"), "{provider}: {text}");
+        assert!(!text.contains(KEY), "{provider}: {text}");
+    }
+}
+
+/// A redirect within the same origin is still followed.
+#[tokio::test]
+async fn same_origin_redirects_are_followed() {
+    let server = FakeServer::start(|seen, _| {
+        if seen.path.ends_with("/moved") {
+            chat_reply("hello", 3, 0, 1)
+        } else {
+            Response::bytes(307, Vec::new()).header("location", "/v1/moved")
+        }
+    });
+    let llm = client(&server, "openai", "gpt-4o-mini", &fast_config());
+    let reply = within(llm.complete(&text_request("hi"))).await.unwrap();
+    assert_eq!(reply.text, "hello");
+    let seen = server.requests();
+    assert_eq!(seen.len(), 2);
+    assert!(
+        seen[1]
+            .header("authorization")
+            .is_some_and(|v| v.contains(KEY))
+    );
+    assert!(
+        seen[1].text().contains("hi"),
+        "the body is re-sent to the same origin"
+    );
+}
+
+/// A server that sends a byte every 50 ms never trips the read timeout,
+/// yet the call ends at its deadline with an error that says so.
+#[tokio::test]
+async fn a_trickling_server_is_cut_off_at_the_call_deadline() {
+    let body = chat_reply("slow", 1, 0, 1).body;
+    let server = FakeServer::start(move |_, _| {
+        Response::bytes(200, body.clone()).trickled(Duration::from_millis(50))
+    });
+    let mut config = fast_config();
+    config.retry.call_deadline = Duration::from_millis(800);
+    let llm = client(&server, "openai", "gpt-4o-mini", &config);
+    let err = within(llm.complete(&text_request("hi")))
+        .await
+        .expect_err("the deadline ends the call");
+    assert!(
+        matches!(err.underlying(), LlmError::DeadlineExceeded { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("deadline"), "{err}");
+}
+
+/// A reply body over the limit is a typed error, announced or not.
+#[tokio::test]
+async fn a_reply_body_over_the_limit_is_refused() {
+    let huge = format!("{{\"pad\": \"{}\"}}", "a".repeat(2 << 20));
+    let server = FakeServer::start(move |_, _| Response::text(200, huge.clone()));
+    let llm = client(&server, "openai", "gpt-4o-mini", &fast_config());
+    let err = within(llm.complete(&text_request("hi")))
+        .await
+        .expect_err("too large");
+    assert!(
+        matches!(err.underlying(), LlmError::BodyTooLarge(_)),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("larger than"), "{err}");
+    assert_eq!(server.requests().len(), 1, "not retried");
 }

@@ -435,6 +435,70 @@ fn the_store_answers_a_repeated_query_from_its_cache() {
 }
 
 #[test]
+fn an_unreadable_cache_entry_is_a_miss_that_is_mined_again_and_rewritten() {
+    let (_dir, corpus) = corpus();
+    let cache = tempfile::tempdir().unwrap();
+    let store = MiningStore::new(cache.path());
+    let config = config();
+    let request = MiningRequest {
+        model: "synthetic",
+        sae: "rules",
+        features: &FEATURES,
+        config: &config,
+    };
+    let (first, _) = store
+        .mine(
+            &corpus,
+            &Words,
+            &mut Synthetic::default(),
+            &request,
+            None,
+            None,
+        )
+        .unwrap();
+    let entries: Vec<std::path::PathBuf> = walk(&cache.path().join("mining/results"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    // A damaged entry (or one an older sage wrote in another shape).
+    std::fs::write(&entries[0], b"{\"features\": [1, 2").unwrap();
+
+    let mut scorer = Synthetic::default();
+    let (again, cached) = store
+        .mine(&corpus, &Words, &mut scorer, &request, None, None)
+        .expect("an unreadable entry is a miss, not an error");
+    assert!(!cached);
+    assert!(scorer.calls > 0, "the features were mined again");
+    assert_eq!(again, first);
+    let (_, cached) = store
+        .mine(
+            &corpus,
+            &Words,
+            &mut Synthetic::default(),
+            &request,
+            None,
+            None,
+        )
+        .unwrap();
+    assert!(cached, "the entry was rewritten");
+}
+
+/// Every file under `dir`, recursively.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
 fn mined_features_become_exemplars_with_their_origin() {
     let (_dir, corpus) = corpus();
     let result = run(&corpus, &config(), &mut Synthetic::default());
@@ -726,4 +790,37 @@ fn without_a_table_the_local_source_mines_the_feature_asked_about_and_caches_it(
         .unwrap();
     assert_eq!(again, got);
     assert_eq!(count(), 1);
+}
+
+/// Sizes past their bounds are refused with the flag named, before
+/// anything is reserved per feature (a `-k` of 2^60 used to abort).
+#[test]
+fn oversized_settings_are_refused_before_allocating() {
+    let (_dir, corpus) = corpus();
+    for (change, flag) in [
+        (
+            (|c: &mut MiningConfig| c.top_k = 1 << 60) as fn(&mut MiningConfig),
+            "-k",
+        ),
+        (|c: &mut MiningConfig| c.top_k = usize::MAX, "-k"),
+        (|c: &mut MiningConfig| c.window = 0, "--window"),
+        (|c: &mut MiningConfig| c.batch_size = usize::MAX, "--batch"),
+        (|c: &mut MiningConfig| c.per_band = usize::MAX, "per band"),
+    ] {
+        let mut config = config();
+        change(&mut config);
+        let mut scorer = Synthetic::default();
+        let err = mine(
+            &corpus,
+            &Words,
+            &mut scorer,
+            &FEATURES,
+            &config,
+            MiningControl::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, MiningError::BadConfig(_)), "{err:?}");
+        assert!(err.to_string().contains(flag), "{err}");
+        assert_eq!(scorer.calls, 0);
+    }
 }

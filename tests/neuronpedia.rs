@@ -574,3 +574,40 @@ mod explain_end_to_end {
         assert!(data.path().join("out/feature-0.json").is_file());
     }
 }
+
+/// A redirect to another origin is refused: the other server never gets
+/// the `x-api-key` or the custom text.
+#[tokio::test]
+async fn redirects_to_another_origin_are_refused_and_the_key_stays_home() {
+    let elsewhere = FakeServer::start(|seen, _| activation_answer(seen));
+    let target = format!("{}/api/activation/new", elsewhere.url());
+    let server =
+        FakeServer::start(move |_, _| Response::bytes(307, Vec::new()).header("location", &target));
+    let err = source(server.url(), None)
+        .activations(5, &["secret text".to_string()])
+        .await
+        .expect_err("the redirect is refused");
+    assert!(
+        elsewhere.requests().is_empty(),
+        "{:?}",
+        elsewhere.requests()
+    );
+    assert_eq!(server.requests().len(), 1, "not retried");
+    let text = err.to_string();
+    assert!(text.contains("refused a redirect"), "{text}");
+    assert!(!text.contains(KEY), "{text}");
+}
+
+/// An answer over the body limit is refused with a clear error.
+#[tokio::test]
+async fn an_answer_over_the_body_limit_is_refused() {
+    let server = FakeServer::start(|_, _| Response::text(200, "x".repeat(4096)));
+    let mut config = config(server.url(), None);
+    config.max_body_bytes = 1024;
+    let client = NeuronpediaClient::new(config).unwrap();
+    let err = NeuronpediaSource::new(client, "gpt2-small", "8-res-jb")
+        .activations(5, &["May".to_string()])
+        .await
+        .expect_err("too large");
+    assert!(err.to_string().contains("larger than 1024 bytes"), "{err}");
+}

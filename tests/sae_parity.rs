@@ -717,3 +717,40 @@ fn the_cli_fails_clearly_on_bad_requests() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("gpt2-small-res-jb"), "{err}");
 }
+
+/// A Gemma Scope `params.npz` whose first array claims a 2^20 x 2^20 shape
+/// (4 TiB) in a 8 KiB member: refused with a typed error naming the array,
+/// before candle reserves memory for it.
+#[test]
+fn an_npz_shape_larger_than_the_file_is_refused_before_allocating() {
+    let case = cases()
+        .into_iter()
+        .find(|c| c.name == "gemma-scope-npz")
+        .unwrap();
+    let original = fixtures().join(&case.path);
+    let dir = tempfile::tempdir().unwrap();
+    // Same path tail, so the format and hook are detected as for the fixture.
+    let copy = dir.path().join(&case.path);
+    std::fs::create_dir_all(&copy).unwrap();
+    for entry in std::fs::read_dir(&original).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+    }
+    let npz = copy.join("params.npz");
+    let mut bytes = std::fs::read(&npz).unwrap();
+    // Rewrite the first header's shape in place, using its space padding,
+    // so every zip offset stays valid.
+    let at = bytes.windows(10).position(|w| w == b"'shape': (").unwrap() + 9;
+    let end = at + bytes[at..].iter().position(|&b| b == b'\n').unwrap();
+    let huge = format!("{:<width$}", "(1048576, 1048576), }", width = end - at);
+    bytes[at..end].copy_from_slice(huge.as_bytes());
+    std::fs::write(&npz, &bytes).unwrap();
+
+    let err = load_sae(&copy, &LoadOptions::default()).unwrap_err();
+    assert!(matches!(err, SaeError::Weights { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("needs") && text.contains("params.npz"),
+        "{text}"
+    );
+}

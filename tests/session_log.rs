@@ -25,6 +25,7 @@ struct TestConfig {
 enum TestEvent {
     Note { text: String },
     Number { value: i64 },
+    Measure { value: f32 },
 }
 
 fn header(id: &str) -> LogHeader<TestConfig> {
@@ -158,6 +159,110 @@ fn resume_cuts_the_torn_tail_and_appends_after_the_last_good_event() {
     assert!(reread.torn_tail.is_none());
     assert_eq!(reread.entries.len(), 3);
     assert_eq!(reread.entries[2].event, note("after resume"));
+}
+
+#[test]
+fn a_complete_last_line_that_does_not_parse_is_kept_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), 2);
+    // What an older sage wrote for a NaN: a whole line, newline and all.
+    append_raw(
+        &path,
+        b"{\"seq\":3,\"at_ms\":1,\"event\":{\"kind\":\"measure\",\"value\":null}}\n",
+    );
+    let before = std::fs::read(&path).unwrap();
+    match read(&path) {
+        Err(LogError::Corrupt { line, after, .. }) => assert_eq!((line, after), (4, 0)),
+        other => panic!("expected the complete last line to be reported, got {other:?}"),
+    }
+    let refused = LogWriter::resume::<TestConfig, TestEvent>(&path, Durability::EveryEvent);
+    assert!(matches!(refused, Err(LogError::Corrupt { line: 4, .. })));
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "resume must not cut off a complete line"
+    );
+}
+
+#[test]
+fn non_finite_numbers_are_refused_unwritten_and_the_log_stays_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.jsonl");
+    let mut writer = LogWriter::create(&path, &header("s"), Durability::EveryEvent).unwrap();
+    assert_eq!(
+        writer
+            .append(1, &TestEvent::Measure { value: 0.5 })
+            .unwrap(),
+        1
+    );
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        match writer.append(2, &TestEvent::Measure { value: bad }) {
+            Err(e @ LogError::Unreadable { seq: 2, .. }) => {
+                assert!(e.to_string().contains("NaN or infinite"), "{e}");
+            }
+            other => panic!("{bad} must be refused, got {other:?}"),
+        }
+    }
+    // The refused events took no sequence number and left no bytes.
+    assert_eq!(writer.append(3, &note("after")).unwrap(), 2);
+    writer.close().unwrap();
+    let log = read(&path).unwrap();
+    assert!(log.torn_tail.is_none());
+    assert_eq!(log.entries.len(), 2);
+    assert_eq!(log.entries[0].event, TestEvent::Measure { value: 0.5 });
+    assert_eq!(log.entries[1].event, note("after"));
+}
+
+#[test]
+fn a_second_writer_is_refused_while_the_first_holds_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), 1);
+    let (_, mut first) =
+        LogWriter::resume::<TestConfig, TestEvent>(&path, Durability::EveryEvent).unwrap();
+    match LogWriter::resume::<TestConfig, TestEvent>(&path, Durability::EveryEvent) {
+        Err(e @ LogError::Locked { .. }) => {
+            let message = e.to_string();
+            assert!(
+                message.contains("session s is open in another sage process"),
+                "{message}"
+            );
+            if cfg!(target_os = "linux") {
+                assert!(
+                    message.contains(&format!("pid {}", std::process::id())),
+                    "{message}"
+                );
+            }
+        }
+        other => panic!("the second writer must be refused, got {other:?}"),
+    }
+    assert_eq!(first.append(2, &note("still mine")).unwrap(), 2);
+    first.close().unwrap();
+    // Once the first writer is gone, the log can be reopened.
+    let (log, again) =
+        LogWriter::resume::<TestConfig, TestEvent>(&path, Durability::EveryEvent).unwrap();
+    assert_eq!(log.entries.len(), 2);
+    drop(again);
+}
+
+#[test]
+fn appends_land_at_the_end_even_after_someone_else_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_log(dir.path(), 1);
+    let (_, mut writer) =
+        LogWriter::resume::<TestConfig, TestEvent>(&path, Durability::EveryEvent).unwrap();
+    // A tool that ignores the advisory lock appends behind sage's back.
+    append_raw(
+        &path,
+        b"{\"seq\":2,\"at_ms\":1,\"event\":{\"kind\":\"number\",\"value\":7}}\n",
+    );
+    writer.append(2, &note("sage's")).unwrap();
+    writer.close().unwrap();
+    // Both lines are whole (O_APPEND): nothing was overwritten at an old offset.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[2].contains("\"value\":7"), "{text}");
+    assert!(lines[3].contains("sage's"), "{text}");
 }
 
 #[test]
@@ -850,6 +955,140 @@ mod wall_time {
     }
 }
 
+mod non_finite {
+    //! A source that answers NaN or infinity: the driver records the fetch
+    //! as failed, naming the value, and the session log still reads back.
+
+    use std::sync::Arc;
+
+    use sage::activation::synthetic::SyntheticSource;
+    use sage::activation::{
+        ActivationRecord, ActivationSource, ExemplarQuery, FeatureExemplars, SourceError,
+        SourceInfo,
+    };
+    use sage::agent::{Agent, AgentConfig, Event};
+    use sage::reasoner::heuristic::HeuristicReasoner;
+    use sage::session::{
+        Controls, Durability, Instruments, NewSession, SessionStore, SourceRecord, replay, run,
+    };
+
+    /// The synthetic source with one value replaced: in the exemplars'
+    /// maximum, or in every experiment's first token.
+    struct Poisoned {
+        inner: SyntheticSource,
+        exemplars: bool,
+        value: f32,
+    }
+
+    #[async_trait::async_trait]
+    impl ActivationSource for Poisoned {
+        fn info(&self) -> SourceInfo {
+            self.inner.info()
+        }
+
+        async fn activations(
+            &self,
+            feature: u32,
+            texts: &[String],
+        ) -> Result<Vec<ActivationRecord>, SourceError> {
+            let mut records = self.inner.activations(feature, texts).await?;
+            for record in &mut records {
+                if let Some(first) = record.values.first_mut() {
+                    *first = self.value;
+                }
+            }
+            Ok(records)
+        }
+
+        async fn exemplars(
+            &self,
+            feature: u32,
+            query: &ExemplarQuery,
+        ) -> Result<FeatureExemplars, SourceError> {
+            let mut exemplars = self.inner.exemplars(feature, query).await?;
+            if self.exemplars {
+                exemplars.max_activation = self.value;
+            }
+            Ok(exemplars)
+        }
+    }
+
+    async fn session_with(source: Poisoned) -> Vec<Event> {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SessionStore::new(dir.path());
+        let session = NewSession {
+            feature: 2,
+            config: AgentConfig::default(),
+            seed: 3,
+            reasoner_spec: "heuristic".into(),
+            source: Some(SourceRecord::Synthetic),
+            durability: Durability::OnClose,
+        };
+        let instruments = Instruments {
+            source: Arc::new(source),
+            reasoner: Arc::new(HeuristicReasoner),
+        };
+        let done = run::start(&store, instruments, session, Controls::default())
+            .await
+            .expect("a non-finite value fails one step, not the session");
+        let log = store.load(&done.id).expect("the log reads back");
+        assert_eq!(replay(Agent::new(), &log.entries, None).state(), done.state);
+        log.entries.into_iter().map(|e| e.event).collect()
+    }
+
+    #[tokio::test]
+    async fn non_finite_exemplars_are_a_failed_fetch_naming_the_value() {
+        for value in [f32::NAN, f32::INFINITY] {
+            let events = session_with(Poisoned {
+                inner: SyntheticSource::new(),
+                exemplars: true,
+                value,
+            })
+            .await;
+            let error = events
+                .iter()
+                .find_map(|e| match e {
+                    Event::ExemplarsFailed { error, .. } => Some(error.clone()),
+                    _ => None,
+                })
+                .expect("the fetch is recorded as failed");
+            assert!(
+                error.contains("max_activation is not a finite number"),
+                "{error}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn non_finite_experiment_values_are_failed_runs_and_the_session_goes_on() {
+        let events = session_with(Poisoned {
+            inner: SyntheticSource::new(),
+            exemplars: false,
+            value: f32::NEG_INFINITY,
+        })
+        .await;
+        let failures: Vec<&String> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::ActivationsFailed { error, .. } => Some(error),
+                _ => None,
+            })
+            .collect();
+        assert!(!failures.is_empty(), "experiments ran and failed");
+        assert!(
+            failures[0].contains("text 1: values[0] is not a finite number"),
+            "{}",
+            failures[0]
+        );
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, Event::ActivationsArrived { .. })),
+            "no poisoned record reached the log"
+        );
+    }
+}
+
 mod kill {
     //! SIGKILL the real `sage explain` at seeded points and resume: the log
     //! always loads (at most the event being written is lost) and `sage
@@ -878,6 +1117,64 @@ mod kill {
         let entry = std::fs::read_dir(sessions).ok()?.next()?.ok()?;
         let bytes = std::fs::read(entry.path()).ok()?;
         (bytes.iter().filter(|&&b| b == b'\n').count() >= lines).then(|| entry.path())
+    }
+
+    #[test]
+    fn sage_resume_is_refused_while_another_process_writes_the_session() {
+        use sage::session::{Durability, LogWriter};
+        let data = tempfile::tempdir().unwrap();
+        let sessions = data.path().join("sessions");
+        let mut child = explain(data.path(), "3")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        while log_with_lines(&sessions, 3).is_none() && child.try_wait().unwrap().is_none() {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let path = log_with_lines(&sessions, 1).expect("the session log exists");
+        let id = path.file_stem().unwrap().to_str().unwrap().to_string();
+
+        // This test process is now the session's writer.
+        let (_, held) = LogWriter::resume::<AgentConfig, Event>(&path, Durability::EveryEvent)
+            .expect("the killed process left no lock behind");
+        let before = std::fs::read(&path).unwrap();
+        let resume = || {
+            Command::new(env!("CARGO_BIN_EXE_sage"))
+                .args(["resume", &id])
+                .env("SAGE_DATA_DIR", data.path())
+                .output()
+                .unwrap()
+        };
+        let refused = resume();
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "{stderr}");
+        assert!(
+            stderr.contains(&format!("session {id} is open in another sage process")),
+            "{stderr}"
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "the refused run wrote nothing"
+        );
+
+        drop(held);
+        let done = resume();
+        assert!(
+            done.status.success(),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        let log = read_log::<AgentConfig, Event>(&path).unwrap();
+        assert!(
+            replay(Agent::new(), &log.entries, None)
+                .state()
+                .conclusion
+                .is_some()
+        );
     }
 
     #[test]

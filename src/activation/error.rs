@@ -24,4 +24,11 @@ pub enum SourceError {
     /// A remote source (Neuronpedia) failed.
     #[error("remote source failed: {0}")]
     Remote(String),
+    /// The source answered with NaN or infinity somewhere. Such a value has
+    /// no JSON spelling, so it is refused before it can reach a session log.
+    #[error(
+        "the source answered with a value sage cannot record: {0}; check the model and SAE \
+         weights (or the server) for overflow"
+    )]
+    NonFinite(sage_core::activation::NonFinite),
 }

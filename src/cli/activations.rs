@@ -4,6 +4,7 @@
 use std::io::IsTerminal as _;
 
 use sage::activation::ActivationRecord;
+use sage::escape::terminal_line;
 
 use super::input::parse_token_ids;
 use super::local::{LocalArgs, open_local_source};
@@ -100,19 +101,24 @@ const HEAT: [u8; 6] = [230, 229, 222, 215, 208, 202];
 fn render(records: &[ActivationRecord], colour: bool) -> String {
     let peak = records.iter().map(|r| r.max_value).fold(0.0f32, f32::max);
     let heat = |token: &str, value: f32| -> String {
+        let token = terminal_line(token);
         if colour && value > 0.0 && peak > 0.0 {
             let level = ((value / peak) * (HEAT.len() - 1) as f32).round() as usize;
             let bg = HEAT[level.min(HEAT.len() - 1)];
             format!("\x1b[48;5;{bg}m\x1b[38;5;16m{token}\x1b[0m")
         } else {
-            token.to_string()
+            token
         }
     };
     let mut out = String::new();
     for (i, record) in records.iter().enumerate() {
         out.push_str(&format!(
             "[{i}] {} · {} · feature {} · max {:.4} at token {}\n",
-            record.sae, record.hook, record.feature, record.max_value, record.max_value_token_index
+            terminal_line(&record.sae),
+            terminal_line(&record.hook),
+            record.feature,
+            record.max_value,
+            record.max_value_token_index
         ));
         if colour {
             for (token, value) in record.tokens.iter().zip(&record.values) {

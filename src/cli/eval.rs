@@ -9,6 +9,7 @@ use anyhow::Context;
 use futures::StreamExt;
 use sage::activation::ActivationSource;
 use sage::config::Paths;
+use sage::escape::terminal;
 use sage::eval::from_session::{feature_input, load_state, sage_candidate};
 use sage::eval::{
     Candidate, EvalOptions, EvalReport, Explanation, FailedFeature, FeatureEvaluation, Judge,
@@ -108,7 +109,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     };
     let report = runtime.block_on(tools.evaluate_all(&features, &reports_dir, args.explain.jobs));
     write_outputs(&args.explain.out, &report)?;
-    print!("{}", report.to_markdown());
+    print!("{}", terminal(&report.to_markdown()));
     // A feature that failed to explain is also "not evaluated"; its
     // explain reason says more than the missing file does.
     let mut failures = unexplained;

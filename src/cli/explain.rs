@@ -16,6 +16,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use sage::activation::ActivationSource;
 use sage::agent::{AgentConfig, Event, GateMode, StopReason};
 use sage::config::Paths;
+use sage::escape::{markdown, terminal};
+use sage::net::strip_userinfo;
 use sage::reasoner::one_line_reason;
 use sage::report::{Report, format_cost};
 use sage::session::run::{resume, start};
@@ -85,7 +87,17 @@ pub struct ExplainArgs {
     /// Seed for every session (each feature's session mixes in its index).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Wall-time budget per feature, in minutes (0: none). A batch runs
+    /// unattended, so a stalled server must not hold it forever.
+    #[arg(long, default_value_t = DEFAULT_MAX_MINUTES)]
+    pub max_minutes: u64,
 }
+
+/// Most features one `sage explain` batch takes (each is a whole session).
+pub const MAX_BATCH_FEATURES: u64 = 1 << 20;
+
+/// The wall-time budget a feature of an unattended batch gets by default.
+pub const DEFAULT_MAX_MINUTES: u64 = 30;
 
 /// How one feature went.
 #[derive(Debug, Clone)]
@@ -163,6 +175,8 @@ pub fn explain_with(
     if let Some(rounds) = args.max_rounds {
         config.max_rounds = rounds;
     }
+    config.budgets.max_wall_ms =
+        (args.max_minutes > 0).then(|| args.max_minutes.saturating_mul(60_000));
     config.validate()?;
 
     let bar = ProgressBar::new(features.len() as u64);
@@ -202,7 +216,7 @@ pub fn explain_with(
     let summary = summary_table(&outcomes);
     std::fs::write(args.out.join("summary.md"), &summary)
         .with_context(|| format!("could not write {}/summary.md", args.out.display()))?;
-    print!("{summary}");
+    print!("{}", terminal(&summary));
     Ok(outcomes
         .into_iter()
         .filter_map(|(feature, outcome)| match outcome {
@@ -394,18 +408,18 @@ fn summary_table(outcomes: &[(u32, Outcome)]) -> String {
                 } else {
                     "explained"
                 },
-                r.label.as_deref().unwrap_or("").replace('|', "\\|"),
+                markdown(r.label.as_deref().unwrap_or("")),
                 r.confidence.map_or("".into(), |c| format!("{c:.2}")),
                 r.rounds,
                 r.usage.total_tokens,
                 r.usage.reasoner_calls,
                 per_step(r.usage.total_tokens, u64::from(r.usage.reasoner_calls)),
                 format_cost(r.usage.cost_usd, r.usage.total_tokens),
-                r.session_id
+                markdown(&r.session_id)
             ),
             Outcome::Failed(why) => format!(
                 "| {feature} | failed | {} |  |  |  |  |  |  |  |\n",
-                why.replace('|', "\\|").replace('\n', " ")
+                markdown(&strip_userinfo(why))
             ),
         };
         if let Outcome::Explained(r) | Outcome::Skipped(r) = outcome {
@@ -483,23 +497,37 @@ pub fn source_choice(args: &ExplainArgs) -> anyhow::Result<SourceChoice> {
 /// Parses `0..200`, `0..=9`, `7` and comma lists of them into sorted,
 /// distinct feature indices.
 pub fn parse_features(spec: &str) -> anyhow::Result<Vec<u32>> {
-    let mut features = Vec::new();
+    let mut ranges = Vec::new();
     for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let number = |s: &str| -> anyhow::Result<u32> {
-            s.trim().parse().map_err(|_| {
+        let number = |s: &str| -> anyhow::Result<u64> {
+            s.trim().parse::<u32>().map(u64::from).map_err(|_| {
                 usage_error(format!(
                     "`{s}` in --features `{spec}` is not a feature index (use e.g. 0..200, 0..=9, 7)"
                 ))
             })
         };
-        if let Some((a, b)) = part.split_once("..=") {
-            features.extend(number(a)?..=number(b)?);
+        ranges.push(if let Some((a, b)) = part.split_once("..=") {
+            (number(a)?, number(b)? + 1)
         } else if let Some((a, b)) = part.split_once("..") {
-            features.extend(number(a)?..number(b)?);
+            (number(a)?, number(b)?)
         } else {
-            features.push(number(part)?);
-        }
+            let one = number(part)?;
+            (one, one + 1)
+        });
     }
+    // Counted before anything is allocated: `0..4294967295` is a typo, not
+    // a batch, and must not reserve 16 GiB on its way to an error.
+    let count: u64 = ranges.iter().map(|&(a, b)| b.saturating_sub(a)).sum();
+    if count > MAX_BATCH_FEATURES {
+        return Err(usage_error(format!(
+            "--features `{spec}` names {count} features; one batch explains at most {MAX_BATCH_FEATURES}: split it into several runs"
+        )));
+    }
+    let mut features: Vec<u32> = ranges
+        .into_iter()
+        .flat_map(|(a, b)| a..b)
+        .filter_map(|f| u32::try_from(f).ok())
+        .collect();
     features.sort_unstable();
     features.dedup();
     if features.is_empty() {
@@ -519,6 +547,12 @@ mod tests {
         assert_eq!(parse_features("0..3").unwrap(), [0, 1, 2]);
         assert_eq!(parse_features("0..=2, 7,2").unwrap(), [0, 1, 2, 7]);
         assert!(parse_features("5..5").is_err());
+        let err = parse_features("0..4294967295").unwrap_err().to_string();
+        assert!(
+            err.contains("4294967295 features") && err.contains("at most"),
+            "{err}"
+        );
+        assert_eq!(parse_features("4294967295").unwrap(), [u32::MAX]);
         assert!(
             parse_features("a..3")
                 .unwrap_err()

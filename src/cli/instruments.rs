@@ -187,6 +187,8 @@ fn llm_config(endpoint: &EndpointSpec) -> anyhow::Result<LlmConfig> {
     let mut config = LlmConfig::with_file_tables(file.keys, file.prices);
     if endpoint.is_local() {
         config.retry.read_timeout = config.retry.read_timeout.max(LOCAL_READ_TIMEOUT);
+        // Room for a slow reply and a retry or two within one call.
+        config.retry.call_deadline = config.retry.call_deadline.max(3 * LOCAL_READ_TIMEOUT);
     }
     Ok(config)
 }

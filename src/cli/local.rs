@@ -4,7 +4,6 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context as _;
 use sage::activation::mining::{
@@ -20,6 +19,7 @@ use sage::open::{load_model, open_sae};
 use sage::sae::{LoadOptions, SaeFormat, check_model_name};
 
 use super::input::BosArgs;
+use super::interrupt::StopOnCtrlC;
 
 /// Which model and SAE to run, and how.
 #[derive(Debug, clap::Args)]
@@ -156,12 +156,9 @@ pub fn mine_with_progress(
     features: &[u32],
     config: &MiningConfig,
 ) -> anyhow::Result<(MinedFeatures, bool)> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
-    runtime.spawn(stop_on_ctrl_c(stop.clone()));
+    // Ctrl-C is claimed for this stage only: the guard's drop, at the end
+    // of this function, makes it end the process again.
+    let ctrl_c = StopOnCtrlC::claim();
     let mut bar = ProgressBarReporter::new(corpus.total_bytes());
     let mut report = |p: &MiningProgress| bar.report(p);
     let request = MiningRequest {
@@ -177,27 +174,14 @@ pub fn mine_with_progress(
         source.tokenizer().inner(),
         &mut scorer,
         &request,
-        Some(&stop),
+        Some(ctrl_c.flag()),
         Some(&mut report),
     );
     bar.finish();
-    runtime.shutdown_background();
     match mined? {
         (MiningOutcome::Finished(result), cached) => Ok((result, cached)),
         (MiningOutcome::Interrupted { windows_done }, _) => anyhow::bail!(
             "mining interrupted after {windows_done} windows; the state is saved: run the same command again to continue"
         ),
-    }
-}
-
-/// Sets `stop` on the first Ctrl-C (the miner then saves its state after
-/// the current batch); a second Ctrl-C exits at once.
-async fn stop_on_ctrl_c(stop: Arc<AtomicBool>) {
-    if tokio::signal::ctrl_c().await.is_ok() {
-        eprintln!("\nstopping after this batch (Ctrl-C again to quit without saving)");
-        stop.store(true, Ordering::SeqCst);
-        if tokio::signal::ctrl_c().await.is_ok() {
-            std::process::exit(130);
-        }
     }
 }

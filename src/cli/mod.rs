@@ -8,6 +8,7 @@ mod explore;
 mod hook;
 mod input;
 mod instruments;
+mod interrupt;
 mod llm;
 mod local;
 mod neuronpedia;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use sage::agent::Agent;
 use sage::config::Paths;
+use sage::escape::{terminal, terminal_line};
 use sage::report::Report;
 use sage::session::{SessionStore, replay};
 
@@ -50,7 +51,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let store = SessionStore::new(paths.sessions_dir());
     let log = store.load(&args.id)?;
     if let Some(torn) = &log.torn_tail {
-        eprintln!("warning: {torn}");
+        eprintln!("warning: {}", terminal_line(&torn.to_string()));
     }
     let fold = replay(Agent::new(), &log.entries, args.at);
     let report = Report::build(&log.header, &fold.state(), fold.applied());
@@ -62,7 +63,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<()> {
     match args.out {
         Some(path) => std::fs::write(&path, text)
             .with_context(|| format!("could not write the report to {}", path.display()))?,
-        None => print!("{text}"),
+        // Markdown and HTML are escaped as built and JSON by serde; this
+        // is the last guard before the terminal.
+        None => print!("{}", terminal(&text)),
     }
     Ok(())
 }

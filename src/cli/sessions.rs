@@ -2,6 +2,7 @@
 
 use sage::agent::Agent;
 use sage::config::Paths;
+use sage::escape::terminal_line;
 use sage::report::{SessionStatus, format_cost};
 use sage::session::store::timestamp_name;
 use sage::session::{SessionStore, replay};
@@ -54,7 +55,7 @@ pub fn run(args: SessionsArgs) -> anyhow::Result<()> {
     for r in rows {
         println!(
             "{:<26} {:>7} {:<18} {:>6} {:>8} {:>5} {:>8} {:>9} {:<15} {}",
-            r.id,
+            terminal_line(&r.id),
             r.feature.map_or("?".into(), |f| f.to_string()),
             r.status,
             r.rounds.map_or("?".into(), |n| n.to_string()),
@@ -63,7 +64,7 @@ pub fn run(args: SessionsArgs) -> anyhow::Result<()> {
             r.tokens_per_step.map_or("-".into(), |n| n.to_string()),
             r.tokens.map_or("?".into(), |t| format_cost(r.cost_usd, t)),
             r.created.unwrap_or_default(),
-            r.label.unwrap_or_default()
+            terminal_line(&r.label.unwrap_or_default())
         );
     }
     Ok(())

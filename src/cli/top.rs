@@ -12,6 +12,7 @@ use sage::activation::mining::{
     MiningStore, ProgressBarReporter, mine, parse_feature_list,
 };
 use sage::config::Paths;
+use sage::escape::terminal;
 
 use super::local::{LocalArgs, mine_with_progress, open_local_source};
 
@@ -89,7 +90,7 @@ pub fn run(args: TopArgs) -> anyhow::Result<()> {
         writeln!(out).context("writing the result as JSON")?;
         out.flush().context("writing the result as JSON")?;
     } else {
-        print!("{}", render(&result));
+        print!("{}", terminal(&render(&result)));
     }
     Ok(())
 }

@@ -505,7 +505,7 @@ mod tests {
             };
             let prompt = &request.messages[0].content;
             let schema_title = request.schema.as_ref().map(|s| s["title"].clone());
-            if call % 3 == 0 {
+            if call.is_multiple_of(3) {
                 return Err(LlmError::RetriesExhausted {
                     attempts: 3,
                     last: "HTTP 500".into(),

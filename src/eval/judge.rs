@@ -27,7 +27,7 @@ impl Spend {
     /// Counts one answered call.
     pub fn answered(&mut self, usage: &Usage) {
         self.calls += 1;
-        self.tokens += usage.prompt_tokens + usage.cached_tokens + usage.completion_tokens;
+        self.tokens = self.tokens.saturating_add(usage.total_tokens());
         if let Some(cost) = usage.cost_usd {
             self.cost_usd = Some(self.cost_usd.unwrap_or(0.0) + cost);
         }

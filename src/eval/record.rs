@@ -2,8 +2,8 @@
 //! `Evaluated` event appended to the session's log, so `sage replay` and
 //! the TUI show the scores beside the conclusion.
 
-use crate::agent::{AgentConfig, EvalMetric, EvalScore, Evaluation, Event};
-use crate::session::{Durability, LogWriter, SessionStore, StoreError};
+use crate::agent::{EvalMetric, EvalScore, Evaluation, Event};
+use crate::session::{Durability, SessionStore, StoreError};
 
 use super::feature::FeatureEvaluation;
 use super::report::CONTROL;
@@ -50,8 +50,7 @@ pub fn append_to_session(
     evaluation: Evaluation,
     at_ms: u64,
 ) -> Result<u64, StoreError> {
-    let path = store.existing(id)?;
-    let (_, mut writer) = LogWriter::resume::<AgentConfig, Event>(&path, Durability::EveryEvent)?;
+    let (_, mut writer) = store.reopen(id, Durability::EveryEvent)?;
     let seq = writer.append(at_ms, &Event::Evaluated { evaluation, at_ms })?;
     writer.close()?;
     Ok(seq)

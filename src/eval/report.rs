@@ -3,6 +3,7 @@
 //! bootstrap intervals, the floors beside them, missing answers counted,
 //! and the LLM calls and tokens each explainer and the judge spent.
 
+use crate::escape::markdown as cell;
 use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
@@ -142,11 +143,19 @@ impl EvalReport {
     pub fn to_markdown(&self) -> String {
         let mut s = String::new();
         let o = &self.options;
-        let _ = writeln!(s, "# sage eval: {} · {}\n", self.model, self.sae);
+        let _ = writeln!(
+            s,
+            "# sage eval: {} · {}\n",
+            cell(&self.model),
+            cell(&self.sae)
+        );
         let _ = writeln!(
             s,
             "Judge: {} · {} sentences per explanation · {} non-activating texts added · bootstrap seed {} (95% intervals, 1000 resamples)\n",
-            self.judge, o.sentences, o.non_activating, o.seed
+            cell(&self.judge),
+            o.sentences,
+            o.non_activating,
+            o.seed
         );
         let _ = writeln!(s, "## Average over {} feature(s)\n", self.features.len());
         s.push_str(
@@ -157,7 +166,7 @@ impl EvalReport {
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                a.name,
+                cell(&a.name),
                 show(a.generative),
                 a.generative_features,
                 show(a.predictive),
@@ -177,7 +186,7 @@ impl EvalReport {
                     s,
                     "| {} | {} | {} | {} | {} | {} | {} / {} |",
                     f.feature,
-                    row.explainer,
+                    cell(&row.explainer),
                     cell(row.explanation.as_ref().map_or("", |e| e.label.as_str())),
                     show(row.generative.as_ref().map(|g| g.score)),
                     show(row.predictive.as_ref().and_then(|p| p.pearson)),
@@ -214,7 +223,7 @@ impl EvalReport {
         if !self.failed.is_empty() {
             s.push_str("\n## Not evaluated\n\n");
             for f in &self.failed {
-                let _ = writeln!(s, "- feature {}: {}", f.feature, f.reason);
+                let _ = writeln!(s, "- feature {}: {}", f.feature, cell(&f.reason));
             }
         }
         s
@@ -282,10 +291,6 @@ fn missing_summary(row: &Scored) -> String {
 }
 
 /// A table cell: pipes escaped, line breaks flattened.
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

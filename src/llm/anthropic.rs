@@ -15,6 +15,7 @@ use super::wire::{
     Negotiation, RawReply, ReplyMode, StructuredMode, Wire, body_names_any, schema_instructions,
 };
 use super::{LlmError, LlmRequest, Message, Role, Usage};
+use sage_core::usage::bounded_count;
 
 /// API version header value sent with every request.
 const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -129,11 +130,11 @@ fn parse(reply: &Value) -> Result<(String, Usage, bool), LlmError> {
     Ok((text, usage, reply["stop_reason"] == "max_tokens"))
 }
 
-fn parse_usage(reply: &Value) -> Usage {
-    let count = |field: &str| reply["usage"][field].as_u64().unwrap_or(0);
+pub(crate) fn parse_usage(reply: &Value) -> Usage {
+    let count = |field: &str| bounded_count(reply["usage"][field].as_u64().unwrap_or(0));
     Usage {
         // Cache writes are billed near the input rate; they count as prompt tokens.
-        prompt_tokens: count("input_tokens") + count("cache_creation_input_tokens"),
+        prompt_tokens: count("input_tokens").saturating_add(count("cache_creation_input_tokens")),
         cached_tokens: count("cache_read_input_tokens"),
         completion_tokens: count("output_tokens"),
         cost_usd: None,

@@ -119,19 +119,23 @@ pub struct UsageTotals {
 impl UsageTotals {
     /// Adds one call.
     pub fn add(&mut self, usage: &Usage) {
-        self.calls += 1;
-        self.prompt_tokens += usage.prompt_tokens;
-        self.cached_tokens += usage.cached_tokens;
-        self.completion_tokens += usage.completion_tokens;
+        self.calls = self.calls.saturating_add(1);
+        self.prompt_tokens = self.prompt_tokens.saturating_add(usage.prompt_tokens);
+        self.cached_tokens = self.cached_tokens.saturating_add(usage.cached_tokens);
+        self.completion_tokens = self
+            .completion_tokens
+            .saturating_add(usage.completion_tokens);
         match usage.cost_usd {
             Some(c) => self.cost_usd += c,
-            None => self.unpriced_calls += 1,
+            None => self.unpriced_calls = self.unpriced_calls.saturating_add(1),
         }
     }
 
     /// All tokens, prompt (cached or not) and completion.
     pub fn total_tokens(&self) -> u64 {
-        self.prompt_tokens + self.cached_tokens + self.completion_tokens
+        self.prompt_tokens
+            .saturating_add(self.cached_tokens)
+            .saturating_add(self.completion_tokens)
     }
 
     /// Whether every recorded call had a price, so `cost_usd` is complete.

@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 use super::retry::{RetryPolicy, parse_retry_after};
 use super::spec::ApiKey;
 use super::{LlmError, Usage};
+use crate::net::{BodyError, error_chain, read_limited, strip_userinfo};
 
 /// Longest server body kept in an error message.
 const BODY_EXCERPT_CHARS: usize = 2_000;
@@ -50,6 +51,7 @@ impl Endpoint {
         let http = reqwest::Client::builder()
             .connect_timeout(policy.connect_timeout)
             .read_timeout(policy.read_timeout)
+            .redirect(crate::net::same_origin_redirects())
             .build()
             .map_err(|e| LlmError::Setup(error_chain(&e)))?;
         Ok(Endpoint {
@@ -88,6 +90,27 @@ impl Endpoint {
         rejects_request: fn(&str) -> bool,
     ) -> Result<Value, LlmError> {
         let url = format!("{}{}", self.base_url, path);
+        let deadline = self.policy.call_deadline;
+        tokio::time::timeout(
+            deadline,
+            self.post_with_retries(&url, headers, body, rejects_request),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(LlmError::DeadlineExceeded {
+                url: strip_userinfo(&url),
+                secs: deadline.as_secs(),
+            })
+        })
+    }
+
+    async fn post_with_retries(
+        &self,
+        url: &str,
+        headers: HeaderMap,
+        body: &Value,
+        rejects_request: fn(&str) -> bool,
+    ) -> Result<Value, LlmError> {
         let max_attempts = self.policy.max_attempts.max(1);
         let mut failed = 0;
         loop {
@@ -96,7 +119,7 @@ impl Endpoint {
                 let _permit = self.permits.acquire().await.map_err(|_| {
                     LlmError::Setup("the endpoint's request limiter was closed".into())
                 })?;
-                self.attempt(&url, headers.clone(), body, rejects_request)
+                self.attempt(url, headers.clone(), body, rejects_request)
                     .await
             };
             match outcome {
@@ -127,13 +150,18 @@ impl Endpoint {
         body: &Value,
         rejects_request: fn(&str) -> bool,
     ) -> Result<Value, AttemptError> {
+        // Messages name the URL without its user info (it may hold a secret).
+        let shown = strip_userinfo(url);
         let transport = |e: reqwest::Error| {
+            if e.is_redirect() {
+                return AttemptError::Fatal(LlmError::Refused(error_chain(&e)));
+            }
             let what = if e.is_timeout() {
-                format!("timed out talking to {url}")
+                format!("timed out talking to {shown}")
             } else if e.is_connect() {
-                format!("could not connect to {url}")
+                format!("could not connect to {shown}")
             } else {
-                format!("request to {url} failed")
+                format!("request to {shown} failed")
             };
             AttemptError::Transient {
                 reason: format!("{what}: {}", error_chain(&e)),
@@ -154,7 +182,16 @@ impl Endpoint {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
-        let text = response.text().await.map_err(transport)?;
+        let bytes = match read_limited(response, self.policy.max_body_bytes).await {
+            Ok(bytes) => bytes,
+            Err(BodyError::Transport(e)) => return Err(transport(e)),
+            Err(too_large) => {
+                return Err(AttemptError::Fatal(LlmError::BodyTooLarge(format!(
+                    "{shown}: {too_large}"
+                ))));
+            }
+        };
+        let text = String::from_utf8_lossy(&bytes);
         if status.is_success() {
             return serde_json::from_str(&text).map_err(|e| AttemptError::Transient {
                 reason: format!(
@@ -219,18 +256,6 @@ fn shared_permits(base_url: &str, concurrency: usize) -> Arc<Semaphore> {
         .entry(base_url.to_string())
         .or_insert_with(|| Arc::new(Semaphore::new(concurrency.max(1))))
         .clone()
-}
-
-/// An error and all its causes on one line (reqwest hides the useful part in `source`).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 fn excerpt(text: &str) -> String {

@@ -38,6 +38,9 @@ pub use spec::{
 pub use types::{LlmError, LlmReply, LlmRequest, Message, Role, TokenLogprob, Usage};
 pub use wire::{ReplyMode, StructuredMode};
 
+pub(crate) use anthropic::parse_usage as anthropic_usage;
+pub(crate) use openai::parse_usage as openai_usage;
+
 /// A chat-style language model.
 ///
 /// Dropping the returned future cancels the request: implementations must

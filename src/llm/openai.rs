@@ -16,6 +16,7 @@ use super::wire::{
     system_text,
 };
 use super::{LlmError, LlmRequest, Message, Role, TokenLogprob, Usage};
+use sage_core::usage::bounded_count;
 
 /// The chat-completions wire protocol.
 pub(crate) struct OpenAiWire {
@@ -156,8 +157,9 @@ impl OpenAiWire {
 }
 
 /// The token counts of a chat-completions reply (zero where absent).
-fn parse_usage(reply: &Value) -> Usage {
-    let count = |path: &str| reply.pointer(path).and_then(Value::as_u64).unwrap_or(0);
+pub(crate) fn parse_usage(reply: &Value) -> Usage {
+    let count =
+        |path: &str| bounded_count(reply.pointer(path).and_then(Value::as_u64).unwrap_or(0));
     let cached = count("/usage/prompt_tokens_details/cached_tokens");
     Usage {
         prompt_tokens: count("/usage/prompt_tokens").saturating_sub(cached),

@@ -20,6 +20,12 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// Ceiling on a server's `Retry-After`, so a bogus value cannot stall a run.
     pub max_retry_after: Duration,
+    /// Deadline for one call, every attempt and wait included: a server
+    /// that trickles bytes slower than `read_timeout` can notice still
+    /// cannot hold a session past it.
+    pub call_deadline: Duration,
+    /// Largest reply body read, in bytes; a longer one is an error.
+    pub max_body_bytes: usize,
 }
 
 impl Default for RetryPolicy {
@@ -31,6 +37,8 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(120),
+            call_deadline: Duration::from_secs(600),
+            max_body_bytes: 16 << 20,
         }
     }
 }
@@ -85,6 +93,8 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 }
 
 /// Parses the IMF-fixdate form of an HTTP date, the one servers must send.
+/// Anything outside a real calendar date between 1970 and 9999 is `None`,
+/// so no field can overflow the arithmetic below.
 fn parse_http_date(value: &str) -> Option<SystemTime> {
     let (_weekday, rest) = value.split_once(", ")?;
     let parts: Vec<&str> = rest.split_whitespace().collect();
@@ -95,21 +105,41 @@ fn parse_http_date(value: &str) -> Option<SystemTime> {
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
     let month = MONTHS.iter().position(|m| m == month)? as i64 + 1;
-    let day: i64 = day.parse().ok()?;
-    let year: i64 = year.parse().ok()?;
-    let hms: Vec<i64> = time
-        .split(':')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
+    let day = small_number(day)?;
+    let year = small_number(year)?;
+    let hms: Vec<i64> = time.split(':').map(small_number).collect::<Option<_>>()?;
     let [h, m, s] = hms.as_slice() else {
         return None;
     };
-    if !(1..=31).contains(&day) || *h > 23 || *m > 59 || *s > 60 {
+    let valid = (1970..=9999).contains(&year)
+        && (1..=days_in_month(year, month)).contains(&day)
+        && *h <= 23
+        && *m <= 59
+        && *s <= 60;
+    if !valid {
         return None;
     }
     let secs = days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s;
     let secs = u64::try_from(secs).ok()?;
-    Some(UNIX_EPOCH + Duration::from_secs(secs))
+    UNIX_EPOCH.checked_add(Duration::from_secs(secs))
+}
+
+/// A field of at most four ASCII digits (no sign), so it cannot overflow.
+fn small_number(text: &str) -> Option<i64> {
+    if text.is_empty() || text.len() > 4 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Days in `month` (1-12) of a Gregorian `year`.
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
@@ -148,6 +178,37 @@ mod tests {
         assert_eq!(
             parse_retry_after("Sun, 06 Foo 1994 08:49:47 GMT", now),
             None
+        );
+    }
+
+    #[test]
+    fn nonsense_retry_after_dates_are_absent_not_a_panic() {
+        let now = UNIX_EPOCH + Duration::from_secs(784_111_777);
+        for value in [
+            "Fri, 31 Dec 9999999999999 23:59:59 GMT",
+            "Fri, 31 Dec -9999999999999 23:59:59 GMT",
+            "Fri, 31 Dec 292277026596 23:59:59 GMT",
+            "Fri, 31 Dec 99999 23:59:59 GMT",
+            "Sun, 06 Nov 1994 -1:49:47 GMT",
+            "Sun, 06 Nov 1994 08:49:47:01 GMT",
+            "Sun, 00 Nov 1994 08:49:47 GMT",
+            "Sun, 31 Feb 1994 08:49:47 GMT",
+            "18446744073709551616",
+            "-5",
+            "",
+        ] {
+            assert_eq!(parse_retry_after(value, now), None, "{value:?}");
+        }
+        // The largest delay-seconds still parses; the policy caps the wait.
+        let far = parse_retry_after("18446744073709551615", now);
+        assert_eq!(far, Some(Duration::from_secs(u64::MAX)));
+        assert_eq!(
+            RetryPolicy::default().delay(1, far),
+            RetryPolicy::default().max_retry_after
+        );
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now),
+            Some(Duration::from_secs(253_402_300_799 - 784_111_777))
         );
     }
 

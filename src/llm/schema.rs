@@ -155,6 +155,11 @@ pub fn is_strict_compatible(schema: &Value) -> bool {
     rules.get("items").is_none_or(is_strict_compatible)
 }
 
+/// Most bracket positions [`extract_json`] tries as the start of a value.
+/// Each try scans the rest of the text, so without a bound a reply of
+/// `[[[[…` would take time quadratic in its length.
+pub const MAX_JSON_STARTS: usize = 64;
+
 /// `schema` without its `pattern` rules, for servers that compile the
 /// schema into a grammar: llama-cpp-python's converter cannot parse regex
 /// escapes such as `\s` and its server dies on the grammar. Replies are
@@ -175,7 +180,7 @@ pub fn without_patterns(schema: &Value) -> Value {
 
 /// Finds the JSON value in a model's free-text reply: the whole text, else
 /// the first ```json fenced block, else the first balanced `{…}` or `[…]`
-/// that parses.
+/// that parses, among the first [`MAX_JSON_STARTS`] brackets.
 pub fn extract_json(text: &str) -> Result<Value, String> {
     let trimmed = text.trim();
     if let Ok(v) = serde_json::from_str(trimmed) {
@@ -186,9 +191,12 @@ pub fn extract_json(text: &str) -> Result<Value, String> {
     {
         return Ok(v);
     }
-    for (start, c) in trimmed.char_indices() {
-        if (c == '{' || c == '[')
-            && let Some(end) = balanced_end(&trimmed[start..])
+    let starts = trimmed
+        .char_indices()
+        .filter(|&(_, c)| c == '{' || c == '[')
+        .take(MAX_JSON_STARTS);
+    for (start, _) in starts {
+        if let Some(end) = balanced_end(&trimmed[start..])
             && let Ok(v) = serde_json::from_str(&trimmed[start..start + end])
         {
             return Ok(v);
@@ -276,6 +284,17 @@ mod tests {
             json!({"type": "object", "properties": {
                 "label": {"type": "string"}, "pattern": {"type": "string"}}})
         );
+    }
+
+    #[test]
+    fn a_reply_of_endless_brackets_is_refused_in_bounded_work() {
+        // Unbounded, this is ~5e11 steps; bounded, 64 scans of the text.
+        let brackets = "[".repeat(1_000_000);
+        assert!(extract_json(&brackets).is_err());
+        let mixed = format!("{} and then {{\"a\": 1}}", "[x ".repeat(100_000));
+        assert!(extract_json(&mixed).is_err(), "past the bound, by design");
+        let prose = format!("{}{{\"a\": 1}}", "[x] ".repeat(10));
+        assert_eq!(extract_json(&prose).unwrap(), serde_json::json!({"a": 1}));
     }
 
     #[test]

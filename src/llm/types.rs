@@ -8,12 +8,10 @@ pub use sage_core::usage::Usage;
 /// part with no tokens has nothing to price).
 pub(crate) fn sum_usage(a: Usage, b: Usage) -> Usage {
     let cost = |u: &Usage| if u.is_empty() { Some(0.0) } else { u.cost_usd };
-    Usage {
-        prompt_tokens: a.prompt_tokens + b.prompt_tokens,
-        cached_tokens: a.cached_tokens + b.cached_tokens,
-        completion_tokens: a.completion_tokens + b.completion_tokens,
-        cost_usd: cost(&a).zip(cost(&b)).map(|(x, y)| x + y),
-    }
+    let mut sum = a;
+    sum.add_tokens(&b);
+    sum.cost_usd = cost(&a).zip(cost(&b)).map(|(x, y)| x + y);
+    sum
 }
 
 /// Who said a message.
@@ -175,6 +173,23 @@ pub enum LlmError {
         "unexpected reply shape from the LLM server: {0}; is the base URL pointing at the right API?"
     )]
     UnexpectedReply(String),
+    /// The server sent the call somewhere sage will not follow (a redirect
+    /// to another scheme, host or port, or too many redirects).
+    #[error("{0}")]
+    Refused(String),
+    /// The call took longer than its deadline, retries included.
+    #[error(
+        "the call to {url} did not finish within its {secs} s deadline; the server is too slow or stalled"
+    )]
+    DeadlineExceeded {
+        /// The URL called (without credentials).
+        url: String,
+        /// The deadline, in seconds.
+        secs: u64,
+    },
+    /// The server's reply was larger than sage reads.
+    #[error("{0}")]
+    BodyTooLarge(String),
     /// The HTTP client could not be set up.
     #[error("could not set up the HTTP client: {0}")]
     Setup(String),

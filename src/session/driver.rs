@@ -20,8 +20,9 @@ use tokio::time::Instant;
 
 use super::fold::{Fold, Machine};
 use super::log::{LogError, LogWriter};
-use crate::activation::ActivationSource;
+use crate::activation::{ActivationRecord, ActivationSource, FeatureExemplars, SourceError};
 use crate::agent::{Conclusion, Effect, Event, UserAction};
+use crate::net::strip_userinfo;
 use crate::reasoner::Reasoner;
 
 /// The instruments effects are executed with.
@@ -169,13 +170,17 @@ impl<M: Machine> Driver<M> {
         let clock = self.clock;
         match effect {
             Effect::FetchExemplars { feature, query } => running.push(tokio::spawn(async move {
-                match source.exemplars(feature, &query).await {
+                match source
+                    .exemplars(feature, &query)
+                    .await
+                    .and_then(finite_exemplars)
+                {
                     Ok(exemplars) => Event::ExemplarsArrived {
                         exemplars,
                         at_ms: clock.now_ms(),
                     },
                     Err(error) => Event::ExemplarsFailed {
-                        error: error.to_string(),
+                        error: strip_userinfo(&error.to_string()),
                         at_ms: clock.now_ms(),
                     },
                 }
@@ -191,7 +196,7 @@ impl<M: Machine> Driver<M> {
                     Err(error) => Event::ReasonerFailed {
                         request,
                         usage: error.usage(),
-                        error: error.to_string(),
+                        error: strip_userinfo(&error.to_string()),
                         at_ms: clock.now_ms(),
                     },
                 }
@@ -201,7 +206,11 @@ impl<M: Machine> Driver<M> {
                 feature,
                 texts,
             } => running.push(tokio::spawn(async move {
-                match source.activations(feature, &texts).await {
+                match source
+                    .activations(feature, &texts)
+                    .await
+                    .and_then(finite_records)
+                {
                     Ok(records) => Event::ActivationsArrived {
                         request,
                         records,
@@ -209,7 +218,7 @@ impl<M: Machine> Driver<M> {
                     },
                     Err(error) => Event::ActivationsFailed {
                         request,
-                        error: error.to_string(),
+                        error: strip_userinfo(&error.to_string()),
                         at_ms: clock.now_ms(),
                     },
                 }
@@ -218,6 +227,24 @@ impl<M: Machine> Driver<M> {
             Effect::AwaitApproval { .. } | Effect::Concluded { .. } => {}
         }
     }
+}
+
+/// Exemplars as the source gave them, or a typed error when a value is NaN
+/// or infinite (the event log could not hold it).
+fn finite_exemplars(exemplars: FeatureExemplars) -> Result<FeatureExemplars, SourceError> {
+    exemplars.check_finite().map_err(SourceError::NonFinite)?;
+    Ok(exemplars)
+}
+
+/// Experiment records as the source gave them, or a typed error naming the
+/// first value that is NaN or infinite.
+fn finite_records(records: Vec<ActivationRecord>) -> Result<Vec<ActivationRecord>, SourceError> {
+    for (i, record) in records.iter().enumerate() {
+        record
+            .check_finite(&format!("text {}: ", i + 1))
+            .map_err(SourceError::NonFinite)?;
+    }
+    Ok(records)
 }
 
 /// Receives the next researcher action; never resolves without a channel

@@ -7,6 +7,7 @@ use super::log::SourceRecord;
 use super::replay::replay;
 use super::store::SessionStore;
 use crate::agent::{Agent, AgentConfig};
+use crate::net::strip_userinfo;
 
 /// What a resumable session must have been started with.
 #[derive(Debug, Clone, Copy)]
@@ -39,7 +40,7 @@ pub fn interrupted_session(store: &SessionStore, query: &ResumeQuery) -> Option<
                 h.feature == query.feature
                     && h.model == query.model
                     && h.sae == query.sae
-                    && h.reasoner == query.reasoner
+                    && h.reasoner == strip_userinfo(query.reasoner)
                     && h.source.as_ref().is_none_or(|s| s == query.source)
                     && h.config == *query.config
                     && replay(Agent::new(), &log.entries, None)

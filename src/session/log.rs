@@ -9,9 +9,22 @@
 //! ```
 //!
 //! Reading never changes the file. A torn last line (the process died while
-//! writing it) is reported as a [`TornTail`] and left out; [`LogWriter::resume`]
-//! cuts it off before appending. Anything wrong before the last line is a
-//! [`LogError`] naming the line: nothing after a bad line is silently dropped.
+//! writing it, so it has no line end) is reported as a [`TornTail`] and left
+//! out; [`LogWriter::resume`] cuts it off before appending. Any other bad
+//! line, including a complete last one, is a [`LogError`] naming the line:
+//! nothing is silently dropped.
+//!
+//! One writer per log: a [`LogWriter`] holds an exclusive advisory lock
+//! (`flock`) on the file for its whole life and appends with `O_APPEND`, so a
+//! second `sage resume`, the TUI beside `sage explain`, or `sage eval`
+//! recording scores is refused with [`LogError::Locked`] instead of
+//! interleaving lines. On Linux the refusal names the holder's pid, read
+//! from `/proc/locks`; nothing is written beside the log, so a killed
+//! writer leaves nothing stale behind (the kernel drops its lock).
+//!
+//! Every line is decoded again before it is written: a value JSON cannot
+//! spell (NaN or infinity, which serde_json writes as `null`) is refused with
+//! [`LogError::Unreadable`] and never reaches the file.
 //!
 //! This file depends only on std, serde, serde_json and thiserror, so the
 //! fuzz target under `fuzz/` compiles it on its own without the model stack.
@@ -203,10 +216,10 @@ pub enum LogError {
         /// Version this build reads.
         supported: u32,
     },
-    /// A line before the last one is not a valid event.
+    /// A complete (newline-terminated) line is not a valid event.
     #[error(
-        "line {line} is corrupt ({reason}); {after} line(s) follow it, so it is not a torn \
-         tail: repair or truncate the file by hand"
+        "line {line} is corrupt ({reason}); it is a complete line with {after} line(s) after \
+         it, so it is not a torn write: repair or truncate the file by hand"
     )]
     Corrupt {
         /// 1-based line number.
@@ -242,6 +255,30 @@ pub enum LogError {
     /// An event or header could not be encoded (a bug in its Serialize impl).
     #[error("could not encode a log line: {0}")]
     Encode(String),
+    /// A line would not read back as what was written (a NaN or infinite
+    /// number, which JSON writes as `null`); it was not written.
+    #[error(
+        "event {seq} was not written because it would not read back ({reason}): a number in it \
+         is probably NaN or infinite; the log is unchanged"
+    )]
+    Unreadable {
+        /// The sequence number the event would have had.
+        seq: u64,
+        /// What decoding the encoded line said.
+        reason: String,
+    },
+    /// Another process holds this log open for writing.
+    #[error(
+        "session {id} is open in another sage process{}: wait for it to finish or stop it, \
+         then retry",
+        pid.map(|p| format!(", pid {p}")).unwrap_or_default()
+    )]
+    Locked {
+        /// The session id (the file stem).
+        id: String,
+        /// The other writer's process id, when it recorded one.
+        pid: Option<u32>,
+    },
 }
 
 /// When appended events reach the disk.
@@ -285,7 +322,7 @@ where
         };
         let entry = match parsed {
             Ok(entry) => entry,
-            Err(reason) if index == last => {
+            Err(reason) if index == last && line.is_torn_write() => {
                 torn_tail = Some(TornTail {
                     line: number,
                     bytes: line.len_with_end(),
@@ -356,13 +393,57 @@ pub fn read_header<C: DeserializeOwned>(path: &Path) -> Result<LogHeader<C>, Log
     parse_header(&first)
 }
 
-/// Appends events to one session's log.
+/// Appends events to one session's log; the only way sage writes one.
+/// Holds the log's exclusive lock until dropped or closed.
 #[derive(Debug)]
 pub struct LogWriter {
     file: File,
     path: PathBuf,
     next_seq: u64,
     durability: Durability,
+}
+
+/// Takes the log's exclusive lock without waiting; refuses with
+/// [`LogError::Locked`] when another writer holds it.
+fn lock_exclusive(file: &File, path: &Path) -> Result<(), LogError> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LogError::Locked {
+            id: session_id_of(path),
+            pid: lock_holder(file),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(io_error(path, source)),
+    }
+}
+
+/// The pid holding a `flock` on `file`, from `/proc/locks` (Linux only; a
+/// best effort that only improves the refusal message).
+#[cfg(target_os = "linux")]
+fn lock_holder(file: &File) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let inode = file.metadata().ok()?.ino();
+    let table = std::fs::read_to_string("/proc/locks").ok()?;
+    table.lines().find_map(|line| {
+        // `1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234567 0 EOF`; waiters
+        // have a `->` field and are skipped.
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.get(1) != Some(&"FLOCK") {
+            return None;
+        }
+        let holder_inode = fields.get(5)?.rsplit(':').next()?.parse::<u64>().ok()?;
+        (holder_inode == inode).then(|| fields.get(4)?.parse().ok())?
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lock_holder(_file: &File) -> Option<u32> {
+    None
+}
+
+fn session_id_of(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 impl LogWriter {
@@ -376,13 +457,14 @@ impl LogWriter {
             std::fs::create_dir_all(dir).map_err(|source| io_error(dir, source))?;
         }
         let file = OpenOptions::new()
-            .write(true)
+            .append(true)
             .create_new(true)
             .open(path)
             .map_err(|source| match source.kind() {
                 std::io::ErrorKind::AlreadyExists => LogError::AlreadyExists(path.to_path_buf()),
                 _ => io_error(path, source),
             })?;
+        lock_exclusive(&file, path)?;
         let mut writer = LogWriter {
             file,
             path: path.to_path_buf(),
@@ -397,8 +479,8 @@ impl LogWriter {
         Ok(writer)
     }
 
-    /// Opens an existing log to continue it: reads it, cuts off a torn last
-    /// line, and positions the writer after the last intact event.
+    /// Opens an existing log to continue it: takes its lock, reads it, cuts
+    /// off a torn last line, and appends after the last intact event.
     pub fn resume<C, E>(
         path: &Path,
         durability: Durability,
@@ -407,20 +489,24 @@ impl LogWriter {
         C: DeserializeOwned,
         E: DeserializeOwned,
     {
-        let log = read_log::<C, E>(path)?;
-        let file = OpenOptions::new()
-            .write(true)
+        use std::io::Read;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
             .open(path)
             .map_err(|source| io_error(path, source))?;
+        lock_exclusive(&file, path)?;
+        // Read through the locked handle, so no other writer can have
+        // appended between reading and writing.
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|source| io_error(path, source))?;
+        let log = parse_log::<C, E>(&bytes)?;
         if log.torn_tail.is_some() {
             file.set_len(log.intact_len)
                 .and_then(|()| file.sync_all())
                 .map_err(|source| io_error(path, source))?;
         }
-        let mut file = file;
-        use std::io::Seek;
-        file.seek(std::io::SeekFrom::End(0))
-            .map_err(|source| io_error(path, source))?;
         let writer = LogWriter {
             file,
             path: path.to_path_buf(),
@@ -431,10 +517,20 @@ impl LogWriter {
     }
 
     /// Appends one event as a single line written with one write call, and
-    /// syncs it when the durability asks for that. Returns its sequence number.
-    pub fn append<E: Serialize>(&mut self, at_ms: u64, event: &E) -> Result<u64, LogError> {
+    /// syncs it when the durability asks for that. Returns its sequence
+    /// number. A line that would not decode back is refused unwritten.
+    pub fn append<E>(&mut self, at_ms: u64, event: &E) -> Result<u64, LogError>
+    where
+        E: Serialize + DeserializeOwned,
+    {
         let seq = self.next_seq;
         let line = encode_line(&LogEntry { seq, at_ms, event })?;
+        if let Err(e) = serde_json::from_slice::<LogEntry<E>>(&line) {
+            return Err(LogError::Unreadable {
+                seq,
+                reason: e.to_string(),
+            });
+        }
         self.write_line(&line)?;
         if self.durability == Durability::EveryEvent {
             self.sync()?;
@@ -458,6 +554,11 @@ impl LogWriter {
         &self.path
     }
 
+    /// The session id: the log's file stem.
+    pub fn session_id(&self) -> String {
+        session_id_of(&self.path)
+    }
+
     /// Syncs everything written so far and closes the file.
     pub fn close(self) -> Result<(), LogError> {
         self.sync()
@@ -465,7 +566,8 @@ impl LogWriter {
 
     fn write_line(&mut self, line: &[u8]) -> Result<(), LogError> {
         // `write_all` issues one write(2) for a regular file unless the
-        // kernel returns short, which it does only on a full disk or signal.
+        // kernel returns short, which it does only on a full disk or signal;
+        // O_APPEND puts it at the end whatever the file offset.
         self.file
             .write_all(line)
             .map_err(|source| io_error(&self.path, source))
@@ -488,6 +590,14 @@ struct RawLine<'a> {
 impl RawLine<'_> {
     fn len_with_end(&self) -> usize {
         self.text.len() + usize::from(self.terminated)
+    }
+
+    /// What an interrupted write leaves: a line without its end, or only
+    /// NUL bytes (a crash after the size grew but before the data landed;
+    /// sage never writes a NUL, JSON escapes it). A complete line of
+    /// anything else is data and is never cut off.
+    fn is_torn_write(&self) -> bool {
+        !self.terminated || self.text.iter().all(|&b| b == 0)
     }
 }
 

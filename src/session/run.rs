@@ -6,12 +6,11 @@ use tokio::sync::{mpsc, watch};
 use super::driver::{DriveError, DriveOutcome, Driver, Instruments, now_ms};
 use super::fold::Fold;
 use super::log::FORMAT_NAME;
-use super::log::{
-    Durability, FORMAT_VERSION, LoadedLog, LogHeader, LogWriter, SourceRecord, TornTail,
-};
+use super::log::{Durability, FORMAT_VERSION, LogHeader, LogWriter, SourceRecord, TornTail};
 use super::replay::replay;
 use super::store::{SessionStore, StoreError};
 use crate::agent::{Agent, AgentConfig, AgentState, Event, UserAction};
+use crate::net::strip_userinfo;
 
 /// Why a session could not run.
 #[derive(Debug, thiserror::Error)]
@@ -49,8 +48,9 @@ pub struct NewSession {
     /// Seed for the agent's choices.
     pub seed: u64,
     /// The reasoner spec as the user gave it (`heuristic`, `openai:MODEL`,
-    /// …), recorded so `sage resume` can rebuild the same reasoner. Specs
-    /// carry no keys.
+    /// …), recorded so `sage resume` can rebuild the same reasoner. Keys
+    /// never appear in specs, and URL user info is stripped before the spec
+    /// is written.
     pub reasoner_spec: String,
     /// How to reopen the activation source on resume (recorded in the
     /// header); `None` for a source sage cannot reopen by itself.
@@ -86,13 +86,13 @@ pub async fn start(
         hook: info.hook,
         source: session.source.clone(),
         feature: session.feature,
-        reasoner: session.reasoner_spec.clone(),
+        reasoner: strip_userinfo(&session.reasoner_spec),
         seed: session.seed,
         created_at_ms,
         config: session.config.clone(),
     };
     let log = store.create(header, session.durability)?;
-    let id = session_id_of(&log);
+    let id = log.session_id();
     let first = Event::Start {
         feature: session.feature,
         config: session.config,
@@ -120,9 +120,7 @@ pub async fn resume(
     durability: Durability,
     controls: Controls,
 ) -> Result<SessionRun, SessionError> {
-    let path = store.existing(id)?;
-    let (loaded, log): (LoadedLog<AgentConfig, Event>, LogWriter) =
-        LogWriter::resume(&path, durability).map_err(StoreError::from)?;
+    let (loaded, log) = store.reopen(id, durability)?;
     let fold = replay(Agent::new(), &loaded.entries, None);
     drive(
         id.to_string(),
@@ -157,11 +155,4 @@ async fn drive(
         events: fold.applied(),
         repaired,
     })
-}
-
-fn session_id_of(log: &LogWriter) -> String {
-    log.path()
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }

@@ -100,6 +100,17 @@ impl SessionStore {
         Err(LogError::AlreadyExists(self.path_of(&base)?).into())
     }
 
+    /// Opens an existing session's log to append to it: the one writer,
+    /// holding the log's lock (see [`LogWriter`]). Returns what the log
+    /// holds (a torn tail already cut off) and the writer.
+    pub fn reopen(
+        &self,
+        id: &str,
+        durability: Durability,
+    ) -> Result<(SessionLog, LogWriter), StoreError> {
+        Ok(LogWriter::resume(&self.existing(id)?, durability)?)
+    }
+
     /// Reads an existing session's log (without changing it).
     pub fn load(&self, id: &str) -> Result<SessionLog, StoreError> {
         Ok(read_log(&self.existing(id)?)?)

@@ -112,6 +112,10 @@ pub struct App {
     pub flash: Option<String>,
     /// Where each pane was last drawn, for mouse clicks.
     pub areas: [Rect; 4],
+    /// Whether the experiments pane keeps the newest experiment selected
+    /// as the agent adds them: on until the researcher moves up from the
+    /// newest, on again when they come back down to it.
+    pub follow_newest: bool,
 }
 
 impl App {
@@ -125,6 +129,22 @@ impl App {
             overlay: Overlay::None,
             flash: None,
             areas: [Rect::default(); 4],
+            follow_newest: true,
+        }
+    }
+
+    /// Brings the UI up to a new agent state: in a live session that is
+    /// being followed, the newest experiment becomes the selected one, so
+    /// the pane scrolls to it.
+    pub fn follow(&mut self, state: &AgentState) {
+        if !matches!(self.mode, Mode::Live) || !self.follow_newest {
+            return;
+        }
+        let newest = state.experiments.len().saturating_sub(1);
+        let cursor = self.cursor_mut(Pane::Experiments);
+        if cursor.selected != newest {
+            cursor.selected = newest;
+            cursor.token = 0;
         }
     }
 
@@ -173,10 +193,10 @@ impl App {
     /// Runs one command (from a key or a mouse gesture).
     pub fn run_command(&mut self, command: Command, state: &AgentState) -> Vec<AppAction> {
         self.flash = None;
-        if let Mode::Replay { at, total } = self.mode {
-            if let Some(actions) = self.replay_command(command, at, total) {
-                return actions;
-            }
+        if let Mode::Replay { at, total } = self.mode
+            && let Some(actions) = self.replay_command(command, at, total)
+        {
+            return actions;
         }
         match command {
             Command::FocusNext => self.focus = Pane::ALL[(self.focus.index() + 1) % 4],
@@ -478,6 +498,9 @@ impl App {
         let max = rows.saturating_sub(1) as isize;
         cursor.selected = (cursor.selected as isize + delta).clamp(0, max) as usize;
         cursor.token = 0;
+        if self.focus == Pane::Experiments {
+            self.follow_newest = self.cursor(Pane::Experiments).selected as isize == max;
+        }
     }
 
     fn move_token(&mut self, delta: isize, state: &AgentState) {
@@ -773,5 +796,46 @@ mod tests {
         assert_eq!(app.focus, Pane::Hypotheses);
         app.handle_mouse(50, 3, Some(1), &state);
         assert_eq!(app.cursor(Pane::Hypotheses).selected, 1);
+    }
+
+    #[test]
+    fn the_experiments_pane_follows_the_newest_experiment_until_the_user_scrolls_up() {
+        let full = scripted_session(GateMode::Auto, usize::MAX)
+            .0
+            .state()
+            .clone();
+        let fewer = scripted_session(GateMode::Auto, 6).0.state().clone();
+        assert!(!fewer.experiments.is_empty());
+        assert!(fewer.experiments.len() < full.experiments.len());
+
+        let mut app = App::new(Keymap::default(), Mode::Live);
+        app.focus = Pane::Experiments;
+        app.follow(&fewer);
+        assert_eq!(
+            app.cursor(Pane::Experiments).selected,
+            fewer.experiments.len() - 1
+        );
+        app.follow(&full);
+        let newest = full.experiments.len() - 1;
+        assert_eq!(app.cursor(Pane::Experiments).selected, newest, "followed");
+
+        app.handle_key(&code(KeyCode::Up), &full);
+        assert_eq!(app.cursor(Pane::Experiments).selected, newest - 1);
+        app.follow(&full);
+        assert_eq!(
+            app.cursor(Pane::Experiments).selected,
+            newest - 1,
+            "the user's place is kept"
+        );
+        app.handle_key(&code(KeyCode::Down), &full);
+        assert!(app.follow_newest, "back at the newest, following again");
+
+        let mut replay = App::new(Keymap::default(), Mode::Replay { at: 1, total: 2 });
+        replay.follow(&full);
+        assert_eq!(
+            replay.cursor(Pane::Experiments).selected,
+            0,
+            "replay never jumps"
+        );
     }
 }

@@ -111,11 +111,18 @@ pub enum KeymapError {
     /// The command name is not in the table.
     #[error("unknown command `{0}` in [keymap]; known commands: {names}", names = COMMANDS.iter().map(|s| s.name).collect::<Vec<_>>().join(", "))]
     UnknownCommand(String),
-    /// The key could not be parsed.
+    /// A key bound to a command could not be parsed. The message names
+    /// the command and the key's position, never the value: a secret
+    /// pasted into the wrong table must not be echoed.
     #[error(
-        "cannot read key `{0}` in [keymap]: use a character (`a`, `A`, `?`) or a name such as space, tab, backtab, enter, esc, up, down, left, right, home, end, pageup, pagedown, f1..f12, optionally prefixed with ctrl- or alt-"
+        "cannot read key {position} of `{command}` in [keymap]: use a character (`a`, `A`, `?`) or a name such as space, tab, backtab, enter, esc, up, down, left, right, home, end, pageup, pagedown, f1..f12, optionally prefixed with ctrl- or alt-"
     )]
-    BadKey(String),
+    BadKey {
+        /// The command the key was meant for.
+        command: String,
+        /// The key's place in the command's list, from 1.
+        position: usize,
+    },
 }
 
 /// A key as the keymap sees it: the code plus ctrl/alt (shift is folded
@@ -152,9 +159,9 @@ const NAMED: [(&str, KeyCode); 13] = [
 ];
 
 impl Key {
-    /// Parses `a`, `E`, `?`, `space`, `ctrl-c`, `alt-enter`, `f5`.
-    pub fn parse(text: &str) -> Result<Key, KeymapError> {
-        let bad = || KeymapError::BadKey(text.to_string());
+    /// Parses `a`, `E`, `?`, `space`, `ctrl-c`, `alt-enter`, `f5`; `None`
+    /// for anything else.
+    pub fn parse(text: &str) -> Option<Key> {
         let (mut ctrl, mut alt, mut rest) = (false, false, text);
         loop {
             if let Some(r) = rest.strip_prefix("ctrl-") {
@@ -175,10 +182,10 @@ impl Key {
                     if (1..=12).contains(&n) {
                         KeyCodeOrd::F(n)
                     } else {
-                        return Err(bad());
+                        return None;
                     }
                 } else {
-                    let (name, _) = NAMED.iter().find(|(n, _)| *n == rest).ok_or_else(bad)?;
+                    let (name, _) = NAMED.iter().find(|(n, _)| *n == rest)?;
                     match *name {
                         "space" => KeyCodeOrd::Char(' '),
                         other => KeyCodeOrd::Named(other),
@@ -186,7 +193,7 @@ impl Key {
                 }
             }
         };
-        Ok(Key { code, ctrl, alt })
+        Some(Key { code, ctrl, alt })
     }
 
     /// Converts a terminal key event, if it is one the keymap can bind.
@@ -233,7 +240,7 @@ impl Default for Keymap {
         let mut bindings = BTreeMap::new();
         for spec in COMMANDS {
             for key in spec.keys {
-                if let Ok(k) = Key::parse(key) {
+                if let Some(k) = Key::parse(key) {
                     bindings.insert(k, spec.command);
                 }
             }
@@ -252,8 +259,12 @@ impl Keymap {
         for (name, keys) in overrides {
             let command = Command::from_name(name)?;
             map.bindings.retain(|_, c| *c != command);
-            for key in keys {
-                map.bindings.insert(Key::parse(key)?, command);
+            for (i, key) in keys.iter().enumerate() {
+                let key = Key::parse(key).ok_or_else(|| KeymapError::BadKey {
+                    command: name.clone(),
+                    position: i + 1,
+                })?;
+                map.bindings.insert(key, command);
             }
         }
         Ok(map)
@@ -387,11 +398,13 @@ mod tests {
         let err = Keymap::with_overrides(&o).unwrap_err().to_string();
         assert!(err.contains("toggle_pause"), "{err}");
         let mut o = BTreeMap::new();
-        o.insert("quit".to_string(), vec!["hyper-q".to_string()]);
-        assert!(matches!(
-            Keymap::with_overrides(&o),
-            Err(KeymapError::BadKey(_))
-        ));
+        o.insert("quit".to_string(), vec!["q".into(), "sk-canary-key".into()]);
+        let err = Keymap::with_overrides(&o).unwrap_err();
+        assert!(
+            matches!(&err, KeymapError::BadKey { command, position: 2 } if command == "quit"),
+            "{err:?}"
+        );
+        assert!(!err.to_string().contains("sk-canary-key"), "{err}");
     }
 
     #[test]

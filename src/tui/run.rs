@@ -153,6 +153,7 @@ pub async fn run_live(
             changed = states.changed(), if driver_alive => {
                 driver_alive = changed.is_ok();
                 ui.state = states.borrow_and_update().clone();
+                ui.app.follow(&ui.state);
             }
             _ = frames.tick() => ui.tick += 1,
         }
@@ -207,12 +208,11 @@ pub async fn run_start(theme: &Theme, mut screen: StartScreen) -> Result<StartCh
         let Some(event) = input.next().await else {
             return Ok(StartChoice::Quit);
         };
-        if let TermEvent::Key(key) = event? {
-            if key.kind == KeyEventKind::Press {
-                if let Some(choice) = screen.handle_key(&key) {
-                    return Ok(choice);
-                }
-            }
+        if let TermEvent::Key(key) = event?
+            && key.kind == KeyEventKind::Press
+            && let Some(choice) = screen.handle_key(&key)
+        {
+            return Ok(choice);
         }
     }
 }
@@ -229,8 +229,10 @@ struct Ui {
 
 impl Ui {
     fn new(options: TuiOptions, mode: Mode, state: AgentState) -> Ui {
+        let mut app = App::new(options.keymap.clone(), mode);
+        app.follow(&state);
         Ui {
-            app: App::new(options.keymap.clone(), mode),
+            app,
             options,
             state,
             tick: 0,

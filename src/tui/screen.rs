@@ -105,7 +105,7 @@ fn help(frame: &mut Frame, view: &View) {
         .collect();
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(
-        " Keys can be remapped in the config file's [keys] table. Any key closes this.",
+        " Keys can be remapped in the config file's [keymap] table. Any key closes this.",
         view.theme.dim(),
     )));
     let h = lines.len() as u16 + 2;
@@ -320,6 +320,29 @@ mod tests {
             text.contains(&format!("REPLAY {}/{}", events.len(), events.len())),
             "{text}"
         );
+    }
+
+    /// Text from a reasoner or server holding terminal escape sequences is
+    /// drawn as cells with the control characters dropped: nothing the TUI
+    /// writes can retitle or recolour the terminal.
+    #[test]
+    fn control_characters_in_agent_text_never_reach_the_screen() {
+        let (agent, _) = scripted_session(GateMode::Auto, 6);
+        let mut state = agent.state().clone();
+        let hostile = "\u{1b}]0;owned\u{7}\u{1b}[31mRED\u{9b}2Jlabel";
+        state.hypotheses[0].description = hostile.into();
+        state.experiments[0].text = hostile.into();
+        let terminal = render(&state, &mut live(), 200, 60);
+        let buffer = terminal.backend().buffer();
+        assert!(
+            buffer
+                .content()
+                .iter()
+                .all(|cell| !cell.symbol().contains(char::is_control)),
+            "a control character reached a cell"
+        );
+        let text = terminal.backend().to_string();
+        assert!(text.contains("RED"), "the printable part is shown: {text}");
     }
 
     #[test]

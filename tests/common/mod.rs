@@ -84,6 +84,9 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Delay before the answer is written.
     pub delay: Duration,
+    /// When set, the body is written one byte at a time with this pause
+    /// between bytes (a server that trickles).
+    pub trickle: Option<Duration>,
 }
 
 impl Response {
@@ -105,12 +108,19 @@ impl Response {
             headers: Vec::new(),
             body,
             delay: Duration::ZERO,
+            trickle: None,
         }
     }
 
     /// Adds a header.
     pub fn header(mut self, name: &str, value: &str) -> Response {
         self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// Writes the body one byte per `pause`.
+    pub fn trickled(mut self, pause: Duration) -> Response {
+        self.trickle = Some(pause);
         self
     }
 
@@ -234,7 +244,20 @@ impl Shared {
         }
         head.push_str("\r\n");
         let _ = stream.write_all(head.as_bytes()).await;
-        let _ = stream.write_all(&response.body).await;
+        match response.trickle {
+            None => {
+                let _ = stream.write_all(&response.body).await;
+            }
+            Some(pause) => {
+                for byte in &response.body {
+                    if stream.write_all(&[*byte]).await.is_err() {
+                        return;
+                    }
+                    let _ = stream.flush().await;
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
         let _ = stream.shutdown().await;
     }
 }

@@ -69,6 +69,40 @@ impl ActivationRecord {
     }
 }
 
+/// A value a source handed over that is NaN or infinite. JSON has no
+/// spelling for those, so a session log holding one could not be read back:
+/// sources and the driver refuse such data instead of recording it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NonFinite {
+    /// Which value, e.g. `top[2].values[7]` or `max_activation`.
+    pub field: String,
+}
+
+impl core::fmt::Display for NonFinite {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{} is not a finite number (NaN or infinity)", self.field)
+    }
+}
+
+fn check_finite(value: f64, field: impl FnOnce() -> String) -> Result<(), NonFinite> {
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(NonFinite { field: field() })
+    }
+}
+
+impl ActivationRecord {
+    /// The first non-finite value in the record, named by `prefix` and its
+    /// place (`values[i]` or `max_value`).
+    pub fn check_finite(&self, prefix: &str) -> Result<(), NonFinite> {
+        for (i, v) in self.values.iter().enumerate() {
+            check_finite(f64::from(*v), || format!("{prefix}values[{i}]"))?;
+        }
+        check_finite(f64::from(self.max_value), || format!("{prefix}max_value"))
+    }
+}
+
 /// What a source measures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceInfo {
@@ -141,4 +175,35 @@ pub struct FeatureExemplars {
     pub density: Option<f64>,
     /// The feature's largest observed activation.
     pub max_activation: f32,
+}
+
+impl FeatureExemplars {
+    /// The first non-finite value anywhere in the exemplars: every record,
+    /// every band bound, the density and the maximum.
+    pub fn check_finite(&self) -> Result<(), NonFinite> {
+        let records = |name: &'static str, list: &[Exemplar]| -> Result<(), NonFinite> {
+            for (i, e) in list.iter().enumerate() {
+                e.record.check_finite(&format!("{name}[{i}]."))?;
+            }
+            Ok(())
+        };
+        records("top", &self.top)?;
+        records("non_activating", &self.non_activating)?;
+        for (b, band) in self.quantiles.iter().enumerate() {
+            check_finite(f64::from(band.min_value), || {
+                format!("quantiles[{b}].min_value")
+            })?;
+            check_finite(f64::from(band.max_value), || {
+                format!("quantiles[{b}].max_value")
+            })?;
+            for (i, e) in band.examples.iter().enumerate() {
+                e.record
+                    .check_finite(&format!("quantiles[{b}].examples[{i}]."))?;
+            }
+        }
+        if let Some(density) = self.density {
+            check_finite(density, || "density".into())?;
+        }
+        check_finite(f64::from(self.max_activation), || "max_activation".into())
+    }
 }

@@ -6,6 +6,7 @@
 //! loads from local paths it is given; the app resolves hub ids to files
 //! first and hands the results to the agent as plain `f32` data.
 
+pub mod fuzz_checks;
 pub mod model;
 pub mod sae;
 pub mod train;

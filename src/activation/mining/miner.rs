@@ -71,7 +71,49 @@ impl Default for MiningConfig {
     }
 }
 
+/// Largest `top_k`, `per_band` and `non_activating` a run accepts: every
+/// feature keeps that many windows, so a typo such as `-k 100000000` would
+/// otherwise exhaust memory instead of failing.
+pub const MAX_KEPT_PER_FEATURE: usize = 1_000;
+/// Largest number of activation bands.
+pub const MAX_BANDS: usize = 1_000;
+/// Largest window, in tokens (longer than any context sage runs).
+pub const MAX_WINDOW: usize = 1 << 17;
+/// Largest number of windows per scorer call.
+pub const MAX_BATCH: usize = 1 << 14;
+
 impl MiningConfig {
+    /// Checks every size against its bound, so a run fails with a
+    /// [`MiningError::BadConfig`] that names the flag before it allocates.
+    pub fn check(&self) -> Result<(), MiningError> {
+        let limits = [
+            ("window (--window)", self.window, 1, MAX_WINDOW),
+            ("batch size (--batch)", self.batch_size, 1, MAX_BATCH),
+            (
+                "top windows per feature (-k)",
+                self.top_k,
+                0,
+                MAX_KEPT_PER_FEATURE,
+            ),
+            ("bands", self.bands, 0, MAX_BANDS),
+            ("samples per band", self.per_band, 0, MAX_KEPT_PER_FEATURE),
+            (
+                "silent windows per feature",
+                self.non_activating,
+                0,
+                MAX_KEPT_PER_FEATURE,
+            ),
+        ];
+        for (name, value, low, high) in limits {
+            if !(low..=high).contains(&value) {
+                return Err(MiningError::BadConfig(format!(
+                    "the {name} is {value}; it must be between {low} and {high}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// The settings that change results (batch size and checkpoint
     /// frequency do not), for cache keys.
     pub fn result_identity(&self) -> String {
@@ -143,11 +185,7 @@ pub fn mine(
     if features.is_empty() {
         return Err(MiningError::BadConfig("no features requested".into()));
     }
-    if config.window == 0 || config.batch_size == 0 {
-        return Err(MiningError::BadConfig(
-            "window and batch size must be at least 1".into(),
-        ));
-    }
+    config.check()?;
     let identity = run_identity(corpus, features, config);
     let mut state = match &control.checkpoint {
         Some(path) => Checkpoint::load(path, &identity)?,
@@ -191,7 +229,7 @@ pub fn mine(
             });
         }
         if config.checkpoint_every > 0
-            && batches % config.checkpoint_every == 0
+            && batches.is_multiple_of(config.checkpoint_every)
             && let Some(path) = &control.checkpoint
         {
             Checkpoint::save(&state, &identity, path)?;

@@ -10,6 +10,10 @@ use super::sampling::{BandedReservoirs, Reservoir, SplitMix64};
 use super::values::WindowValues;
 use super::window::TokenWindow;
 
+/// Slots reserved per kept list (top, each band, silent) before any window
+/// arrives; larger capacities grow on demand.
+const RESERVED_TOP: usize = 64;
+
 /// A window's text, kept once and shared by every feature that keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredWindow {
@@ -122,14 +126,18 @@ impl<W> FeatureStats<W> {
         let rng = SplitMix64(SplitMix64(seed.wrapping_add(u64::from(feature))).next_u64());
         let mut bands = BandedReservoirs::new(n_bands);
         for band in &mut bands.bands {
-            band.items.reserve_exact(caps.per_band);
+            band.items.reserve_exact(caps.per_band.min(RESERVED_TOP));
         }
         let mut quiet = Reservoir::default();
-        quiet.items.reserve_exact(caps.non_activating);
+        quiet
+            .items
+            .reserve_exact(caps.non_activating.min(RESERVED_TOP));
         FeatureStats {
             feature,
             // One spare slot: a new window is inserted before the last is cut.
-            top: Vec::with_capacity(caps.top_k + 1),
+            // Reserved up to a small bound only: a large `top_k` grows on
+            // demand instead of reserving for every feature up front.
+            top: Vec::with_capacity(caps.top_k.min(RESERVED_TOP) + 1),
             bands,
             quiet,
             firing_tokens: 0,

@@ -57,17 +57,12 @@ impl MiningStore {
         ])
     }
 
-    /// The cached result for `key`, if any.
-    pub fn cached(&self, key: &CacheKey) -> Result<Option<MinedFeatures>, MiningError> {
-        let Some(bytes) = self.results.get(key) else {
-            return Ok(None);
-        };
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| MiningError::BadState {
-                path: self.results.path_for(key),
-                why: e.to_string(),
-            })
+    /// The cached result for `key`, if any. An entry that does not parse
+    /// (damaged, or written by an older format) is a miss, never an error:
+    /// the features are mined again and the entry is overwritten.
+    pub fn cached(&self, key: &CacheKey) -> Option<MinedFeatures> {
+        let bytes = self.results.get(key)?;
+        serde_json::from_slice(&bytes).ok()
     }
 
     /// Where the checkpoint of `key` is kept while a run is unfinished.
@@ -88,7 +83,7 @@ impl MiningStore {
         progress: Option<&'a mut dyn FnMut(&MiningProgress)>,
     ) -> Result<(MiningOutcome, bool), MiningError> {
         let key = self.key(corpus, request);
-        if let Some(done) = self.cached(&key)? {
+        if let Some(done) = self.cached(&key) {
             return Ok((MiningOutcome::Finished(done), true));
         }
         let control = MiningControl {

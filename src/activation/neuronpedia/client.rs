@@ -11,6 +11,7 @@ use super::pacing::{MinInterval, RetryPolicy};
 use super::wire::{self, WireActivation, WireFeature};
 use crate::activation::SourceError;
 use crate::activation::cache::{CacheKey, DiskCache};
+use crate::net::read_limited;
 
 /// The public Neuronpedia site.
 pub const DEFAULT_URL: &str = "https://www.neuronpedia.org";
@@ -56,8 +57,10 @@ pub struct NeuronpediaConfig {
     pub min_interval: Duration,
     /// Retries on 429, 5xx and connection failures.
     pub retry: RetryPolicy,
-    /// Per-request timeout.
+    /// Per-request timeout: connecting, waiting and reading the whole body.
     pub timeout: Duration,
+    /// Largest answer body read, in bytes; a longer one is an error.
+    pub max_body_bytes: usize,
     /// Where successful answers are cached (`None`: no cache).
     pub cache_dir: Option<PathBuf>,
 }
@@ -71,6 +74,7 @@ impl NeuronpediaConfig {
             min_interval: Duration::from_millis(200),
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(60),
+            max_body_bytes: 64 << 20,
             cache_dir: None,
         }
     }
@@ -127,12 +131,13 @@ impl NeuronpediaClient {
             .ok_or_else(|| {
                 SourceError::Remote(format!(
                     "`{}` is not a usable Neuronpedia URL; pass an http(s) base URL such as {DEFAULT_URL} with --neuronpedia-url or {URL_ENV}",
-                    config.base_url
+                    crate::net::strip_userinfo(&config.base_url)
                 ))
             })?;
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .user_agent(concat!("sage/", env!("CARGO_PKG_VERSION")))
+            .redirect(crate::net::same_origin_redirects())
             .build()
             .map_err(|e| SourceError::Remote(format!("could not start the HTTP client: {e}")))?;
         Ok(NeuronpediaClient {
@@ -287,11 +292,11 @@ impl NeuronpediaClient {
                         .get(reqwest::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
                         .map(str::to_string);
-                    let bytes = response.bytes().await.map_err(|e| {
-                        SourceError::Remote(self.redact(&format!(
-                            "{method} {url}: the connection broke while reading the answer ({e})"
-                        )))
-                    })?;
+                    let bytes = read_limited(response, self.config.max_body_bytes)
+                        .await
+                        .map_err(|e| {
+                            SourceError::Remote(self.redact(&format!("{method} {url}: {e}")))
+                        })?;
                     if status.is_success() {
                         return Ok(Some(bytes.to_vec()));
                     }
@@ -307,6 +312,12 @@ impl NeuronpediaClient {
                         return Err(self.give_up(method, url, &failure, retry + 1));
                     }
                     failure
+                }
+                Err(e) if e.is_redirect() => {
+                    return Err(SourceError::Remote(self.redact(&format!(
+                        "{method} {url}: {}",
+                        crate::net::error_chain(&e)
+                    ))));
                 }
                 Err(e) => Failure::Transport(e.to_string()),
             };
@@ -350,10 +361,12 @@ impl NeuronpediaClient {
         )))
     }
 
+    /// `text` safe to show: the key masked and URL user info removed.
     fn redact(&self, text: &str) -> String {
+        let text = crate::net::strip_userinfo(text);
         match &self.config.api_key {
-            Some(key) => key.redact(text),
-            None => text.to_string(),
+            Some(key) => key.redact(&text),
+            None => text,
         }
     }
 }

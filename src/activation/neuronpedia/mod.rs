@@ -13,6 +13,7 @@ mod wire;
 pub use client::{API_KEY_ENV, ApiKey, DEFAULT_URL, NeuronpediaClient, NeuronpediaConfig, URL_ENV};
 pub use pacing::RetryPolicy;
 pub use wire::Explanation;
+pub(crate) use wire::{parse_activation, parse_feature};
 
 use futures::future::try_join_all;
 

@@ -19,13 +19,13 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
     if let Some(d) = exemplars.and_then(|e| e.density) {
         title.push_str(&format!(" · density {:.3}%", d * 100.0));
     }
-    if let Some(record) = top.get(cursor.selected).map(|x| &x.record) {
-        if let (Some(tok), Some(v)) = (
+    if let Some(record) = top.get(cursor.selected).map(|x| &x.record)
+        && let (Some(tok), Some(v)) = (
             record.tokens.get(cursor.token),
             record.values.get(cursor.token),
-        ) {
-            title.push_str(&format!(" · [{}] = {v:.2}", display_token(tok)));
-        }
+        )
+    {
+        title.push_str(&format!(" · [{}] = {v:.2}", display_token(tok)));
     }
     let block = view.block(Pane::Examples, title);
     let inner = block.inner(area);

@@ -47,10 +47,9 @@ pub fn render(frame: &mut Frame, area: Rect, view: &View) {
         .experiments
         .get(cursor.selected)
         .and_then(|e| e.result.as_ref())
+        && let (Some(t), Some(v)) = (r.tokens.get(cursor.token), r.values.get(cursor.token))
     {
-        if let (Some(t), Some(v)) = (r.tokens.get(cursor.token), r.values.get(cursor.token)) {
-            title.push_str(&format!(" · [{}] = {v:.2}", display_token(t)));
-        }
+        title.push_str(&format!(" · [{}] = {v:.2}", display_token(t)));
     }
     let block = view.block(Pane::Experiments, title);
     let inner = block.inner(area);

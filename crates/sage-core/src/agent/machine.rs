@@ -776,9 +776,7 @@ fn step_name(step: StepKind) -> &'static str {
 /// Adds one call's usage to a running total; cost stays `None` only while
 /// no call reported one.
 pub fn add_usage(total: &mut Usage, call: &Usage) {
-    total.prompt_tokens += call.prompt_tokens;
-    total.cached_tokens += call.cached_tokens;
-    total.completion_tokens += call.completion_tokens;
+    total.add_tokens(call);
     total.cost_usd = match (total.cost_usd, call.cost_usd) {
         (None, None) => None,
         (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),

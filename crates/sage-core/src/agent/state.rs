@@ -181,7 +181,7 @@ impl AgentState {
 
     /// Total LLM tokens spent.
     pub fn total_tokens(&self) -> u64 {
-        self.usage.prompt_tokens + self.usage.cached_tokens + self.usage.completion_tokens
+        self.usage.total_tokens()
     }
 
     /// Milliseconds since the Start event.

@@ -170,6 +170,7 @@ impl PaddedForward for Gemma2 {
             d_model: self.cfg.hidden_size,
             max_positions: self.cfg.max_position_embeddings,
             vocab_size: self.cfg.vocab_size,
+            n_heads: self.cfg.num_attention_heads,
         }
     }
 

@@ -152,6 +152,7 @@ impl PaddedForward for Gpt2 {
             d_model: self.cfg.n_embd,
             max_positions: self.cfg.n_positions,
             vocab_size: self.cfg.vocab_size,
+            n_heads: self.cfg.n_head,
         }
     }
 

@@ -84,6 +84,20 @@ pub enum ModelError {
         /// Context window.
         max: usize,
     },
+    /// The attention of a request would need more memory than is free.
+    #[error(
+        "{rows} text(s) of {seq} tokens need about {needed_mib} MiB for attention scores, but only {available_mib} MiB of memory is free; use shorter texts or smaller batches"
+    )]
+    AttentionTooLarge {
+        /// Sequences in the batch.
+        rows: usize,
+        /// Longest sequence, in tokens.
+        seq: usize,
+        /// Memory the attention would need, in MiB.
+        needed_mib: u64,
+        /// Memory available, in MiB.
+        available_mib: u64,
+    },
     /// A token id is not in the model's vocabulary.
     #[error("token id {id} is outside the vocabulary (ids 0..{vocab}); check --token-ids")]
     TokenOutOfRange {

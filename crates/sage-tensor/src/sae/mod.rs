@@ -15,6 +15,7 @@ mod error;
 pub mod format;
 mod measure;
 mod norm;
+pub mod npz;
 pub mod residual;
 pub(crate) mod topk;
 mod weights_file;

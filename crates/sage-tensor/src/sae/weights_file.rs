@@ -37,6 +37,10 @@ impl TensorFile {
     /// Loads every array of a numpy `.npz` archive (stored, not deflated,
     /// as `np.savez` writes it) onto `device`.
     pub fn npz(path: &Path, device: &Device) -> Result<TensorFile, SaeError> {
+        super::npz::check_npz(path).map_err(|e| SaeError::Weights {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
         let arrays = Tensor::read_npz(path).map_err(|e| SaeError::Weights {
             path: path.to_path_buf(),
             message: format!(

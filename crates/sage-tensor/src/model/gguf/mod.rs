@@ -13,12 +13,14 @@
 //! (`cargo bench --bench gguf_prefill`). The hooked forward always reads
 //! whole prompts, so the memory (4 bytes a weight) buys speed.
 
+pub mod header;
 mod metadata;
 mod tensors;
 mod tokenizer;
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::io::{Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use candle_core::quantized::gguf_file;
@@ -56,6 +58,16 @@ pub enum GgufError {
         path: PathBuf,
         /// The OS error.
         source: std::io::Error,
+    },
+    /// The header failed the bounds checks made before candle reads it.
+    #[error(
+        "{path}: {source}; the file is damaged or not a GGUF file: download it again or re-convert it"
+    )]
+    Header {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        source: header::HeaderError,
     },
     /// The file is not a well-formed GGUF file.
     #[error(
@@ -156,6 +168,14 @@ pub fn read_gguf(path: &Path, device: &Device) -> Result<GgufCheckpoint, GgufErr
         source,
     };
     let mut file = File::open(path).map_err(io)?;
+    let file_len = file.metadata().map_err(io)?.len();
+    // Buffered: the walk reads the vocabulary's strings one by one.
+    let mut buffered = std::io::BufReader::new(&file);
+    header::check_header(&mut buffered, file_len).map_err(|source| GgufError::Header {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
     let content = gguf_file::Content::read(&mut file).map_err(|source| GgufError::Format {
         path: path.to_path_buf(),
         source,
