@@ -1268,18 +1268,22 @@ fn llm_reasoner_runs_a_whole_session_from_json_replies() {
         .map(|e| e.record.tokens.concat())
         .collect();
     for req in seen.iter() {
-        // Two messages every time: cost per step does not grow with the session.
-        assert_eq!(req.messages.len(), 2);
+        // Three messages every time: cost per step does not grow with the
+        // session, and the two system messages are one unchanging prefix.
+        assert_eq!(req.messages.len(), 3);
         assert_eq!(req.messages[0].content, sage::reasoner::prompt::SYSTEM);
+        assert_eq!(req.messages[1].content, seen[0].messages[1].content);
         for t in &held {
-            assert!(
-                !req.messages[1].content.contains(t.as_str()),
-                "held-out {t} in a prompt"
-            );
+            for message in &req.messages {
+                assert!(
+                    !message.content.contains(t.as_str()),
+                    "held-out {t} in a prompt"
+                );
+            }
         }
     }
     assert!(seen[0].messages[1].content.contains("« May»(8.0)"));
-    let update = &seen[2].messages[1].content;
+    let update = &seen[2].messages[2].content;
     assert!(update.contains("E1 tests H1"));
     assert!(update.contains("F1 1.00 (as predicted)"));
     assert!(update.contains("F1 0.00 (not as predicted)"));
@@ -1700,7 +1704,7 @@ fn prompt_of(llm: &ScriptedLlm, title: &str, nth: usize) -> String {
         .filter(|r| r.schema.as_ref().is_some_and(|s| s["title"] == title))
         .nth(nth)
         .unwrap_or_else(|| panic!("no request #{nth} for {title}"));
-    req.messages[1].content.clone()
+    req.messages[2].content.clone()
 }
 
 #[test]

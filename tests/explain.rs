@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 mod common;
-use common::{FakeServer, Response, ok};
+use common::{FakeServer, Response, ok, scripted_answer, step_of};
 
 fn sage(data_dir: &Path, args: &[&str]) -> Output {
     sage_with_env(data_dir, args, &[])
@@ -209,47 +209,17 @@ fn bad_requests_fail_with_a_message_and_no_output() {
     }
 }
 
-/// The scripted answer to each reasoning step, chosen by the schema title
-/// the client sends (`hypotheses`, `experiments`, `verdicts`, `review`,
-/// `conclusion`).
-fn scripted_answer(step: &str) -> serde_json::Value {
-    use serde_json::json;
-    match step {
-        "hypotheses" => json!({"hypotheses": [{
-            "description": "the word cat",
-            "evidence": "cat in the top examples",
-            "prediction": "fires on cat, not on dog"}]}),
-        "experiments" => json!({"experiments": [
-            {"hypothesis": "H1", "text": "The cat sat on the mat.", "firing": ["cat"],
-             "strength": null, "kind": "positive", "rationale": "the claim"},
-            {"hypothesis": "H1", "text": "The dog sat on the mat.", "firing": [],
-             "strength": null, "kind": "control", "rationale": "a near miss"}]}),
-        "verdicts" => json!({"verdicts": [{
-            "hypothesis": "H1", "decision": "uncertain", "new_description": null,
-            "new_prediction": null, "cites": [], "confidence": 0.5, "rationale": "scripted"}]}),
-        "review" => json!({"done": true, "more_tests": [], "rationale": "scripted"}),
-        _ => json!({"label": "the scripted cat label", "description": "scripted description",
-                    "does_not_fire_on": ["dog"], "evidence": ["E1"], "hypothesis": "H1",
-                    "confidence": 0.6}),
-    }
-}
-
 /// A fake OpenAI-compatible server answering chat completions from the
 /// script (it records every request).
 fn start_scripted_server() -> FakeServer {
     FakeServer::start(|request, _| {
-        let body = request.json();
-        let format = &body["response_format"]["json_schema"];
-        let step = format["schema"]["title"]
-            .as_str()
-            .or_else(|| format["name"].as_str())
-            .unwrap_or("conclusion");
+        let step = step_of(request);
         Response::json(
             200,
             serde_json::json!({
                 "id": "scripted", "object": "chat.completion", "model": "scripted-model",
                 "choices": [{"index": 0, "finish_reason": "stop", "message": {
-                    "role": "assistant", "content": scripted_answer(step).to_string()}}],
+                    "role": "assistant", "content": scripted_answer(&step).to_string()}}],
                 "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
             }),
         )

@@ -483,11 +483,13 @@ async fn usage_and_cost_sum_against_the_price_table() {
 
 #[tokio::test]
 async fn missing_response_format_support_falls_back_to_instructions() {
+    let unknown = Response::json(
+        400,
+        json!({"error": {"message": "Unknown parameter: response_format"}}),
+    );
     let server = FakeServer::scripted(vec![
-        Response::json(
-            400,
-            json!({"error": {"message": "Unknown parameter: response_format"}}),
-        ),
+        unknown.clone(),
+        unknown,
         chat_reply(
             "```json\n{\"label\": \"x\", \"confidence\": 0.1}\n```",
             5,
@@ -509,11 +511,13 @@ async fn missing_response_format_support_falls_back_to_instructions() {
     let sent = server.requests();
     assert_eq!(
         sent.len(),
-        3,
-        "one rejected native try, then instructions only"
+        4,
+        "json_schema and json_object rejected once each, then instructions only"
     );
-    assert!(sent[0].json().get("response_format").is_some());
-    for request in &sent[1..] {
+    assert_eq!(sent[0].json()["response_format"]["type"], "json_schema");
+    assert_eq!(sent[1].json()["response_format"]["type"], "json_object");
+    assert_eq!(client.reply_mode(), Some(sage::llm::ReplyMode::Prompt));
+    for request in &sent[2..] {
         assert!(request.json().get("response_format").is_none());
         let body = request.json();
         let system = body["messages"][0]["content"]
@@ -569,13 +573,18 @@ async fn dropping_a_call_aborts_it_and_frees_the_endpoint() {
 }
 
 #[tokio::test]
-async fn anthropic_success_sends_system_separately_and_counts_cache_reads() {
-    let server = FakeServer::scripted(vec![anthropic_reply(
-        r#"{"label": "months", "confidence": 0.6}"#,
-        1000,
-        4000,
+async fn anthropic_success_forces_the_reply_tool_caches_the_system_and_counts_cache_reads() {
+    let tool_reply = Response::json(
         200,
-    )]);
+        json!({
+            "id": "msg_1", "type": "message", "role": "assistant",
+            "content": [{"type": "tool_use", "id": "toolu_1", "name": "reply",
+                         "input": {"label": "months", "confidence": 0.6}}],
+            "stop_reason": "tool_use",
+            "usage": {"input_tokens": 1000, "output_tokens": 200, "cache_read_input_tokens": 4000, "cache_creation_input_tokens": 0}
+        }),
+    );
+    let server = FakeServer::scripted(vec![tool_reply]);
     let client = client(&server, "anthropic", "claude-haiku-4-5", &fast_config());
     let reply = within(client.complete(&structured_request()))
         .await
@@ -591,6 +600,7 @@ async fn anthropic_success_sends_system_separately_and_counts_cache_reads() {
     // 1000*1 + 4000*0.1 + 200*5 = 2400 micro-dollars.
     let cost = reply.usage.cost_usd.expect("priced");
     assert!((cost - 2400e-6).abs() < 1e-12, "{cost}");
+    assert_eq!(client.reply_mode(), Some(sage::llm::ReplyMode::ToolCall));
 
     let sent = server.requests();
     assert_eq!(sent.len(), 1);
@@ -605,8 +615,35 @@ async fn anthropic_success_sends_system_separately_and_counts_cache_reads() {
         body["messages"],
         json!([{"role": "user", "content": "Label feature 1337."}])
     );
-    let system = body["system"].as_str().expect("system prompt");
-    assert!(system.starts_with("You explain SAE features.") && system.contains("JSON Schema"));
+    assert_eq!(
+        body["system"],
+        json!([{"type": "text", "text": "You explain SAE features.",
+                "cache_control": {"type": "ephemeral"}}])
+    );
+    assert_eq!(body["tools"][0]["name"], "reply");
+    assert_eq!(body["tools"][0]["input_schema"], label_schema());
+    assert_eq!(
+        body["tool_choice"],
+        json!({"type": "tool", "name": "reply"})
+    );
+}
+
+#[tokio::test]
+async fn a_5xx_validation_error_is_not_retried() {
+    let server = FakeServer::scripted(vec![Response::json(
+        500,
+        json!({"error": {"message": "1 validation error for Request\nlogprobs\n  Input should be a valid boolean"}}),
+    )]);
+    let client = client(&server, "openai", "local-model", &fast_config());
+    let err = within(client.complete(&text_request("x")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LlmError::Http { status: 500, .. }), "{err:?}");
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "the same body would fail the same way"
+    );
 }
 
 #[tokio::test]

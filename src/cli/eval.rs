@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use futures::StreamExt;
 use sage::activation::ActivationSource;
 use sage::config::Paths;
@@ -20,13 +20,15 @@ use sage::eval::{
     append_to_session, evaluate_feature, evaluation_of, interop, one_shot, plot,
 };
 use sage::llm::LlmClient;
+use sage::reasoner::one_line_reason;
 use sage::report::Report;
 use sage::session::{SessionStore, now_ms};
 
 use super::explain::{
-    ExplainArgs, explain_with, parse_features, refuse_attended_gate, source_choice,
+    ExplainArgs, explain_with, failure_summary, parse_features, refuse_attended_gate, source_choice,
 };
 use super::instruments::{activation_source_for, llm_client};
+use super::{PartialFailure, usage_error};
 
 /// Arguments of `sage eval`: those of `sage explain`, plus how to judge.
 #[derive(Debug, clap::Args)]
@@ -98,16 +100,18 @@ fn parse_scorers(list: &str) -> anyhow::Result<Vec<Scorer>> {
     let mut scorers = Vec::new();
     for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let scorer = match name {
-            "output" => bail!(
-                "--scorers output: the steering (output-side) score is not in this build; run the other scorers"
-            ),
+            "output" => {
+                return Err(usage_error(
+                    "--scorers output: the steering (output-side) score is not in this build; run the other scorers",
+                ));
+            }
             _ => Scorer::ALL
                 .into_iter()
                 .find(|s| s.name() == name)
                 .ok_or_else(|| {
-                    anyhow::anyhow!(
+                    usage_error(format!(
                         "--scorers: unknown scorer `{name}`; choose from generative, predictive, detection, fuzzing"
-                    )
+                    ))
                 })?,
         };
         if !scorers.contains(&scorer) {
@@ -115,9 +119,9 @@ fn parse_scorers(list: &str) -> anyhow::Result<Vec<Scorer>> {
         }
     }
     if scorers.is_empty() {
-        bail!(
-            "--scorers is empty; name at least one of generative, predictive, detection, fuzzing"
-        );
+        return Err(usage_error(
+            "--scorers is empty; name at least one of generative, predictive, detection, fuzzing",
+        ));
     }
     Ok(scorers)
 }
@@ -131,7 +135,9 @@ fn parse_exports(list: Option<&str>) -> anyhow::Result<Vec<Export>> {
             "neuronpedia" => Export::Neuronpedia,
             "delphi" => Export::Delphi,
             other => {
-                bail!("--export: unknown format `{other}`; choose neuronpedia, delphi or both")
+                return Err(usage_error(format!(
+                    "--export: unknown format `{other}`; choose neuronpedia, delphi or both"
+                )));
             }
         };
         if !exports.contains(&export) {
@@ -150,19 +156,22 @@ pub enum PredictArg {
     Logprobs,
 }
 
-/// Runs the evaluation.
+/// Runs the evaluation; features that could not be explained or scored
+/// make it a [`PartialFailure`] (exit status 1).
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let features = parse_features(&args.explain.features)?;
     if args.sentences == 0 {
-        bail!("--sentences must be at least 1 (SAGE uses 10)");
+        return Err(usage_error("--sentences must be at least 1 (SAGE uses 10)"));
     }
     let scorers = parse_scorers(&args.scorers)?;
     let exports = parse_exports(args.export.as_deref())?;
     if args.reseeds == 0 {
-        bail!("--reseeds must be at least 1");
+        return Err(usage_error("--reseeds must be at least 1"));
     }
     if args.classify_quantiles == 0 || args.classify_per_prompt == 0 {
-        bail!("--classify-quantiles and --classify-per-prompt must be at least 1");
+        return Err(usage_error(
+            "--classify-quantiles and --classify-per-prompt must be at least 1",
+        ));
     }
     refuse_attended_gate(args.explain.gate)?;
     let choice = source_choice(&args.explain)?;
@@ -171,9 +180,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let judge_spec = args.judge.as_deref().unwrap_or(&args.explain.llm);
     let judge_client = llm_client(judge_spec)?;
     if judge_client.is_none() && args.predict == PredictArg::Logprobs {
-        bail!(
-            "--predict logprobs needs an LLM judge with log-probabilities: pass --judge SPEC (the offline judge predicts from the heuristic rule)"
-        );
+        return Err(usage_error(
+            "--predict logprobs needs an LLM judge with log-probabilities: pass --judge SPEC (the offline judge predicts from the heuristic rule)",
+        ));
     }
     if judge_client.is_some() && judge_spec == args.explain.llm {
         eprintln!(
@@ -187,12 +196,12 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         })?),
         None => None,
     };
-    let reports_dir = match &args.sessions {
-        Some(dir) => dir.clone(),
-        None => {
-            explain_with(&args.explain, &choice, source.clone())?;
-            args.explain.out.clone()
-        }
+    let (reports_dir, unexplained) = match &args.sessions {
+        Some(dir) => (dir.clone(), Vec::new()),
+        None => (
+            args.explain.out.clone(),
+            explain_with(&args.explain, &choice, source.clone())?,
+        ),
     };
     let judge: Box<dyn Judge> = match &judge_client {
         None => Box::new(RuleJudge),
@@ -246,13 +255,19 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         }
     }
     print!("{}", terminal(&report.to_markdown()));
-    if !report.failed.is_empty() {
-        eprintln!(
-            "{} feature(s) could not be evaluated (listed under \"Not evaluated\")",
-            report.failed.len()
-        );
+    // A feature that failed to explain is also "not evaluated"; its
+    // explain reason says more than the missing file does.
+    let mut failures = unexplained;
+    for failed in &report.failed {
+        if !failures.iter().any(|(f, _)| *f == failed.feature) {
+            failures.push((failed.feature, one_line_reason(&failed.reason)));
+        }
     }
-    Ok(())
+    failures.sort_by_key(|(f, _)| *f);
+    match failure_summary(&failures, features.len()) {
+        None => Ok(()),
+        Some(summary) => Err(PartialFailure(summary).into()),
+    }
 }
 
 /// A feature's session, ready to score.

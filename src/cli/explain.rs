@@ -1,22 +1,25 @@
 //! `sage explain`: explain many features unattended. One session per
 //! feature (its log kept in the data dir), one explanation JSON + Markdown
 //! per feature, a summary table, and a progress bar. Failed features are
-//! reported and get no explanation; on a re-run finished ones are skipped
-//! and interrupted sessions are resumed.
+//! reported with a one-line reason each and get no explanation; on a re-run
+//! finished ones are skipped and interrupted sessions are resumed. Exit
+//! status: 0 when every feature got an explanation, 1 when some failed, 2
+//! for usage errors.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use sage::activation::ActivationSource;
-use sage::agent::{AgentConfig, GateMode, StopReason};
+use sage::agent::{AgentConfig, Event, GateMode, StopReason};
 use sage::config::Paths;
 use sage::escape::{markdown, terminal};
 use sage::model::WeightDtype;
 use sage::net::strip_userinfo;
+use sage::reasoner::one_line_reason;
 use sage::report::{Report, format_cost};
 use sage::session::run::{resume, start};
 use sage::session::{
@@ -27,6 +30,7 @@ use sage::session::{
 use super::explore::GateArg;
 use super::instruments::{SourceChoice, activation_source_for, reasoner};
 use super::neuronpedia::NeuronpediaArgs;
+use super::{PartialFailure, usage_error};
 
 /// Where activations come from, as a flag value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -117,25 +121,51 @@ struct Progress {
     cost: f64,
 }
 
-/// Runs the batch.
+/// Runs the batch; features that failed make it a [`PartialFailure`].
 pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     refuse_attended_gate(args.gate)?;
     let features = parse_features(&args.features)?;
     let choice = source_choice(&args)?;
     let source = activation_source_for(&choice, Some(&features))?;
-    explain_with(&args, &choice, source)
+    let failures = explain_with(&args, &choice, source)?;
+    match failure_summary(&failures, features.len()) {
+        None => Ok(()),
+        Some(summary) => Err(PartialFailure(summary).into()),
+    }
 }
 
-/// Runs the batch on an already opened source (`sage eval` shares its own).
+/// The features of a batch that got no explanation, each with a one-line reason.
+pub type Failures = Vec<(u32, String)>;
+
+/// The lines that end a batch with failures: how many, then one line per
+/// feature with its reason; `None` when nothing failed.
+pub fn failure_summary(failures: &[(u32, String)], total: usize) -> Option<String> {
+    if failures.is_empty() {
+        return None;
+    }
+    let mut text = format!(
+        "{} of {total} feature(s) failed and have no explanation (re-run the same command to retry them):",
+        failures.len()
+    );
+    for (feature, why) in failures {
+        text.push_str(&format!("\n  feature {feature}: {why}"));
+    }
+    Some(text)
+}
+
+/// Runs the batch on an already opened source (`sage eval` shares its own)
+/// and returns the features that failed.
 pub fn explain_with(
     args: &ExplainArgs,
     choice: &SourceChoice,
     source: Arc<dyn ActivationSource>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Failures> {
     let features = parse_features(&args.features)?;
     let n_features = source.info().n_features;
     if let Some(bad) = features.iter().find(|&&f| f >= n_features) {
-        bail!("feature {bad} is out of range: this SAE has features 0..{n_features}");
+        return Err(usage_error(format!(
+            "feature {bad} is out of range: this SAE has features 0..{n_features}"
+        )));
     }
     let instruments = Instruments {
         source,
@@ -193,16 +223,13 @@ pub fn explain_with(
     std::fs::write(args.out.join("summary.md"), &summary)
         .with_context(|| format!("could not write {}/summary.md", args.out.display()))?;
     print!("{}", terminal(&summary));
-    let failed = outcomes
-        .iter()
-        .filter(|(_, o)| matches!(o, Outcome::Failed(_)))
-        .count();
-    if failed > 0 {
-        eprintln!(
-            "{failed} feature(s) failed and have no explanation; re-run the same command to retry them"
-        );
-    }
-    Ok(())
+    Ok(outcomes
+        .into_iter()
+        .filter_map(|(feature, outcome)| match outcome {
+            Outcome::Failed(why) => Some((feature, why)),
+            _ => None,
+        })
+        .collect())
 }
 
 /// One feature's work and what it shares with the batch.
@@ -293,21 +320,32 @@ impl Job<'_> {
         if let Ok(mut p) = self.progress.lock() {
             p.rounds.remove(&feature);
         }
-        let header = match self.store.load(&run.id) {
-            Ok(log) => log.header,
+        let log = match self.store.load(&run.id) {
+            Ok(log) => log,
             Err(err) => return Outcome::Failed(err.to_string()),
         };
-        let report = Report::build(&header, &run.state, run.events);
+        let report = Report::build(&log.header, &run.state, run.events);
         match (&run.outcome, run.state.stop_reason) {
             (DriveOutcome::Idle, _) => Outcome::Failed(format!(
                 "session {} stopped without concluding (waiting for approval or paused)",
                 run.id
             )),
+            (DriveOutcome::Concluded(_), Some(StopReason::ReasonerFailed)) => {
+                let last_error = log.entries.iter().rev().find_map(|e| match &e.event {
+                    Event::ReasonerFailed { error, .. } => Some(error.as_str()),
+                    _ => None,
+                });
+                Outcome::Failed(format!(
+                    "{} (session {})",
+                    last_error.map_or("the reasoner failed".to_string(), one_line_reason),
+                    run.id
+                ))
+            }
             (DriveOutcome::Concluded(_), Some(reason)) if no_explanation(reason) => {
                 Outcome::Failed(format!(
-                    "session {}: no explanation ({})",
-                    run.id,
-                    report.stop_reason.as_deref().unwrap_or("unknown")
+                    "no explanation: {} (session {})",
+                    report.stop_reason.as_deref().unwrap_or("unknown"),
+                    run.id
                 ))
             }
             (DriveOutcome::Concluded(_), _) => match write_report(self.out, feature, &report) {
@@ -359,15 +397,18 @@ fn write_report(out: &Path, feature: u32, report: &Report) -> anyhow::Result<()>
     Ok(())
 }
 
+/// The summary: one row per feature (tokens, reasoning steps and tokens per
+/// step included), then tokens per explained feature over the batch.
 fn summary_table(outcomes: &[(u32, Outcome)]) -> String {
     let mut table = String::from(
-        "| feature | status | label | confidence | rounds | tokens | cost | session |\n\
-         |---|---|---|---|---|---|---|---|\n",
+        "| feature | status | label | confidence | rounds | tokens | steps | tokens/step | cost | session |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
     );
+    let mut explained = Vec::new();
     for (feature, outcome) in outcomes {
         let row = match outcome {
             Outcome::Explained(r) | Outcome::Skipped(r) => format!(
-                "| {feature} | {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {feature} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 if matches!(outcome, Outcome::Skipped(_)) {
                     "done earlier"
                 } else {
@@ -377,17 +418,39 @@ fn summary_table(outcomes: &[(u32, Outcome)]) -> String {
                 r.confidence.map_or("".into(), |c| format!("{c:.2}")),
                 r.rounds,
                 r.usage.total_tokens,
+                r.usage.reasoner_calls,
+                per_step(r.usage.total_tokens, u64::from(r.usage.reasoner_calls)),
                 format_cost(r.usage.cost_usd, r.usage.total_tokens),
                 markdown(&r.session_id)
             ),
             Outcome::Failed(why) => format!(
-                "| {feature} | failed | {} |  |  |  |  |  |\n",
+                "| {feature} | failed | {} |  |  |  |  |  |  |  |\n",
                 markdown(&strip_userinfo(why))
             ),
         };
+        if let Outcome::Explained(r) | Outcome::Skipped(r) = outcome {
+            explained.push(&r.usage);
+        }
         table.push_str(&row);
     }
+    if !explained.is_empty() {
+        let tokens: u64 = explained.iter().map(|u| u.total_tokens).sum();
+        let steps: u64 = explained.iter().map(|u| u64::from(u.reasoner_calls)).sum();
+        table.push_str(&format!(
+            "\nTokens per explained feature: {} ({} feature(s)); per reasoning step: {}.\n",
+            tokens / explained.len() as u64,
+            explained.len(),
+            per_step(tokens, steps)
+        ));
+    }
     table
+}
+
+/// Tokens per reasoning step, `-` when no step was taken.
+fn per_step(tokens: u64, steps: u64) -> String {
+    tokens
+        .checked_div(steps)
+        .map_or("-".to_string(), |t| t.to_string())
 }
 
 /// A batch has nobody to approve what a `review` or `step` gate holds
@@ -399,11 +462,11 @@ pub fn refuse_attended_gate(gate: GateArg) -> anyhow::Result<()> {
         GateArg::Review => "review",
         GateArg::Step => "step",
     };
-    bail!(
+    Err(usage_error(format!(
         "`sage explain` runs unattended, so nothing could approve what `--gate {name}` holds \
          back: use `--gate auto` here, or approve the steps of one feature in the TUI with \
          `sage explore --preset P --feature N --gate {name}`"
-    )
+    )))
 }
 
 /// The source the flags name.
@@ -417,9 +480,11 @@ pub fn source_choice(args: &ExplainArgs) -> anyhow::Result<SourceChoice> {
                 corpus: args.corpus.clone(),
                 dtype: args.dtype,
             },
-            _ => bail!(
-                "the local source needs --model and --sae (or pick --source neuronpedia / synthetic)"
-            ),
+            _ => {
+                return Err(usage_error(
+                    "the local source needs --model and --sae (or pick --source neuronpedia / synthetic)",
+                ));
+            }
         },
         SourceKind::Neuronpedia => match (&args.neuronpedia.model_id, &args.neuronpedia.sae_id) {
             (Some(model_id), Some(sae_id)) => SourceChoice::Neuronpedia {
@@ -427,7 +492,11 @@ pub fn source_choice(args: &ExplainArgs) -> anyhow::Result<SourceChoice> {
                 sae_id: sae_id.clone(),
                 base_url: args.neuronpedia.neuronpedia_url.clone(),
             },
-            _ => bail!("the neuronpedia source needs --model-id and --sae-id"),
+            _ => {
+                return Err(usage_error(
+                    "the neuronpedia source needs --model-id and --sae-id",
+                ));
+            }
         },
     })
 }
@@ -438,8 +507,10 @@ pub fn parse_features(spec: &str) -> anyhow::Result<Vec<u32>> {
     let mut ranges = Vec::new();
     for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let number = |s: &str| -> anyhow::Result<u64> {
-            s.trim().parse::<u32>().map(u64::from).with_context(|| {
-                format!("`{s}` in --features `{spec}` is not a feature index (use e.g. 0..200, 0..=9, 7)")
+            s.trim().parse::<u32>().map(u64::from).map_err(|_| {
+                usage_error(format!(
+                    "`{s}` in --features `{spec}` is not a feature index (use e.g. 0..200, 0..=9, 7)"
+                ))
             })
         };
         ranges.push(if let Some((a, b)) = part.split_once("..=") {
@@ -455,9 +526,9 @@ pub fn parse_features(spec: &str) -> anyhow::Result<Vec<u32>> {
     // a batch, and must not reserve 16 GiB on its way to an error.
     let count: u64 = ranges.iter().map(|&(a, b)| b.saturating_sub(a)).sum();
     if count > MAX_BATCH_FEATURES {
-        bail!(
+        return Err(usage_error(format!(
             "--features `{spec}` names {count} features; one batch explains at most {MAX_BATCH_FEATURES}: split it into several runs"
-        );
+        )));
     }
     let mut features: Vec<u32> = ranges
         .into_iter()
@@ -467,7 +538,9 @@ pub fn parse_features(spec: &str) -> anyhow::Result<Vec<u32>> {
     features.sort_unstable();
     features.dedup();
     if features.is_empty() {
-        bail!("--features `{spec}` names no feature (use e.g. 0..200, 0..=9, 7)");
+        return Err(usage_error(format!(
+            "--features `{spec}` names no feature (use e.g. 0..200, 0..=9, 7)"
+        )));
     }
     Ok(features)
 }

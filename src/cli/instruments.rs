@@ -11,13 +11,14 @@ use sage::activation::neuronpedia::{NeuronpediaSource, URL_ENV};
 use sage::activation::synthetic::SyntheticSource;
 use sage::agent::AgentConfig;
 use sage::config::{ConfigFile, Paths};
-use sage::llm::{BaseUrls, LlmClient, LlmConfig, build_client};
+use sage::llm::{BaseUrls, EndpointSpec, LlmClient, LlmConfig, LlmError, build_client};
 use sage::model::WeightDtype;
 use sage::reasoner::heuristic::HeuristicReasoner;
 use sage::reasoner::{LlmReasoner, Reasoner, ReasonerSpec};
 use sage::session::{LogHeader, SourceRecord};
 
 use super::local::{LocalArgs, open_local_source, with_corpus};
+use super::usage_error;
 
 /// The model name the synthetic source reports (how resumed sessions find it).
 const SYNTHETIC_MODEL: &str = "synthetic";
@@ -174,21 +175,35 @@ pub fn reasoner(spec: &str) -> anyhow::Result<Arc<dyn Reasoner>> {
     })
 }
 
-/// The LLM client a spec names, or `None` for `heuristic` (offline).
+/// The LLM client a spec names, or `None` for `heuristic` (offline). A
+/// spec that does not parse, or names an endpoint whose key is not set, is
+/// a usage error.
 pub fn llm_client(spec: &str) -> anyhow::Result<Option<Arc<dyn LlmClient>>> {
-    match ReasonerSpec::parse(spec, &BaseUrls::from_env())? {
+    match ReasonerSpec::parse(spec, &BaseUrls::from_env()).map_err(usage_error)? {
         ReasonerSpec::Heuristic => Ok(None),
-        ReasonerSpec::Llm(endpoint) => Ok(Some(
-            build_client(&endpoint, &llm_config()?)
-                .with_context(|| format!("could not set up the LLM `{spec}`"))?,
-        )),
+        ReasonerSpec::Llm(endpoint) => match build_client(&endpoint, &llm_config(&endpoint)?) {
+            Ok(client) => Ok(Some(client)),
+            Err(e @ LlmError::MissingKey { .. }) => Err(usage_error(e)),
+            Err(e) => Err(e).with_context(|| format!("could not set up the LLM `{spec}`")),
+        },
     }
 }
 
-/// LLM settings with the config file's `[keys]` and `[prices]` tables.
-fn llm_config() -> anyhow::Result<LlmConfig> {
+/// How long a server on this machine may stay silent before a reply: a
+/// CPU server sends nothing until it has generated the whole answer.
+const LOCAL_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// LLM settings with the config file's `[keys]` and `[prices]` tables, and
+/// a longer read timeout for servers on this machine.
+fn llm_config(endpoint: &EndpointSpec) -> anyhow::Result<LlmConfig> {
     let file = ConfigFile::load(&Paths::resolve().config_file)?;
-    Ok(LlmConfig::with_file_tables(file.keys, file.prices))
+    let mut config = LlmConfig::with_file_tables(file.keys, file.prices);
+    if endpoint.is_local() {
+        config.retry.read_timeout = config.retry.read_timeout.max(LOCAL_READ_TIMEOUT);
+        // Room for a slow reply and a retry or two within one call.
+        config.retry.call_deadline = config.retry.call_deadline.max(3 * LOCAL_READ_TIMEOUT);
+    }
+    Ok(config)
 }
 
 #[cfg(test)]

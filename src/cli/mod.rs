@@ -9,6 +9,7 @@ mod hook;
 mod input;
 mod instruments;
 mod interrupt;
+mod llm;
 mod local;
 mod neuronpedia;
 mod paths;
@@ -20,6 +21,25 @@ mod top;
 mod train_sae;
 
 use clap::{Parser, Subcommand};
+
+/// A command that ran to its end without doing all it was asked (some
+/// features got no explanation): exit status 1, its text (one line per
+/// failure) printed as is.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PartialFailure(pub String);
+
+/// A command line that asks for something impossible (bad flag values,
+/// missing flags, an unknown `--llm` spec): exit status 2, like clap's own
+/// usage errors.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Wraps `message` as a [`UsageError`].
+pub fn usage_error(message: impl std::fmt::Display) -> anyhow::Error {
+    UsageError(message.to_string()).into()
+}
 
 /// Explain sparse-autoencoder features by experiment.
 #[derive(Debug, Parser)]
@@ -58,6 +78,8 @@ pub enum Command {
     TrainSae(train_sae::TrainSaeArgs),
     /// Print where sage keeps its config file, sessions and caches.
     Paths(paths::PathsArgs),
+    /// Check an LLM endpoint: structured mode, latency, tokens, log-probs.
+    Llm(llm::LlmArgs),
 }
 
 /// Runs one parsed command line.
@@ -77,5 +99,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Activations(args) => activations::run(args),
         Command::Top(args) => top::run(args),
+        Command::Llm(args) => llm::run(args),
     }
 }

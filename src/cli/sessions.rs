@@ -24,6 +24,10 @@ struct Row {
     label: Option<String>,
     rounds: Option<u32>,
     tokens: Option<u64>,
+    /// Reasoning steps taken (reasoner calls, failed ones included).
+    steps: Option<u32>,
+    /// Tokens per reasoning step: what one step of this session costs.
+    tokens_per_step: Option<u64>,
     /// Reasoner calls that failed; their billed tokens are in `tokens`.
     failed_calls: Option<u32>,
     cost_usd: Option<f64>,
@@ -45,17 +49,19 @@ pub fn run(args: SessionsArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<26} {:>7} {:<18} {:>6} {:>8} {:>9} {:<15} label",
-        "id", "feature", "status", "rounds", "tokens", "cost", "created (UTC)"
+        "{:<26} {:>7} {:<18} {:>6} {:>8} {:>5} {:>8} {:>9} {:<15} label",
+        "id", "feature", "status", "rounds", "tokens", "steps", "tok/step", "cost", "created (UTC)"
     );
     for r in rows {
         println!(
-            "{:<26} {:>7} {:<18} {:>6} {:>8} {:>9} {:<15} {}",
+            "{:<26} {:>7} {:<18} {:>6} {:>8} {:>5} {:>8} {:>9} {:<15} {}",
             terminal_line(&r.id),
             r.feature.map_or("?".into(), |f| f.to_string()),
             r.status,
             r.rounds.map_or("?".into(), |n| n.to_string()),
             r.tokens.map_or("?".into(), |n| n.to_string()),
+            r.steps.map_or("?".into(), |n| n.to_string()),
+            r.tokens_per_step.map_or("-".into(), |n| n.to_string()),
             r.tokens.map_or("?".into(), |t| format_cost(r.cost_usd, t)),
             r.created.unwrap_or_default(),
             terminal_line(&r.label.unwrap_or_default())
@@ -74,6 +80,10 @@ fn row(store: &SessionStore, id: String) -> Row {
                 label: state.conclusion.as_ref().map(|c| c.label.clone()),
                 rounds: Some(state.round),
                 tokens: Some(state.total_tokens()),
+                steps: Some(state.reasoner_calls),
+                tokens_per_step: state
+                    .total_tokens()
+                    .checked_div(u64::from(state.reasoner_calls)),
                 failed_calls: Some(state.reasoner_failures),
                 cost_usd: state.usage.cost_usd,
                 created: Some(timestamp_name(log.header.created_at_ms)),
@@ -87,6 +97,8 @@ fn row(store: &SessionStore, id: String) -> Row {
             label: None,
             rounds: None,
             tokens: None,
+            steps: None,
+            tokens_per_step: None,
             failed_calls: None,
             cost_usd: None,
             created: None,

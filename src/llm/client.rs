@@ -12,7 +12,8 @@ use super::openai::OpenAiWire;
 use super::retry::RetryPolicy;
 use super::schema::{extract_json, validate};
 use super::spec::{EndpointSpec, KeySource, Provider};
-use super::wire::{StructuredMode, Wire};
+use super::types::sum_usage;
+use super::wire::{ReplyMode, StructuredMode, Wire};
 use super::{LlmClient, LlmError, LlmReply, LlmRequest, Message, Usage};
 
 /// Everything a client needs besides its spec. Built by the caller from the
@@ -88,7 +89,7 @@ pub fn build_client(
         Provider::Anthropic => Arc::new(ChatClient::new(
             endpoint_spec,
             config,
-            AnthropicWire::new(endpoint, endpoint_spec)?,
+            AnthropicWire::new(endpoint, endpoint_spec, config.structured)?,
         )),
     })
 }
@@ -120,6 +121,10 @@ impl<W: Wire> LlmClient for ChatClient<W> {
         &self.spec
     }
 
+    fn reply_mode(&self) -> Option<ReplyMode> {
+        Some(self.wire.reply_mode())
+    }
+
     async fn complete(&self, request: &LlmRequest) -> Result<LlmReply, LlmError> {
         let mut messages = request.messages.clone();
         let mut usage = Usage::default();
@@ -133,11 +138,11 @@ impl<W: Wire> LlmClient for ChatClient<W> {
             let raw = match self.wire.send(&messages, request).await {
                 Ok(raw) => raw,
                 Err(error) => {
-                    let spent = add_tokens(usage, error.usage());
+                    let spent = sum_usage(usage, error.usage());
                     return Err(error.with_usage(self.prices.price_usage(&self.model, spent)));
                 }
             };
-            usage = add_tokens(usage, raw.usage);
+            usage = sum_usage(usage, raw.usage);
             let priced = self.prices.price_usage(&self.model, usage);
             let Some(schema) = &request.schema else {
                 return Ok(LlmReply {
@@ -147,7 +152,20 @@ impl<W: Wire> LlmClient for ChatClient<W> {
                     logprobs: raw.logprobs,
                 });
             };
-            match extract_json(&raw.text).and_then(|v| validate(&v, schema).map(|()| v)) {
+            // A reply stopped by the token limit is judged like any other;
+            // when it is unusable, the cut is the reason worth telling.
+            let parsed = extract_json(&raw.text)
+                .and_then(|v| validate(&v, schema).map(|()| v))
+                .map_err(|problem| match (raw.truncated, request.max_tokens) {
+                    (false, _) => problem,
+                    (true, Some(n)) => format!(
+                        "the reply was cut off at the token limit ({n} tokens) before it was complete"
+                    ),
+                    (true, None) => {
+                        "the reply was cut off at the token limit before it was complete".into()
+                    }
+                });
+            match parsed {
                 Ok(value) => {
                     return Ok(LlmReply {
                         text: raw.text,
@@ -158,9 +176,14 @@ impl<W: Wire> LlmClient for ChatClient<W> {
                 }
                 Err(problem) => {
                     messages.push(Message::assistant(raw.text));
+                    let shorter = if raw.truncated {
+                        " Keep every string short so the whole answer fits."
+                    } else {
+                        ""
+                    };
                     messages.push(Message::user(format!(
                         "Your previous reply could not be used: {problem}. Answer again with \
-                         only a JSON value that satisfies the schema, and nothing else."
+                         only a JSON value that satisfies the schema, and nothing else.{shorter}"
                     )));
                     last_problem = problem;
                 }
@@ -172,12 +195,6 @@ impl<W: Wire> LlmClient for ChatClient<W> {
             usage: self.prices.price_usage(&self.model, usage),
         })
     }
-}
-
-fn add_tokens(mut a: Usage, b: Usage) -> Usage {
-    a.add_tokens(&b);
-    a.cost_usd = None;
-    a
 }
 
 #[cfg(test)]

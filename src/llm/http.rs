@@ -77,23 +77,31 @@ impl Endpoint {
     }
 
     /// POSTs `body` to `base_url + path` and returns the parsed JSON reply,
-    /// retrying transient failures per the policy.
+    /// retrying transient failures per the policy. A 5xx is transient
+    /// unless its body is a request-validation error or `rejects_request`
+    /// says it refuses something the request asked for: sending the same
+    /// body again would fail the same way, so it comes back at once as
+    /// [`LlmError::Http`].
     pub(crate) async fn post_json(
         &self,
         path: &str,
         headers: HeaderMap,
         body: &Value,
+        rejects_request: fn(&str) -> bool,
     ) -> Result<Value, LlmError> {
         let url = format!("{}{}", self.base_url, path);
         let deadline = self.policy.call_deadline;
-        tokio::time::timeout(deadline, self.post_with_retries(&url, headers, body))
-            .await
-            .unwrap_or_else(|_| {
-                Err(LlmError::DeadlineExceeded {
-                    url: strip_userinfo(&url),
-                    secs: deadline.as_secs(),
-                })
+        tokio::time::timeout(
+            deadline,
+            self.post_with_retries(&url, headers, body, rejects_request),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(LlmError::DeadlineExceeded {
+                url: strip_userinfo(&url),
+                secs: deadline.as_secs(),
             })
+        })
     }
 
     async fn post_with_retries(
@@ -101,6 +109,7 @@ impl Endpoint {
         url: &str,
         headers: HeaderMap,
         body: &Value,
+        rejects_request: fn(&str) -> bool,
     ) -> Result<Value, LlmError> {
         let max_attempts = self.policy.max_attempts.max(1);
         let mut failed = 0;
@@ -110,7 +119,8 @@ impl Endpoint {
                 let _permit = self.permits.acquire().await.map_err(|_| {
                     LlmError::Setup("the endpoint's request limiter was closed".into())
                 })?;
-                self.attempt(url, headers.clone(), body).await
+                self.attempt(url, headers.clone(), body, rejects_request)
+                    .await
             };
             match outcome {
                 Ok(value) => return Ok(value),
@@ -138,6 +148,7 @@ impl Endpoint {
         url: &str,
         headers: HeaderMap,
         body: &Value,
+        rejects_request: fn(&str) -> bool,
     ) -> Result<Value, AttemptError> {
         // Messages name the URL without its user info (it may hold a secret).
         let shown = strip_userinfo(url);
@@ -191,7 +202,11 @@ impl Endpoint {
             });
         }
         let body = excerpt(&self.scrub(&text));
-        if status.as_u16() == 429 || status.as_u16() == 408 || status.is_server_error() {
+        let deterministic =
+            status.is_server_error() && (is_validation_error(&text) || rejects_request(&text));
+        let transient =
+            status.as_u16() == 429 || status.as_u16() == 408 || status.is_server_error();
+        if transient && !deterministic {
             Err(AttemptError::Transient {
                 reason: format!("HTTP {}: {body}", status.as_u16()),
                 retry_after,
@@ -203,6 +218,24 @@ impl Endpoint {
             }))
         }
     }
+}
+
+/// Whether an error body reports that the request itself failed
+/// validation (pydantic's "validation error", FastAPI's 422 detail, OpenAI's
+/// `invalid_request_error`): some servers send these with a 5xx status.
+pub(crate) fn is_validation_error(body: &str) -> bool {
+    let lower = body.to_ascii_lowercase();
+    [
+        "validation error",
+        "validationerror",
+        "validation_error",
+        "invalid_request_error",
+        "unprocessable",
+        "input should be",
+        "extra inputs are not permitted",
+    ]
+    .iter()
+    .any(|sign| lower.contains(sign))
 }
 
 /// A header value holding a secret: marked sensitive so reqwest never prints it.

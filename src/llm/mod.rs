@@ -6,14 +6,17 @@
 //! `http://HOST:PORT/v1#MODEL`, `heuristic`).
 
 //!
-//! Choices made here: structured replies use OpenAI's `json_schema`
-//! response format where the server has it (falling back to schema
-//! instructions + parsing on a 400 that names `response_format`) and
-//! instructions + parsing on Anthropic; explicit URL endpoints send the key
+//! Choices made here: structured replies are negotiated per endpoint and
+//! remembered for the run (OpenAI-compatible: `json_schema`, then
+//! `json_object` with the schema, then the schema in the prompt; Anthropic:
+//! a forced tool call, then the prompt), stepping down at once when any 4xx
+//! or 5xx body names what was refused; a deterministic rejection is never
+//! retried with the same body; explicit URL endpoints send the key
 //! in `SAGE_LLM_API_KEY` if set, never `OPENAI_API_KEY`; session cost totals
 //! sum the priced calls and count the unpriced ones.
 
 mod anthropic;
+pub mod check;
 mod client;
 mod cost;
 mod http;
@@ -33,7 +36,7 @@ pub use spec::{
     OPENAI_DEFAULT_BASE_URL, OPENAI_KEY_VAR, Provider, URL_ENDPOINT_KEY_VAR,
 };
 pub use types::{LlmError, LlmReply, LlmRequest, Message, Role, TokenLogprob, Usage};
-pub use wire::StructuredMode;
+pub use wire::{ReplyMode, StructuredMode};
 
 pub(crate) use anthropic::parse_usage as anthropic_usage;
 pub(crate) use openai::parse_usage as openai_usage;
@@ -51,4 +54,11 @@ pub trait LlmClient: Send + Sync {
     /// field holds a value that validates against it, or this returns an
     /// error: a failure is never disguised as an answer.
     async fn complete(&self, request: &LlmRequest) -> Result<LlmReply, LlmError>;
+
+    /// How this endpoint is asked for structured replies right now (what
+    /// negotiation settled on so far); `None` for clients that do not
+    /// negotiate.
+    fn reply_mode(&self) -> Option<ReplyMode> {
+        None
+    }
 }

@@ -1,16 +1,20 @@
 //! OpenAI-compatible chat completions (OpenAI, vLLM, SGLang, Ollama,
-//! llama.cpp server): native JSON-schema replies with an automatic fall back
-//! to instructions, token log-probabilities, cached-token usage.
-
-use std::sync::atomic::{AtomicBool, Ordering};
+//! llama.cpp and llama-cpp-python servers): structured replies negotiated
+//! per endpoint (`json_schema`, then `json_object` with the schema, then the
+//! schema in the prompt), token log-probabilities, cached-token usage.
+//! Messages keep their order (system first), so a stable system prefix is
+//! what OpenAI's automatic prompt caching reuses.
 
 use reqwest::header::{AUTHORIZATION, HeaderMap};
 use serde_json::{Value, json};
 
 use super::http::{Endpoint, secret_header};
-use super::schema::is_strict_compatible;
+use super::schema::{is_strict_compatible, without_patterns};
 use super::spec::{EndpointSpec, OPENAI_DEFAULT_BASE_URL};
-use super::wire::{RawReply, StructuredMode, Wire, schema_instructions, system_text};
+use super::wire::{
+    Negotiation, RawReply, ReplyMode, StructuredMode, Wire, body_names_any, schema_instructions,
+    system_text,
+};
 use super::{LlmError, LlmRequest, Message, Role, TokenLogprob, Usage};
 use sage_core::usage::bounded_count;
 
@@ -19,10 +23,8 @@ pub(crate) struct OpenAiWire {
     endpoint: Endpoint,
     model: String,
     headers: HeaderMap,
-    /// Whether schemas go in `response_format`; cleared when the server
-    /// says it does not support that (in `Auto` mode).
-    native_schema: AtomicBool,
-    may_fall_back: bool,
+    /// Which reply mode structured requests use, shared per endpoint.
+    negotiation: Negotiation,
     /// OpenAI's own API wants `max_completion_tokens`; other servers know `max_tokens`.
     hosted_openai: bool,
 }
@@ -42,16 +44,27 @@ impl OpenAiWire {
             endpoint,
             model: spec.model.clone(),
             headers,
-            native_schema: AtomicBool::new(mode != StructuredMode::Instructions),
-            may_fall_back: mode == StructuredMode::Auto,
+            negotiation: Negotiation::shared(
+                format!("openai {} {} {mode:?}", spec.base_url, spec.model),
+                match mode {
+                    StructuredMode::Auto => &[
+                        ReplyMode::JsonSchema,
+                        ReplyMode::JsonObject,
+                        ReplyMode::Prompt,
+                    ],
+                    StructuredMode::Native => &[ReplyMode::JsonSchema],
+                    StructuredMode::Instructions => &[ReplyMode::Prompt],
+                },
+            ),
             hosted_openai: spec.base_url == OPENAI_DEFAULT_BASE_URL,
         })
     }
 
-    fn body(&self, messages: &[Message], request: &LlmRequest, native: bool) -> Value {
-        let instructions = match (&request.schema, native) {
-            (Some(schema), false) => Some(schema_instructions(schema)),
-            _ => None,
+    /// The request body, with the schema (if any) asked for in `mode`.
+    fn body(&self, messages: &[Message], request: &LlmRequest, mode: ReplyMode) -> Value {
+        let instructions = match (&request.schema, mode) {
+            (Some(_), ReplyMode::JsonSchema) | (None, _) => None,
+            (Some(schema), _) => Some(schema_instructions(schema)),
         };
         let mut wire_messages: Vec<Value> = system_text(messages, instructions)
             .map(|text| json!({"role": "system", "content": text}))
@@ -79,15 +92,22 @@ impl OpenAiWire {
             body["logprobs"] = json!(true);
             body["top_logprobs"] = json!(n);
         }
-        if let (Some(schema), true) = (&request.schema, native) {
-            body["response_format"] = json!({
-                "type": "json_schema",
-                "json_schema": {
-                    "name": "reply",
-                    "schema": schema,
-                    "strict": is_strict_compatible(schema),
-                }
-            });
+        match (&request.schema, mode) {
+            (Some(schema), ReplyMode::JsonSchema) => {
+                body["response_format"] = json!({
+                    "type": "json_schema",
+                    "json_schema": {
+                        "name": "reply",
+                        "schema": schema,
+                        "strict": is_strict_compatible(schema),
+                    }
+                });
+            }
+            (Some(schema), ReplyMode::JsonObject) => {
+                body["response_format"] =
+                    json!({"type": "json_object", "schema": without_patterns(schema)});
+            }
+            _ => {}
         }
         body
     }
@@ -131,6 +151,7 @@ impl OpenAiWire {
             text: self.endpoint.scrub(text),
             usage,
             logprobs,
+            truncated: choice["finish_reason"] == "length",
         })
     }
 }
@@ -168,40 +189,52 @@ fn parse_logprobs(content: &Value) -> Option<Vec<TokenLogprob>> {
         .collect()
 }
 
-/// Whether a 400 body says the server does not understand `response_format`.
+/// Whether an error body (any 4xx or 5xx) says the server refuses the
+/// `response_format` sage sent or the type named in it.
 fn rejects_response_format(body: &str) -> bool {
-    let lower = body.to_ascii_lowercase();
-    lower.contains("response_format") || lower.contains("json_schema")
+    body_names_any(body, &["response_format", "json_schema", "json_object"])
 }
 
 #[async_trait::async_trait]
 impl Wire for OpenAiWire {
     async fn send(&self, messages: &[Message], request: &LlmRequest) -> Result<RawReply, LlmError> {
-        let native = request.schema.is_some() && self.native_schema.load(Ordering::Relaxed);
-        let body = self.body(messages, request, native);
-        let result = self
-            .endpoint
-            .post_json("/chat/completions", self.headers.clone(), &body)
-            .await;
-        let reply = match result {
-            Err(LlmError::Http { status: 400, body })
-                if native && self.may_fall_back && rejects_response_format(&body) =>
-            {
-                self.native_schema.store(false, Ordering::Relaxed);
-                let body = self.body(messages, request, false);
-                self.endpoint
-                    .post_json("/chat/completions", self.headers.clone(), &body)
-                    .await?
+        let mut mode = self.negotiation.current();
+        loop {
+            let body = self.body(messages, request, mode);
+            let result = self
+                .endpoint
+                .post_json(
+                    "/chat/completions",
+                    self.headers.clone(),
+                    &body,
+                    rejects_response_format,
+                )
+                .await;
+            match result {
+                Ok(reply) => return self.parse(&reply, request),
+                Err(LlmError::Http { body, status })
+                    if request.schema.is_some()
+                        && mode != ReplyMode::Prompt
+                        && rejects_response_format(&body) =>
+                {
+                    match self.negotiation.step_down(mode) {
+                        Some(next) => mode = next,
+                        None => return Err(LlmError::Http { status, body }),
+                    }
+                }
+                Err(LlmError::Http { body, .. })
+                    if request.top_logprobs.is_some()
+                        && body.to_ascii_lowercase().contains("logprobs") =>
+                {
+                    return Err(LlmError::LogprobsUnsupported(body));
+                }
+                Err(other) => return Err(other),
             }
-            Err(LlmError::Http { status: 400, body })
-                if request.top_logprobs.is_some()
-                    && body.to_ascii_lowercase().contains("logprobs") =>
-            {
-                return Err(LlmError::LogprobsUnsupported(body));
-            }
-            other => other?,
-        };
-        self.parse(&reply, request)
+        }
+    }
+
+    fn reply_mode(&self) -> ReplyMode {
+        self.negotiation.current()
     }
 }
 

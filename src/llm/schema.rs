@@ -160,6 +160,24 @@ pub fn is_strict_compatible(schema: &Value) -> bool {
 /// `[[[[…` would take time quadratic in its length.
 pub const MAX_JSON_STARTS: usize = 64;
 
+/// `schema` without its `pattern` rules, for servers that compile the
+/// schema into a grammar: llama-cpp-python's converter cannot parse regex
+/// escapes such as `\s` and its server dies on the grammar. Replies are
+/// still checked against the full rules here and by the reasoner.
+pub fn without_patterns(schema: &Value) -> Value {
+    match schema {
+        Value::Object(rules) => Value::Object(
+            rules
+                .iter()
+                .filter(|(key, value)| !(key.as_str() == "pattern" && value.is_string()))
+                .map(|(key, value)| (key.clone(), without_patterns(value)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_patterns).collect()),
+        other => other.clone(),
+    }
+}
+
 /// Finds the JSON value in a model's free-text reply: the whole text, else
 /// the first ```json fenced block, else the first balanced `{…}` or `[…]`
 /// that parses, among the first [`MAX_JSON_STARTS`] brackets.
@@ -254,6 +272,18 @@ mod tests {
             },
             "required": ["hypotheses"]
         })
+    }
+
+    #[test]
+    fn patterns_are_dropped_but_a_property_named_pattern_is_kept() {
+        let schema = json!({"type": "object", "properties": {
+            "label": {"type": "string", "pattern": "^\\S+$"},
+            "pattern": {"type": "string"}}});
+        assert_eq!(
+            without_patterns(&schema),
+            json!({"type": "object", "properties": {
+                "label": {"type": "string"}, "pattern": {"type": "string"}}})
+        );
     }
 
     #[test]

@@ -138,6 +138,14 @@ impl EndpointSpec {
     }
 }
 
+impl EndpointSpec {
+    /// Whether the server runs on this machine (localhost, 127.x, ::1):
+    /// often a CPU server that answers only once the whole reply exists.
+    pub fn is_local(&self) -> bool {
+        is_local_url(&self.base_url)
+    }
+}
+
 fn normalise_base_url(url: &str) -> String {
     url.trim().trim_end_matches('/').to_string()
 }

@@ -4,6 +4,16 @@ use serde::{Deserialize, Serialize};
 
 pub use sage_core::usage::Usage;
 
+/// Two calls' usage added up; the cost is known when each part's is (a
+/// part with no tokens has nothing to price).
+pub(crate) fn sum_usage(a: Usage, b: Usage) -> Usage {
+    let cost = |u: &Usage| if u.is_empty() { Some(0.0) } else { u.cost_usd };
+    let mut sum = a;
+    sum.add_tokens(&b);
+    sum.cost_usd = cost(&a).zip(cost(&b)).map(|(x, y)| x + y);
+    sum
+}
+
 /// Who said a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

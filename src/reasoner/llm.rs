@@ -1,8 +1,10 @@
 //! A [`Reasoner`] backed by any [`LlmClient`]: our prompts, one JSON schema
 //! per step, and strict parsing of the answer into reply types.
 //!
-//! Each call sends exactly two messages (system + the current state and the
-//! task), so cost per step does not grow with the session. Replies that cite
+//! Each call sends exactly three messages: the instructions and the
+//! feature's exemplars as two system messages (identical for every step of
+//! a session, so providers cache them as a prefix), then the current state
+//! and the task; cost per step does not grow with a transcript. Replies that cite
 //! unknown hypotheses or experiments, or give a label over 8 words, are
 //! rejected as malformed; the LLM client has already re-asked on schema
 //! failures, and the agent retries a failed step once.
@@ -42,6 +44,7 @@ impl LlmReasoner {
         LlmRequest {
             messages: vec![
                 Message::system(prompt::SYSTEM),
+                Message::system(prompt::exemplar_context(req.context())),
                 Message::user(prompt::render(req)),
             ],
             schema: Some(schema(req)),

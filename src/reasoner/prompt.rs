@@ -1,6 +1,8 @@
 //! Renders a reasoning request as prompt text for an LLM: the fixed
-//! instructions (`assets/prompts/*.md`) and the current state, with firing
-//! tokens marked as `«token»(value)`.
+//! instructions (`assets/prompts/*.md`), the feature's exemplars (the same
+//! text for every step of a session, so providers can cache it as a
+//! prefix) and the current state, with firing tokens marked as
+//! `«token»(value)`.
 
 use std::fmt::Write;
 
@@ -20,7 +22,9 @@ const MAX_TOP: usize = 20;
 /// Most samples shown per quantile band.
 const MAX_PER_BAND: usize = 5;
 
-/// The user message for one step: the state, then the task.
+/// The user message for one step: where the session stands (round,
+/// hypotheses, experiments, feedback), then the task. The exemplars are in
+/// [`exemplar_context`], which does not change from step to step.
 pub fn render(req: &ReasonRequest) -> String {
     let ctx = req.context();
     let ids = |v: &[HypothesisId]| {
@@ -48,18 +52,20 @@ pub fn render(req: &ReasonRequest) -> String {
             CONCLUDE.replace("{stop_reason}", &format!("{stop_reason:?}"))
         }
     };
-    format!("{}\n{}", render_context(ctx), task)
+    format!("{}\n{}", render_state(ctx), task)
 }
 
-/// The state as Markdown sections.
-pub fn render_context(ctx: &Context) -> String {
+/// The feature and its exemplars as Markdown: everything about a session
+/// that stays the same from its first step to its last, sent as the second
+/// system message so it forms a cacheable prefix with the instructions.
+pub fn exemplar_context(ctx: &Context) -> String {
     let mut s = String::new();
     let t = ctx.firing_threshold;
     let _ = writeln!(
         s,
         "# Feature {}\n\nA token fires when its activation is at least {t:.2}. Firing tokens are \
-         marked «like this»(activation). Round {} of {}.\n",
-        ctx.feature, ctx.round, ctx.max_rounds
+         marked «like this»(activation).\n",
+        ctx.feature
     );
     let ex = &ctx.exemplars;
     let _ = writeln!(
@@ -89,6 +95,15 @@ pub fn render_context(ctx: &Context) -> String {
             let _ = writeln!(s, "- {}", e.record.tokens.concat());
         }
     }
+    s
+}
+
+/// Where the session stands, as Markdown: the round, the hypotheses, the
+/// experiments with their scores, and the researcher's rejections.
+pub fn render_state(ctx: &Context) -> String {
+    let mut s = String::new();
+    let t = ctx.firing_threshold;
+    let _ = writeln!(s, "Round {} of {}.", ctx.round, ctx.max_rounds);
     if !ctx.hypotheses.is_empty() {
         let _ = writeln!(s, "\n## Hypotheses");
         for h in &ctx.hypotheses {
@@ -218,9 +233,18 @@ mod tests {
             targets: vec![HypothesisId(1), HypothesisId(3)],
             per_hypothesis: 3,
         });
-        assert!(design.contains("# Feature 5"));
+        let stable = exemplar_context(&context());
+        assert!(stable.contains("# Feature 5"));
+        assert!(stable.contains("1. in« May»(8.0) rain"));
+        assert!(
+            !stable.contains("Round"),
+            "the prefix must not change per round"
+        );
         assert!(design.contains("Round 2 of 5"));
-        assert!(design.contains("1. in« May»(8.0) rain"));
+        assert!(
+            !design.contains("in« May»"),
+            "exemplars are sent once, in the prefix"
+        );
         assert!(design.contains("- hypothesis H2: \"capitals\" — reason: too broad"));
         assert!(design.contains("For each of these hypotheses: H1, H3, design up to 3"));
         assert!(!design.contains('{'), "a placeholder was left unfilled");

@@ -303,3 +303,73 @@ async fn read_request(stream: &mut TcpStream) -> Option<Request> {
         body,
     })
 }
+
+/// The scripted answer to each reasoning step, chosen by the schema title
+/// the client sends (`hypotheses`, `experiments`, `verdicts`, `review`,
+/// `conclusion`).
+pub fn scripted_answer(step: &str) -> serde_json::Value {
+    use serde_json::json;
+    match step {
+        "hypotheses" => json!({"hypotheses": [{
+            "description": "the word cat",
+            "evidence": "cat in the top examples",
+            "prediction": "fires on cat, not on dog"}]}),
+        "experiments" => json!({"experiments": [
+            {"hypothesis": "H1", "text": "The cat sat on the mat.", "firing": ["cat"],
+             "strength": null, "kind": "positive", "rationale": "the claim"},
+            {"hypothesis": "H1", "text": "The dog sat on the mat.", "firing": [],
+             "strength": null, "kind": "control", "rationale": "a near miss"}]}),
+        "verdicts" => json!({"verdicts": [{
+            "hypothesis": "H1", "decision": "uncertain", "new_description": null,
+            "new_prediction": null, "cites": [], "confidence": 0.5, "rationale": "scripted"}]}),
+        "review" => json!({"done": true, "more_tests": [], "rationale": "scripted"}),
+        _ => json!({"label": "the scripted cat label", "description": "scripted description",
+                    "does_not_fire_on": ["dog"], "evidence": ["E1"], "hypothesis": "H1",
+                    "confidence": 0.6}),
+    }
+}
+
+/// Which reasoning step a chat request is for: the title of the schema it
+/// carries, wherever the client put it (`response_format` as `json_schema`
+/// or `json_object`, an Anthropic tool's `input_schema`, or the schema
+/// written into the system prompt); `conclusion` when none is found.
+pub fn step_of(request: &Request) -> String {
+    let body = request.json();
+    let titled = [
+        "/response_format/json_schema/schema/title",
+        "/response_format/schema/title",
+        "/tools/0/input_schema/title",
+    ]
+    .iter()
+    .find_map(|path| {
+        body.pointer(path)
+            .and_then(|t| t.as_str())
+            .map(String::from)
+    });
+    if let Some(title) = titled {
+        return title;
+    }
+    let system = match &body["system"] {
+        serde_json::Value::Array(blocks) => blocks
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        serde_json::Value::String(text) => text.clone(),
+        _ => body["messages"][0]["content"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+    };
+    let marker = "\"title\":\"";
+    system
+        .rfind(marker)
+        .map(|i| {
+            system[i + marker.len()..]
+                .split('"')
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .unwrap_or_else(|| "conclusion".to_string())
+}
