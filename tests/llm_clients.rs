@@ -324,6 +324,41 @@ async fn unparseable_reply_is_reasked_with_the_problem_then_accepted() {
 }
 
 #[tokio::test]
+async fn each_reask_sends_only_the_latest_bad_reply_cut_to_a_bounded_echo() {
+    let babble = "months ".repeat(2_000);
+    let server = FakeServer::scripted(vec![
+        chat_reply(&babble, 100, 0, 4_000),
+        chat_reply("still not JSON", 120, 0, 5),
+        chat_reply(r#"{"label": "months", "confidence": 0.8}"#, 110, 0, 10),
+    ]);
+    let client = client(&server, "openai", "gpt-4o-mini", &fast_config());
+    within(client.complete(&structured_request()))
+        .await
+        .expect("the third attempt parses");
+    let sent = server.requests();
+    assert_eq!(sent.len(), 3);
+    let messages = |i: usize| sent[i].json()["messages"].as_array().unwrap().clone();
+    let first = messages(0);
+    let (second, third) = (messages(1), messages(2));
+    // Original turns, the one bad reply shown back, the correction.
+    assert_eq!(second.len(), first.len() + 2);
+    assert_eq!(
+        third.len(),
+        first.len() + 2,
+        "earlier bad replies are not resent"
+    );
+    assert_eq!(&second[..first.len()], &first[..]);
+    let echoed = second[first.len()]["content"].as_str().unwrap();
+    assert!(echoed.len() < 2_100, "{} bytes echoed", echoed.len());
+    assert!(echoed.starts_with("months months"));
+    assert!(echoed.ends_with("[... reply cut here ...]"));
+    assert_eq!(
+        third[first.len()],
+        json!({"role": "assistant", "content": "still not JSON"})
+    );
+}
+
+#[tokio::test]
 async fn schema_invalid_replies_end_in_invalid_reply() {
     let bad = r#"{"label": "months", "confidence": 3}"#;
     let server = FakeServer::scripted(vec![chat_reply(bad, 5, 0, 5); 3]);

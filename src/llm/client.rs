@@ -175,7 +175,11 @@ impl<W: Wire> LlmClient for ChatClient<W> {
                     });
                 }
                 Err(problem) => {
-                    messages.push(Message::assistant(raw.text));
+                    // Each re-ask is the original conversation plus only the
+                    // latest bad reply, cut to a bounded echo: a weak model's
+                    // 4,000-token babble must not grow every later prompt.
+                    messages = request.messages.clone();
+                    messages.push(Message::assistant(reask_echo(&raw.text)));
                     let shorter = if raw.truncated {
                         " Keep every string short so the whole answer fits."
                     } else {
@@ -194,6 +198,18 @@ impl<W: Wire> LlmClient for ChatClient<W> {
             reason: last_problem,
             usage: self.prices.price_usage(&self.model, usage),
         })
+    }
+}
+
+/// How much of an unusable reply is shown back to the model when re-asking.
+const REASK_ECHO_CHARS: usize = 2_000;
+
+/// The start of `text`, at most [`REASK_ECHO_CHARS`] characters, marked
+/// when cut.
+fn reask_echo(text: &str) -> String {
+    match text.char_indices().nth(REASK_ECHO_CHARS) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{} [... reply cut here ...]", &text[..end]),
     }
 }
 
