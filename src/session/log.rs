@@ -26,8 +26,8 @@
 //! spell (NaN or infinity, which serde_json writes as `null`) is refused with
 //! [`LogError::Unreadable`] and never reaches the file.
 //!
-//! This file depends only on std, serde, serde_json and thiserror, so the
-//! fuzz target under `fuzz/` compiles it on its own without the model stack.
+//! The `load_log` fuzz target reaches this decoder through
+//! `sage::fuzz_checks::session_log`.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
